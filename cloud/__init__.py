@@ -1,0 +1,1 @@
+"""The Nursery cloud: the MQTT collector, storage and the parents' API."""

@@ -1,0 +1,54 @@
+"""Request dependencies: the storage, security services and the authenticated caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+
+from cloud.api.security import InvalidTokenError, PasswordHasher, TokenIssuer
+from cloud.storage import Storage
+from cloud.storage.records import User
+
+
+@dataclass(frozen=True, slots=True)
+class AppServices:
+    """Everything a request handler may need, built once in the app's lifespan."""
+
+    storage: Storage
+    hasher: PasswordHasher
+    tokens: TokenIssuer
+
+
+def get_services(request: Request) -> AppServices:
+    services: AppServices = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[AppServices, Depends(get_services)]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token")
+
+CREDENTIALS_ERROR = HTTPException(
+    status_code=status.HTTP_401_UNAUTHORIZED,
+    detail="Could not validate credentials",
+    headers={"WWW-Authenticate": "Bearer"},
+)
+
+
+async def get_current_user(
+    token: Annotated[str, Depends(oauth2_scheme)], services: ServicesDep
+) -> User:
+    try:
+        user_id = services.tokens.verify_access_token(token)
+    except InvalidTokenError:
+        raise CREDENTIALS_ERROR from None
+    user = await services.storage.get_user(user_id)
+    if user is None:
+        raise CREDENTIALS_ERROR
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

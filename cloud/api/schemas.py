@@ -1,0 +1,64 @@
+"""Request and response bodies of the documented app API (``shared/reference/app-api.md``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class UserCreate(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class LoginRequest(BaseModel):
+    email: EmailStr
+    password: str = Field(max_length=256)
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str | None
+    created_at: datetime
+
+
+class UserSummary(BaseModel):
+    id: int
+    email: str
+    name: str | None
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
+
+
+class LoginResponse(Token):
+    user: UserSummary
+
+
+class HealthRecordRead(BaseModel):
+    """A history record. ``source`` and ``device_id`` extend the documented shape: they say
+    whether a record came from one of the user's devices or from an app upload."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    temperature: float | None
+    humidity: float | None
+    audio_url: str | None
+    cry_detected: bool
+    sick_detected: bool
+    created_at: datetime
+    notes: str | None
+    source: Literal["device", "upload"]
+    device_id: str | None

@@ -1,0 +1,182 @@
+"""``nursery-cloud``: run and operate the server side (migrations, collector, API)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cloud.config import ApiSettings, CollectorSettings, ConfigError
+from cloud.demo.processes import DemoError
+from cloud.storage import StorageError, open_storage
+from models.contract import ContractError, validate_device_id
+
+logger = logging.getLogger(__name__)
+
+DEMO_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/nursery_demo"
+
+EPILOG = """
+examples:
+  DATABASE_URL=postgresql://nursery@127.0.0.1/nursery nursery-cloud migrate
+  DATABASE_URL=... JWT_SECRET=... nursery-cloud api --port 8000
+  DATABASE_URL=... MQTT_USERNAME=svc.collector MQTT_PASSWORD=... nursery-cloud collector
+  DATABASE_URL=... nursery-cloud device register nursery-0001 --owner-email parent@example.com
+"""
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        raise ConfigError("DATABASE_URL is required but not set")
+    return url
+
+
+async def _migrate() -> int:
+    storage = await open_storage(_database_url())
+    try:
+        applied = await storage.migrate()
+    finally:
+        await storage.close()
+    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'schema is up to date'}")
+    return 0
+
+
+async def _register_device(device_id: str, owner_email: str | None) -> int:
+    storage = await open_storage(_database_url())
+    try:
+        await storage.migrate()
+        owner_id = None
+        if owner_email is not None:
+            credentials = await storage.get_credentials(owner_email)
+            if credentials is None:
+                print(f"error: no account with e-mail {owner_email!r}", file=sys.stderr)
+                return 2
+            owner_id = credentials.user.id
+        await storage.register_device(device_id, owner_id)
+    finally:
+        await storage.close()
+    print(f"device {device_id} registered" + (f" to {owner_email}" if owner_email else ""))
+    return 0
+
+
+async def _run_collector(settings: CollectorSettings) -> int:
+    from cloud.collector.service import run_collector
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    storage = await open_storage(settings.database_url)
+    try:
+        await storage.migrate()
+        await run_collector(settings, storage, stop)
+    finally:
+        await storage.close()
+    return 0
+
+
+def _run_api(host: str, port: int) -> int:
+    import uvicorn
+
+    from cloud.api import create_app
+
+    settings = ApiSettings.from_env(os.environ)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from cloud.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        state_dir=args.state_dir,
+        database_url=os.environ.get("DATABASE_URL") or DEMO_DATABASE_URL,
+        api_port=args.api_port,
+        mqtt_port=args.mqtt_port,
+    )
+    return run_demo(options, say=lambda line: print(line, flush=True))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nursery-cloud",
+        description="Nursery server side: database migrations, the MQTT collector and the API.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="how much to log to stderr (default: %(default)s)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("migrate", help="apply pending database migrations (safe to repeat)")
+    commands.add_parser("collector", help="run the MQTT collector until SIGTERM/SIGINT")
+    api = commands.add_parser("api", help="serve the REST/WebSocket API (migrates first)")
+    api.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    api.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")
+    demo = commands.add_parser(
+        "demo",
+        help="run broker, collector, API and a simulated device locally until Ctrl-C",
+        description="Start the local demo. Needs Mosquitto and PostgreSQL installed; the "
+        "database is created on first start. State is kept in --state-dir, so a second start "
+        "resumes.",
+    )
+    demo.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("var/demo"),
+        help="where logs, secrets and broker data are kept (default: %(default)s)",
+    )
+    demo.add_argument("--api-port", type=int, default=8000, help="API port (default: %(default)s)")
+    demo.add_argument(
+        "--mqtt-port",
+        type=int,
+        default=18830,
+        help="port of the demo's own broker (default: %(default)s)",
+    )
+    device = commands.add_parser("device", help="manage devices")
+    device_commands = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
+    register = device_commands.add_parser("register", help="register a device id (and its owner)")
+    register.add_argument("device_id", help="the device id, as it appears in its MQTT topics")
+    register.add_argument("--owner-email", help="e-mail of the account that owns the device")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "migrate":
+            return asyncio.run(_migrate())
+        if args.command == "collector":
+            return asyncio.run(_run_collector(CollectorSettings.from_env(os.environ)))
+        if args.command == "api":
+            return _run_api(args.host, args.port)
+        if args.command == "demo":
+            return _run_demo(args)
+        if args.command == "device":
+            return asyncio.run(
+                _register_device(validate_device_id(args.device_id), args.owner_email)
+            )
+    except (ConfigError, ContractError, DemoError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

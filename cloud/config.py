@@ -1,0 +1,119 @@
+"""Settings of the cloud processes, parsed once in ``main()`` from the environment and passed down.
+
+Names follow the parents' app documentation (``DATABASE_URL``, ``JWT_SECRET``, ``JWT_ALGORITHM``,
+``ACCESS_TOKEN_EXPIRE_MINUTES``); everything else is prefixed ``NURSERY_`` or ``MQTT_``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# The example secret from the app documentation; refused outside development.
+EXAMPLE_JWT_SECRETS = frozenset(
+    {"supersecretkey", "your-super-secret-key-change-this-in-production", "change-me"}
+)
+ALLOWED_JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
+MIN_JWT_SECRET_LENGTH = 32
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names the key."""
+
+
+def _require(env: Mapping[str, str], key: str) -> str:
+    value = env.get(key, "").strip()
+    if not value:
+        raise ConfigError(f"{key} is required but not set")
+    return value
+
+
+def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{key} must be between {low} and {high}, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MqttSettings:
+        return cls(
+            host=env.get("MQTT_HOST", "127.0.0.1"),
+            port=_int(env, "MQTT_PORT", 1883, 1, 65535),
+            username=env.get("MQTT_USERNAME") or None,
+            password=env.get("MQTT_PASSWORD") or None,
+            ca_file=env.get("MQTT_CA_FILE") or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorSettings:
+    database_url: str = field(repr=False)
+    mqtt: MqttSettings
+    # Stable: the broker keeps this collector's persistent session (and queued messages) by it.
+    client_id: str = "nursery-collector-1"
+    share_group: str = "collectors"
+    session_expiry_s: int = 3600
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CollectorSettings:
+        return cls(
+            database_url=_require(env, "DATABASE_URL"),
+            mqtt=MqttSettings.from_env(env),
+            client_id=env.get("NURSERY_COLLECTOR_CLIENT_ID", "nursery-collector-1"),
+            share_group=env.get("NURSERY_COLLECTOR_SHARE_GROUP", "collectors"),
+            session_expiry_s=_int(env, "NURSERY_COLLECTOR_SESSION_EXPIRY_S", 3600, 0, 2**32 - 1),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    database_url: str = field(repr=False)
+    jwt_secret: str = field(repr=False)
+    jwt_algorithm: str = "HS256"
+    access_token_expire_minutes: int = 30
+    environment: str = "development"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
+        environment = env.get("NURSERY_ENV", "development")
+        if environment not in ("development", "production"):
+            raise ConfigError(
+                f"NURSERY_ENV must be 'development' or 'production', got {environment!r}"
+            )
+        algorithm = env.get("JWT_ALGORITHM", "HS256")
+        if algorithm not in ALLOWED_JWT_ALGORITHMS:
+            raise ConfigError(
+                f"JWT_ALGORITHM must be one of {', '.join(ALLOWED_JWT_ALGORITHMS)}, "
+                f"got {algorithm!r}"
+            )
+        secret = _require(env, "JWT_SECRET")
+        if environment != "development" and (
+            secret in EXAMPLE_JWT_SECRETS or len(secret) < MIN_JWT_SECRET_LENGTH
+        ):
+            raise ConfigError(
+                "JWT_SECRET is the documented example or shorter than "
+                f"{MIN_JWT_SECRET_LENGTH} characters; set a random secret outside development "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return cls(
+            database_url=_require(env, "DATABASE_URL"),
+            jwt_secret=secret,
+            jwt_algorithm=algorithm,
+            access_token_expire_minutes=_int(env, "ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 24 * 60),
+            environment=environment,
+        )

@@ -1,0 +1,18 @@
+"""Storage for the cloud: one interface, chosen by ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+from cloud.storage.interface import DuplicateEmailError, Storage, StorageError
+
+
+async def open_storage(database_url: str) -> Storage:
+    """Open the backend named by ``database_url`` (``postgresql://...``)."""
+    if database_url.startswith(("postgresql://", "postgres://")):
+        from cloud.storage.postgres.store import PostgresStorage
+
+        return await PostgresStorage.open(database_url)
+    scheme = database_url.split(":", 1)[0]
+    raise StorageError(f"DATABASE_URL has an unsupported scheme {scheme!r}; use postgresql://")
+
+
+__all__ = ["DuplicateEmailError", "Storage", "StorageError", "open_storage"]

@@ -1,0 +1,1 @@
+"""PostgreSQL (optionally TimescaleDB) storage via psycopg 3."""

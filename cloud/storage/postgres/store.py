@@ -1,0 +1,166 @@
+"""The PostgreSQL implementation of the storage interface."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from cloud.storage.interface import DuplicateEmailError, StorageError
+from cloud.storage.postgres.migrations import apply_migrations, bundled_migrations
+from cloud.storage.records import HealthRecord, HistoryQuery, TelemetryRow, User, UserCredentials
+
+logger = logging.getLogger(__name__)
+
+POOL_MAX_SIZE = 10
+CONNECT_TIMEOUT_S = 10.0
+
+# Uploads of the user plus readings of the user's devices, as one history. A UNION ALL of two
+# index-backed scans instead of an OR, which PostgreSQL cannot serve from either index alone.
+_HISTORY_SQL = """
+SELECT * FROM (
+    SELECT r.id, r.user_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
+           r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
+    FROM readings r
+    WHERE r.user_id = %(user_id)s AND r.source = 'upload'
+    UNION ALL
+    SELECT r.id, d.owner_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
+           r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
+    FROM readings r JOIN devices d ON d.device_id = r.device_id
+    WHERE d.owner_id = %(user_id)s AND r.source = 'device'
+) history
+WHERE (%(cry)s::boolean IS NULL OR cry_detected = %(cry)s)
+  AND (%(sick)s::boolean IS NULL OR sick_detected = %(sick)s)
+  AND (%(start)s::timestamptz IS NULL OR created_at >= %(start)s)
+  AND (%(end)s::timestamptz IS NULL OR created_at <= %(end)s)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+_INSERT_TELEMETRY_SQL = """
+INSERT INTO readings (time, received_at, source, device_id, seq, temperature, humidity,
+                      sound_dbfs_avg, sound_dbfs_max)
+SELECT %(time)s, %(received_at)s, 'device', %(device_id)s, %(seq)s, %(temperature)s,
+       %(humidity)s, %(sound_dbfs_avg)s, %(sound_dbfs_max)s
+WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = %(device_id)s)
+ON CONFLICT (device_id, seq, time) DO NOTHING
+"""
+
+
+def _user(row: dict[str, Any]) -> User:
+    return User(id=row["id"], email=row["email"], name=row["name"], created_at=row["created_at"])
+
+
+class PostgresStorage:
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[DictRow]]) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, database_url: str) -> PostgresStorage:
+        pool = AsyncConnectionPool(
+            database_url,
+            connection_class=AsyncConnection[DictRow],
+            min_size=1,
+            max_size=POOL_MAX_SIZE,
+            open=False,
+            kwargs={"row_factory": dict_row},
+            timeout=CONNECT_TIMEOUT_S,
+        )
+        try:
+            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        except Exception as exc:
+            await pool.close()
+            raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def migrate(self) -> list[str]:
+        async with self._pool.connection() as conn:
+            return await apply_migrations(conn, bundled_migrations())
+
+    async def create_user(self, email: str, password_hash: str, name: str | None) -> User:
+        try:
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(
+                    "INSERT INTO users (email, password_hash, name) VALUES (%s, %s, %s)"
+                    " RETURNING id, email, name, created_at",
+                    (email, password_hash, name),
+                )
+                row = await cursor.fetchone()
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateEmailError(email) from exc
+        assert row is not None
+        return _user(row)
+
+    async def get_user(self, user_id: int) -> User | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT id, email, name, created_at FROM users WHERE id = %s", (user_id,)
+            )
+            row = await cursor.fetchone()
+        return None if row is None else _user(row)
+
+    async def get_credentials(self, email: str) -> UserCredentials | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT id, email, name, created_at, password_hash FROM users"
+                " WHERE lower(email) = lower(%s)",
+                (email,),
+            )
+            row = await cursor.fetchone()
+        return None if row is None else UserCredentials(_user(row), row["password_hash"])
+
+    async def register_device(self, device_id: str, owner_id: int | None) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO devices (device_id, owner_id) VALUES (%s, %s)"
+                " ON CONFLICT (device_id) DO UPDATE SET owner_id = EXCLUDED.owner_id",
+                (device_id, owner_id),
+            )
+
+    async def store_telemetry(self, rows: Sequence[TelemetryRow]) -> int:
+        if not rows:
+            return 0
+        params = [
+            {
+                "time": row.time,
+                "received_at": row.received_at,
+                "device_id": row.device_id,
+                "seq": row.seq,
+                "temperature": row.temperature,
+                "humidity": row.humidity,
+                "sound_dbfs_avg": row.sound_dbfs_avg,
+                "sound_dbfs_max": row.sound_dbfs_max,
+            }
+            for row in rows
+        ]
+        try:
+            async with self._pool.connection() as conn, conn.cursor() as cursor:
+                await cursor.executemany(_INSERT_TELEMETRY_SQL, params, returning=False)
+                inserted = cursor.rowcount
+        except psycopg.Error as exc:
+            raise StorageError(f"storing {len(rows)} readings failed: {exc}") from exc
+        return max(inserted, 0)
+
+    async def list_health_records(self, user_id: int, query: HistoryQuery) -> list[HealthRecord]:
+        params: dict[str, int | bool | datetime | None] = {
+            "user_id": user_id,
+            "cry": query.cry_detected,
+            "sick": query.sick_detected,
+            "start": query.start,
+            "end": query.end,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_HISTORY_SQL, params)
+            rows = await cursor.fetchall()
+        return [HealthRecord(**row) for row in rows]

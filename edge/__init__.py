@@ -1,0 +1,1 @@
+"""The Nursery edge agent: runs on the Raspberry Pi in the nursery."""

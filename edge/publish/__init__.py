@@ -1,0 +1,1 @@
+"""Getting device messages to the broker: sequence numbers and the MQTT client."""

@@ -1,0 +1,61 @@
+"""A deterministic simulated climate sensor for demos and tests (no hardware)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge.sensors.base import ClimateReading, SensorReadError
+
+SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedClimate:
+    """The room the simulated sensor sits in."""
+
+    base_temperature_c: float = 20.5
+    daily_swing_c: float = 1.5
+    base_humidity_pct: float = 45.0
+    daily_swing_pct: float = 5.0
+    drift_c_per_hour: float = 0.0
+    noise_c: float = 0.05
+    # Every n-th read fails like a DHT22 checksum error (0: never).
+    fail_every: int = 0
+
+
+class SimulatedClimateSensor:
+    """Reads follow a daily sine with optional drift, small noise and injected failures.
+
+    Deterministic for a given seed and clock, so tests can assert exact values.
+    """
+
+    def __init__(
+        self, climate: SimulatedClimate, clock: Callable[[], float], seed: int = 0
+    ) -> None:
+        self._climate = climate
+        self._clock = clock
+        self._start = clock()
+        self._random = random.Random(seed)  # noqa: S311 - simulation, not cryptography
+        self._reads = 0
+
+    def read(self) -> ClimateReading:
+        self._reads += 1
+        climate = self._climate
+        if climate.fail_every and self._reads % climate.fail_every == 0:
+            raise SensorReadError("simulated checksum failure")
+        elapsed = self._clock() - self._start
+        phase = 2 * math.pi * elapsed / SECONDS_PER_DAY
+        temperature = (
+            climate.base_temperature_c
+            + climate.daily_swing_c * math.sin(phase)
+            + climate.drift_c_per_hour * elapsed / 3600.0
+            + self._random.gauss(0.0, climate.noise_c)
+        )
+        humidity = climate.base_humidity_pct - climate.daily_swing_pct * math.sin(phase)
+        return ClimateReading(round(temperature, 2), round(min(max(humidity, 0.0), 100.0), 1))
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,58 @@
+"""Wire contract v1 between devices and the cloud: topics, delivery policies and payloads.
+
+Pure data and parsing, no I/O: both the edge agent and the cloud import it.
+"""
+
+from models.contract.payloads import (
+    MAX_PAYLOAD_BYTES,
+    PAYLOAD_MODELS,
+    SCHEMA_VERSION,
+    DesiredConfig,
+    Envelope,
+    Event,
+    Payload,
+    ReportedConfig,
+    Status,
+    Telemetry,
+    decode_message,
+    kind_of,
+)
+from models.contract.topics import (
+    DELIVERY_POLICIES,
+    TOPIC_ROOT,
+    ContractError,
+    DeliveryPolicy,
+    DeviceTopic,
+    Direction,
+    MessageKind,
+    parse_topic,
+    subscription_filter,
+    topic_for,
+    validate_device_id,
+)
+
+__all__ = [
+    "DELIVERY_POLICIES",
+    "MAX_PAYLOAD_BYTES",
+    "PAYLOAD_MODELS",
+    "SCHEMA_VERSION",
+    "TOPIC_ROOT",
+    "ContractError",
+    "DeliveryPolicy",
+    "DesiredConfig",
+    "DeviceTopic",
+    "Direction",
+    "Envelope",
+    "Event",
+    "MessageKind",
+    "Payload",
+    "ReportedConfig",
+    "Status",
+    "Telemetry",
+    "decode_message",
+    "kind_of",
+    "parse_topic",
+    "subscription_filter",
+    "topic_for",
+    "validate_device_id",
+]

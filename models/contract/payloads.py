@@ -1,0 +1,158 @@
+"""Payload models of wire contract v1.
+
+All payloads are UTF-8 JSON objects sharing one envelope: ``schema_version``, ``device_id``,
+``seq`` and ``ts``. Readers ignore fields they do not know, so a newer device can talk to an older
+cloud; writers never omit a field an older reader requires. Physically impossible values, NaN and
+infinities are rejected here, at the edge of the system, so nothing downstream has to re-check.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from models.contract.topics import ContractError, MessageKind, parse_topic, validate_device_id
+
+SCHEMA_VERSION = 1
+# Largest payload a reader accepts. Real messages are a few hundred bytes; anything near this is
+# garbage or an attack and goes to the dead letters instead of into memory-hungry parsing.
+MAX_PAYLOAD_BYTES = 16 * 1024
+# Sequence numbers are stored as PostgreSQL BIGINT.
+MAX_SEQ = 2**63 - 1
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+DeviceId = Annotated[str, AfterValidator(validate_device_id)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+Sequence = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+Dbfs = Annotated[float, Field(ge=-200.0, le=0.0)]
+
+
+class Envelope(BaseModel):
+    """Fields every v1 payload carries."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
+    device_id: DeviceId
+    # Stream kinds: this message's own number, unique per device and increasing, the dedup key.
+    # State kinds: the device's latest assigned stream number when it was sent (a high-water mark).
+    # Desired config: the configuration revision.
+    seq: Sequence
+    ts: UtcDatetime = Field(description="UTC time the message was created, ISO 8601")
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class Telemetry(Envelope):
+    """A periodic room reading. A field is absent when its sensor had no valid value."""
+
+    temperature_c: float | None = Field(default=None, ge=-40.0, le=80.0)
+    humidity_pct: float | None = Field(default=None, ge=0.0, le=100.0)
+    sound_dbfs_avg: Dbfs | None = None
+    sound_dbfs_max: Dbfs | None = None
+    interval_s: float | None = Field(default=None, gt=0.0, le=86_400.0)
+
+
+EventKind = Literal["cry_started", "cry_ended"]
+
+
+class Event(Envelope):
+    """Something that happened in the nursery, published the moment it is detected."""
+
+    kind: EventKind
+    # The seq of the episode's ``cry_started``, so an end can be matched to its start.
+    episode_id: Sequence
+    confidence: float = Field(ge=0.0, le=1.0)
+    sound_dbfs: Dbfs | None = None
+    duration_s: float | None = Field(default=None, ge=0.0, le=86_400.0)
+
+
+class Status(Envelope):
+    """Retained device state; the broker publishes the ``offline`` last will on connection loss."""
+
+    state: Literal["online", "offline"]
+    firmware_version: str | None = Field(default=None, max_length=64)
+    model_version: str | None = Field(default=None, max_length=64)
+    uptime_s: float | None = Field(default=None, ge=0.0)
+    outbox_depth: int | None = Field(default=None, ge=0)
+    faults: list[str] = Field(default_factory=list, max_length=32)
+
+
+SettingValue = float | int | bool | str
+
+
+class DesiredConfig(Envelope):
+    """Settings the cloud wants the device to run with; ``seq`` is the revision."""
+
+    settings: dict[str, SettingValue]
+
+
+class ReportedConfig(Envelope):
+    """The device's answer to a desired config: what it now runs with, or why it refused."""
+
+    revision: Sequence
+    accepted: bool
+    settings: dict[str, SettingValue]
+    error: str | None = Field(default=None, max_length=500)
+
+
+Payload = Telemetry | Event | Status | DesiredConfig | ReportedConfig
+
+PAYLOAD_MODELS: dict[MessageKind, type[Envelope]] = {
+    MessageKind.TELEMETRY: Telemetry,
+    MessageKind.EVENT: Event,
+    MessageKind.STATUS: Status,
+    MessageKind.DESIRED_CONFIG: DesiredConfig,
+    MessageKind.REPORTED_CONFIG: ReportedConfig,
+}
+
+
+def kind_of(payload: Envelope) -> MessageKind:
+    for kind, model in PAYLOAD_MODELS.items():
+        if type(payload) is model:
+            return kind
+    raise ContractError(f"{type(payload).__name__} is not a v1 payload model")
+
+
+def decode_message(topic: str, raw: bytes) -> Envelope:
+    """Parse a message received on ``topic``; raises ContractError naming what is wrong.
+
+    Besides the payload's own validation this enforces the size bound and that the device id in
+    the payload is the one in the topic (the broker ACL authenticates the topic, not the body).
+    """
+    device_topic = parse_topic(topic)
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise ContractError(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractError(f"payload is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ContractError("payload is not a JSON object")
+    model = PAYLOAD_MODELS[device_topic.kind]
+    try:
+        payload = model.model_validate(document)
+    except ValidationError as exc:
+        raise ContractError(_describe(exc)) from exc
+    if payload.device_id != device_topic.device_id:
+        raise ContractError(
+            f"payload device_id {payload.device_id!r} does not match topic device "
+            f"{device_topic.device_id!r}"
+        )
+    return payload
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = [
+        f"{'.'.join(str(part) for part in error['loc']) or 'payload'}: {error['msg']}"
+        for error in exc.errors()
+    ]
+    return "; ".join(problems)

@@ -1,0 +1,109 @@
+"""A private Mosquitto broker started from the project's ``mosquitto/test.conf``.
+
+Authentication and the ACL are the project's own (``mosquitto/acl``); users are added with
+``mosquitto_passwd`` and picked up with a SIGHUP, as an operator would.
+"""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.harness.errors import ServiceUnavailableError
+from tests.harness.network import free_port, wait_for_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MOSQUITTO_DIR = REPO_ROOT / "mosquitto"
+INSTALL_HINT = "install it with: apt-get install mosquitto (Debian/Ubuntu)"
+START_TIMEOUT_S = 10.0
+
+
+def _require_binary(name: str) -> str:
+    path = shutil.which(name) or next(
+        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()), None
+    )
+    if path is None:
+        raise ServiceUnavailableError(
+            f"{name} is required for the integration tests; {INSTALL_HINT}"
+        )
+    return path
+
+
+class MosquittoBroker:
+    def __init__(self, workdir: Path) -> None:
+        self._mosquitto = _require_binary("mosquitto")
+        self._passwd = _require_binary("mosquitto_passwd")
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.password_file = workdir / "passwd"
+        self.password_file.touch(mode=0o600)
+        self.config_file = workdir / "mosquitto.conf"
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._write_config()
+
+    def _write_config(self) -> None:
+        template = (MOSQUITTO_DIR / "test.conf").read_text()
+        config = (
+            template.replace("@PORT@", str(self.port))
+            .replace("@PASSWORD_FILE@", str(self.password_file))
+            .replace("@ACL_FILE@", str(MOSQUITTO_DIR / "acl"))
+            .replace("@DATA_DIR@", str(self.data_dir))
+            .replace("@USER@", getpass.getuser())
+        )
+        self.config_file.write_text(config)
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "mosquitto.log"
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [self._mosquitto, "-c", str(self.config_file)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        if not wait_for_port(self.port, START_TIMEOUT_S):
+            stderr = b""
+            if self._process.poll() is not None and self._process.stderr is not None:
+                stderr = self._process.stderr.read()
+            self.stop()
+            raise ServiceUnavailableError(
+                f"mosquitto did not start on port {self.port}: {stderr.decode(errors='replace')}"
+            )
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def add_user(self, username: str, password: str) -> None:
+        """Add or replace a broker account and make the running broker reload it."""
+        subprocess.run(
+            [self._passwd, "-b", str(self.password_file), username, password],
+            check=True,
+            capture_output=True,
+        )
+        self.reload()
+
+    def reload(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGHUP)
+            # Mosquitto reloads asynchronously; give it a moment before the next connect.
+            time.sleep(0.2)

@@ -1,0 +1,126 @@
+"""A fresh PostgreSQL database for one test session.
+
+Where the server comes from, in order: ``NURSERY_TEST_DATABASE_URL`` (any database on the server
+to use; a fresh database is created beside it), the local server on 127.0.0.1:5432 as user
+``postgres``, or a private cluster started here with initdb/pg_ctl (as the ``postgres`` user
+when running as root, since PostgreSQL refuses to run as root).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from tests.harness.errors import ServiceUnavailableError
+from tests.harness.network import free_port
+
+LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+INSTALL_HINT = "install PostgreSQL with: apt-get install postgresql (Debian/Ubuntu)"
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _with_dbname(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ServiceUnavailableError(f"expected a postgresql:// URL, got {parts.scheme or url!r}")
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+def _pg_binary(name: str) -> str:
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None
+    )
+    if found is None:
+        raise ServiceUnavailableError(
+            f"no PostgreSQL server is reachable and {name} is missing; {INSTALL_HINT}, "
+            "or set NURSERY_TEST_DATABASE_URL"
+        )
+    return found
+
+
+class PrivateCluster:
+    """A throw-away cluster in ``workdir`` listening on a free loopback port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self._initdb = _pg_binary("initdb")
+        self._pg_ctl = _pg_binary("pg_ctl")
+        self.datadir = workdir / "pgdata"
+        self.port = free_port()
+        self._as_postgres = os.geteuid() == 0
+        workdir.mkdir(parents=True, exist_ok=True)
+        if self._as_postgres:
+            shutil.chown(workdir, user="postgres")
+
+    def _run(self, *argv: str) -> None:
+        command = list(argv)
+        if self._as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ServiceUnavailableError(
+                f"{' '.join(argv[:2])} failed: {result.stderr.strip() or result.stdout.strip()}"
+            )
+
+    def start(self) -> str:
+        self._run(
+            self._initdb, "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+        )
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.datadir}"
+        self._run(
+            self._pg_ctl,
+            "-D",
+            str(self.datadir),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(self.datadir / "server.log"),
+            "start",
+        )
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        self._run(self._pg_ctl, "-D", str(self.datadir), "-m", "fast", "stop")
+
+
+@contextmanager
+def test_database(workdir: Path) -> Iterator[str]:
+    """Yield the URL of a new, empty database; dropped (and any private cluster stopped) after."""
+    cluster: PrivateCluster | None = None
+    server_url = os.environ.get("NURSERY_TEST_DATABASE_URL")
+    if server_url:
+        if not _reachable(server_url):
+            raise ServiceUnavailableError("NURSERY_TEST_DATABASE_URL is set but not reachable")
+    elif _reachable(LOCAL_SERVER_URL):
+        server_url = LOCAL_SERVER_URL
+    else:
+        cluster = PrivateCluster(workdir / "postgres")
+        server_url = cluster.start()
+    dbname = f"nursery_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{dbname}"')
+        try:
+            yield _with_dbname(server_url, dbname)
+        finally:
+            with psycopg.connect(server_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    finally:
+        if cluster is not None:
+            cluster.stop()

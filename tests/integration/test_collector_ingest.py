@@ -1,0 +1,96 @@
+"""The collector through the real broker and database: stored once, garbage never blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cloud.collector import Collector
+from cloud.config import CollectorSettings, MqttSettings
+from cloud.storage import Storage, open_storage
+from cloud.storage.records import HistoryQuery
+from models.contract import MessageKind, Telemetry, topic_for
+from tests.harness.mosquitto import MosquittoBroker
+from tests.harness.mqtt import probe
+from tests.harness.services import BrokerAccount, create_account
+
+T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def storage(database_url: str) -> AsyncIterator[Storage]:
+    store = await open_storage(database_url)
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def collector(
+    storage: Storage,
+    database_url: str,
+    mosquitto: MosquittoBroker,
+    collector_account: BrokerAccount,
+) -> AsyncIterator[Collector]:
+    settings = CollectorSettings(
+        database_url=database_url,
+        mqtt=MqttSettings(
+            host=mosquitto.host,
+            port=mosquitto.port,
+            username=collector_account.username,
+            password=collector_account.password,
+        ),
+        client_id=f"collector-{uuid.uuid4().hex[:8]}",
+        share_group=f"g{uuid.uuid4().hex[:8]}",
+    )
+    collector = Collector(settings, storage)
+    await collector.start()
+    await asyncio.sleep(0.3)  # let the SUBSCRIBE be acknowledged before devices publish
+    try:
+        yield collector
+    finally:
+        await collector.stop()
+
+
+async def _wait_for(predicate_count: int, collector: Collector, timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while collector.stored < predicate_count:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"collector stored {collector.stored}, expected {predicate_count}")
+        await asyncio.sleep(0.05)
+
+
+async def test_redelivered_messages_are_stored_once_and_garbage_is_skipped(
+    collector: Collector, storage: Storage, mosquitto: MosquittoBroker
+) -> None:
+    device_id = f"ingest-{uuid.uuid4().hex[:8]}"
+    owner = await storage.create_user(f"{device_id}@example.com", "hash", None)
+    await storage.register_device(device_id, owner.id)
+    account = create_account(mosquitto, device_id)
+    topic = topic_for(device_id, MessageKind.TELEMETRY)
+
+    def reading(seq: int) -> bytes:
+        return Telemetry(
+            device_id=device_id, seq=seq, ts=T0 + timedelta(seconds=seq), temperature_c=20.0 + seq
+        ).to_json()
+
+    def publish_all() -> None:
+        with probe(
+            mosquitto.host, mosquitto.port, device_id, account.username, account.password
+        ) as device:
+            device.connect(mosquitto.host, mosquitto.port)
+            for raw in (reading(0), b"{garbage", reading(1), reading(1), reading(0), reading(2)):
+                assert not device.publish(topic, raw).is_failure
+
+    await asyncio.to_thread(publish_all)
+    await _wait_for(3, collector)
+    await asyncio.sleep(0.5)  # any wrongly doubled row would arrive in this window
+    history = await storage.list_health_records(owner.id, HistoryQuery())
+    assert sorted(record.temperature or 0 for record in history) == [20.0, 21.0, 22.0]
+    assert collector.stored == 3
