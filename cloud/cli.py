@@ -65,7 +65,7 @@ async def _register_device(device_id: str, owner_email: str | None) -> int:
 
 
 async def _run_collector(settings: CollectorSettings) -> int:
-    from cloud.collector.service import run_collector
+    from cloud.collector.run import run_collector
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,9 +2,10 @@
 
 Delivery guarantee: the broker keeps a QoS 1 message until we PUBACK it. With
 ``optimistic_acknowledgement=False`` gmqtt sends the PUBACK only when our async handler returns,
-and we return only after the row is committed, so a crash at any point before the commit leaves
-the message with the broker, which redelivers it on reconnect (persistent session). The database
-ignores a ``(device_id, seq)`` it already has, so redelivery never stores twice.
+and the handler returns only after the message's batch is committed, so a crash at any point
+before the commit leaves the message with the broker, which redelivers it on reconnect
+(persistent session: ``clean_session=False`` with a session expiry). The database ignores a
+``(device_id, seq)`` it already has, so redelivery never stores twice.
 """
 
 from __future__ import annotations
@@ -18,32 +19,60 @@ from typing import Any
 import gmqtt
 from gmqtt.mqtt.constants import MQTTv50, PubAckReasonCode
 
-from cloud.collector.convert import telemetry_row
+from cloud.collector.batcher import Batcher, BatchPolicy
+from cloud.collector.decode import to_ingest_item
+from cloud.collector.metrics import CollectorMetrics
 from cloud.config import CollectorSettings
-from cloud.storage import Storage
-from models.contract import ContractError, MessageKind, Telemetry, decode_message
+from cloud.storage import Storage, StorageError
+from cloud.storage.records import DeadLetter
+from models.contract import MessageKind
 from models.contract.topics import subscription_filter
 
 logger = logging.getLogger(__name__)
 
 QOS_AT_LEAST_ONCE = 1
+COLLECTED_KINDS = (MessageKind.TELEMETRY, MessageKind.EVENT, MessageKind.STATUS)
 
 
 class Collector:
-    def __init__(self, settings: CollectorSettings, storage: Storage) -> None:
+    def __init__(
+        self, settings: CollectorSettings, storage: Storage, metrics: CollectorMetrics | None = None
+    ) -> None:
         self._settings = settings
         self._storage = storage
+        self.metrics = metrics or CollectorMetrics()
+        self._batcher = Batcher(
+            storage.ingest,
+            BatchPolicy(settings.batch_max_items, settings.batch_max_delay_s),
+            self.metrics.committed,
+        )
+        # Mosquitto ignores the client's Receive Maximum, so bound in-flight work ourselves.
+        self._in_flight = asyncio.Semaphore(settings.max_in_flight)
         self._client = gmqtt.Client(
             settings.client_id,
             clean_session=False,
             optimistic_acknowledgement=False,
             session_expiry_interval=settings.session_expiry_s,
+            receive_maximum=settings.max_in_flight,
         )
         self._client.on_message = self._on_message
         self._client.on_connect = self._on_connect
-        self.stored = 0
+        self._client.on_disconnect = self._on_disconnect
+        self.connected = asyncio.Event()
+        self._offline_task: asyncio.Task[None] | None = None
+
+    @property
+    def committed_rows(self) -> int:
+        """New rows committed so far (for progress displays and tests)."""
+        return int(sum(
+            sample.value
+            for metric in self.metrics.rows.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        ))  # fmt: skip
 
     async def start(self) -> None:
+        self._batcher.start()
         mqtt = self._settings.mqtt
         if mqtt.username:
             self._client.set_auth_credentials(mqtt.username, mqtt.password)
@@ -51,38 +80,56 @@ class Collector:
         if mqtt.ca_file:
             tls = ssl.create_default_context(cafile=mqtt.ca_file)
         await self._client.connect(mqtt.host, mqtt.port, ssl=tls, version=MQTTv50)
+        self._offline_task = asyncio.create_task(self._check_offline_periodically())
 
     async def stop(self) -> None:
+        """Commit what is pending (so its PUBACKs go out), then disconnect."""
+        if self._offline_task is not None:
+            self._offline_task.cancel()
+        await self._batcher.stop()
         await self._client.disconnect()
 
     def _on_connect(self, client: gmqtt.Client, flags: int, rc: int, properties: Any) -> None:
         # Subscribing on every (re)connect is harmless with a persistent session and needed
         # when the broker lost it.
-        topic = subscription_filter(MessageKind.TELEMETRY, self._settings.share_group)
-        client.subscribe(gmqtt.Subscription(topic, qos=QOS_AT_LEAST_ONCE))
-        logger.info("collector connected, subscribed to %s", topic)
+        for kind in COLLECTED_KINDS:
+            topic = subscription_filter(kind, self._settings.share_group)
+            client.subscribe(gmqtt.Subscription(topic, qos=QOS_AT_LEAST_ONCE))
+        self.connected.set()
+        logger.info("collector %s connected", self._settings.client_id)
+
+    def _on_disconnect(
+        self, client: gmqtt.Client, packet: Any, exc: Exception | None = None
+    ) -> None:
+        self.connected.clear()
+        logger.warning("collector disconnected from the broker; gmqtt reconnects")
 
     async def _on_message(
         self, client: gmqtt.Client, topic: str, raw: bytes, qos: int, properties: Any
     ) -> int:
         received_at = datetime.now(UTC)
-        try:
-            payload = decode_message(topic, raw)
-        except ContractError as exc:
-            logger.warning("rejected message on %s: %s", topic, exc)
-            return int(PubAckReasonCode.SUCCESS)
-        if isinstance(payload, Telemetry):
-            # Await first, then add: handlers run concurrently, and `x += await ...` would read
-            # the counter before the await and lose other handlers' increments.
-            inserted = await self._storage.store_telemetry([telemetry_row(payload, received_at)])
-            self.stored += inserted
+        async with self._in_flight:
+            self.metrics.in_flight.inc()
+            try:
+                item = to_ingest_item(topic, raw, received_at)
+                kind = "dead_letter" if isinstance(item, DeadLetter) else topic.rsplit("/", 1)[-1]
+                self.metrics.messages.labels(kind).inc()
+                if not isinstance(item, DeadLetter):
+                    self.metrics.observe_lag(item.time, received_at)
+                else:
+                    logger.info("dead letter on %s: %s", topic, item.error)
+                await self._batcher.submit(item)
+            finally:
+                self.metrics.in_flight.dec()
         return int(PubAckReasonCode.SUCCESS)
 
-
-async def run_collector(settings: CollectorSettings, storage: Storage, stop: asyncio.Event) -> None:
-    collector = Collector(settings, storage)
-    await collector.start()
-    try:
-        await stop.wait()
-    finally:
-        await collector.stop()
+    async def _check_offline_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.offline_check_interval_s)
+            try:
+                alerts = await self._storage.check_offline(datetime.now(UTC))
+            except StorageError as exc:
+                logger.warning("offline check failed: %s", exc)
+                continue
+            for alert in alerts:
+                self.metrics.alerts.labels(alert.kind).inc()

@@ -172,6 +172,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> int:
                 {
                     "DATABASE_URL": options.database_url,
                     "MQTT_USERNAME": "svc.collector",
+                    "NURSERY_COLLECTOR_HTTP_PORT": "0",
                     "MQTT_PASSWORD": keys["collector_password"],
                     **mqtt_env,
                 },

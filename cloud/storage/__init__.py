@@ -6,13 +6,19 @@ from cloud.storage.interface import DuplicateEmailError, Storage, StorageError
 
 
 async def open_storage(database_url: str) -> Storage:
-    """Open the backend named by ``database_url`` (``postgresql://...``)."""
+    """Open the backend named by ``database_url``: ``postgresql://...`` or ``sqlite:///path``."""
     if database_url.startswith(("postgresql://", "postgres://")):
         from cloud.storage.postgres.store import PostgresStorage
 
         return await PostgresStorage.open(database_url)
+    if database_url.startswith("sqlite:"):
+        from cloud.storage.sqlite.store import SqliteStorage
+
+        return await SqliteStorage.open_url(database_url)
     scheme = database_url.split(":", 1)[0]
-    raise StorageError(f"DATABASE_URL has an unsupported scheme {scheme!r}; use postgresql://")
+    raise StorageError(
+        f"DATABASE_URL has an unsupported scheme {scheme!r}; use postgresql:// or sqlite:///"
+    )
 
 
 __all__ = ["DuplicateEmailError", "Storage", "StorageError", "open_storage"]

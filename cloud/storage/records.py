@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -35,6 +35,8 @@ class TelemetryRow:
     humidity: float | None
     sound_dbfs_avg: float | None
     sound_dbfs_max: float | None
+    # The message as received, kept so a row that cannot be stored becomes a dead letter.
+    raw: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +64,100 @@ class HistoryQuery:
     sick_detected: bool | None = None
     start: datetime | None = None
     end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One device event (cry started/ended) as the collector stores it."""
+
+    device_id: str
+    seq: int
+    time: datetime
+    received_at: datetime
+    kind: str
+    episode_id: int
+    confidence: float
+    sound_dbfs: float | None
+    duration_s: float | None
+    raw: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    """A device's status message: presence, versions and health."""
+
+    device_id: str
+    seq: int
+    time: datetime
+    received_at: datetime
+    online: bool
+    firmware_version: str | None
+    model_version: str | None
+    details: dict[str, object]
+    raw: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that could not be accepted, kept verbatim with the reason."""
+
+    topic: str
+    payload: bytes
+    error: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IngestBatch:
+    readings: list[TelemetryRow] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
+    statuses: list[StatusRow] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.readings) + len(self.events) + len(self.statuses) + len(self.dead_letters)
+
+    def device_rows(self) -> list[TelemetryRow | EventRow | StatusRow]:
+        return [*self.readings, *self.events, *self.statuses]
+
+    def device_ids(self) -> list[str]:
+        return sorted({row.device_id for row in self.device_rows()})
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    id: int
+    device_id: str
+    kind: str
+    time: datetime
+    created_at: datetime
+    message: str
+    sick_detected: bool
+    details: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    readings_stored: int = 0
+    events_stored: int = 0
+    statuses_applied: int = 0
+    dead_letters: int = 0
+    alerts: list[StoredAlert] = field(default_factory=list)
+    # Stream messages of known devices that were stored already (redeliveries, replays).
+    duplicates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """What the cloud knows about a device: presence, versions and clock health."""
+
+    device_id: str
+    owner_id: int | None
+    name: str | None
+    online: bool
+    last_seen: datetime | None
+    firmware_version: str | None
+    model_version: str | None
+    max_seq: int | None
+    clock_offset_s: float | None
+    clock_drift: bool

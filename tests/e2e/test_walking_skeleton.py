@@ -51,6 +51,7 @@ def collector(
             "MQTT_USERNAME": collector_account.username,
             "MQTT_PASSWORD": collector_account.password,
             "NURSERY_COLLECTOR_CLIENT_ID": "collector-e2e-skeleton",
+            "NURSERY_COLLECTOR_HTTP_PORT": str(free_port()),
         },
         tmp_path / "collector.log",
     )

@@ -11,7 +11,7 @@ import pytest
 
 from cloud.collector import Collector
 from cloud.config import CollectorSettings, MqttSettings
-from cloud.storage import Storage, open_storage
+from cloud.storage import Storage
 from cloud.storage.records import HistoryQuery
 from models.contract import MessageKind, Telemetry, topic_for
 from tests.harness.mosquitto import MosquittoBroker
@@ -19,16 +19,6 @@ from tests.harness.mqtt import probe
 from tests.harness.services import BrokerAccount, create_account
 
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def storage(database_url: str) -> AsyncIterator[Storage]:
-    store = await open_storage(database_url)
-    await store.migrate()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 @pytest.fixture
@@ -48,6 +38,7 @@ async def collector(
         ),
         client_id=f"collector-{uuid.uuid4().hex[:8]}",
         share_group=f"g{uuid.uuid4().hex[:8]}",
+        http_port=0,
     )
     collector = Collector(settings, storage)
     await collector.start()
@@ -60,9 +51,11 @@ async def collector(
 
 async def _wait_for(predicate_count: int, collector: Collector, timeout_s: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while collector.stored < predicate_count:
+    while collector.committed_rows < predicate_count:
         if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"collector stored {collector.stored}, expected {predicate_count}")
+            raise TimeoutError(
+                f"collector stored {collector.committed_rows}, expected {predicate_count}"
+            )
         await asyncio.sleep(0.05)
 
 
@@ -93,4 +86,6 @@ async def test_redelivered_messages_are_stored_once_and_garbage_is_skipped(
     await asyncio.sleep(0.5)  # any wrongly doubled row would arrive in this window
     history = await storage.list_health_records(owner.id, HistoryQuery())
     assert sorted(record.temperature or 0 for record in history) == [20.0, 21.0, 22.0]
-    assert collector.stored == 3
+    assert collector.committed_rows == 3
+    letters = await storage.list_dead_letters()
+    assert any(letter.payload == b"{garbage" for letter in letters)

@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from cloud.storage.interface import DuplicateEmailError, StorageError
-from cloud.storage.postgres.migrations import apply_migrations, bundled_migrations
-from cloud.storage.records import HealthRecord, HistoryQuery, TelemetryRow, User, UserCredentials
+from cloud.storage.postgres.ingest import ingest
+from cloud.storage.postgres.migrations import (
+    TimescalePolicies,
+    apply_migrations,
+    apply_timescale_policies,
+    bundled_migrations,
+)
+from cloud.storage.postgres.presence import check_offline, listen_alerts
+from cloud.storage.records import (
+    DeadLetter,
+    DeviceState,
+    HealthRecord,
+    HistoryQuery,
+    IngestBatch,
+    IngestResult,
+    StoredAlert,
+    User,
+    UserCredentials,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,26 +61,26 @@ ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s
 """
 
-_INSERT_TELEMETRY_SQL = """
-INSERT INTO readings (time, received_at, source, device_id, seq, temperature, humidity,
-                      sound_dbfs_avg, sound_dbfs_max)
-SELECT %(time)s, %(received_at)s, 'device', %(device_id)s, %(seq)s, %(temperature)s,
-       %(humidity)s, %(sound_dbfs_avg)s, %(sound_dbfs_max)s
-WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = %(device_id)s)
-ON CONFLICT (device_id, seq, time) DO NOTHING
-"""
-
 
 def _user(row: dict[str, Any]) -> User:
     return User(id=row["id"], email=row["email"], name=row["name"], created_at=row["created_at"])
 
 
 class PostgresStorage:
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[DictRow]]) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[AsyncConnection[DictRow]],
+        database_url: str,
+        timescale: TimescalePolicies,
+    ) -> None:
         self._pool = pool
+        self._database_url = database_url
+        self._timescale = timescale
 
     @classmethod
-    async def open(cls, database_url: str) -> PostgresStorage:
+    async def open(
+        cls, database_url: str, timescale: TimescalePolicies | None = None
+    ) -> PostgresStorage:
         pool = AsyncConnectionPool(
             database_url,
             connection_class=AsyncConnection[DictRow],
@@ -77,14 +95,16 @@ class PostgresStorage:
         except Exception as exc:
             await pool.close()
             raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
-        return cls(pool)
+        return cls(pool, database_url, timescale or TimescalePolicies())
 
     async def close(self) -> None:
         await self._pool.close()
 
     async def migrate(self) -> list[str]:
         async with self._pool.connection() as conn:
-            return await apply_migrations(conn, bundled_migrations())
+            applied = await apply_migrations(conn, bundled_migrations())
+            await apply_timescale_policies(conn, self._timescale)
+        return applied
 
     async def create_user(self, email: str, password_hash: str, name: str | None) -> User:
         try:
@@ -126,29 +146,58 @@ class PostgresStorage:
                 (device_id, owner_id),
             )
 
-    async def store_telemetry(self, rows: Sequence[TelemetryRow]) -> int:
-        if not rows:
-            return 0
-        params = [
-            {
-                "time": row.time,
-                "received_at": row.received_at,
-                "device_id": row.device_id,
-                "seq": row.seq,
-                "temperature": row.temperature,
-                "humidity": row.humidity,
-                "sound_dbfs_avg": row.sound_dbfs_avg,
-                "sound_dbfs_max": row.sound_dbfs_max,
-            }
-            for row in rows
-        ]
+    async def ingest(self, batch: IngestBatch) -> IngestResult:
         try:
-            async with self._pool.connection() as conn, conn.cursor() as cursor:
-                await cursor.executemany(_INSERT_TELEMETRY_SQL, params, returning=False)
-                inserted = cursor.rowcount
+            async with self._pool.connection() as conn:
+                return await ingest(conn, batch)
         except psycopg.Error as exc:
-            raise StorageError(f"storing {len(rows)} readings failed: {exc}") from exc
-        return max(inserted, 0)
+            raise StorageError(f"storing a batch of {len(batch)} messages failed: {exc}") from exc
+
+    async def check_offline(self, now: datetime) -> list[StoredAlert]:
+        try:
+            async with self._pool.connection() as conn:
+                return await check_offline(conn, now)
+        except psycopg.Error as exc:
+            raise StorageError(f"offline check failed: {exc}") from exc
+
+    def listen_alerts(self) -> AsyncIterator[StoredAlert]:
+        return listen_alerts(self._database_url)
+
+    async def set_device_settings(self, device_id: str, settings: dict[str, float]) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "UPDATE devices SET settings = %s WHERE device_id = %s",
+                (Jsonb(settings), device_id),
+            )
+
+    async def get_device_state(self, device_id: str) -> DeviceState | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT device_id, owner_id, name, online, last_seen, firmware_version,"
+                " model_version, max_seq, clock_offset_s, clock_drift FROM devices"
+                " WHERE device_id = %s",
+                (device_id,),
+            )
+            row = await cursor.fetchone()
+        return None if row is None else DeviceState(**row)
+
+    async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT topic, payload, error, received_at FROM dead_letters"
+                " ORDER BY id DESC LIMIT %s",
+                (limit,),
+            )
+            return [DeadLetter(**row) for row in await cursor.fetchall()]
+
+    async def list_alerts(self, device_id: str, limit: int = 100) -> list[StoredAlert]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT id, device_id, kind, time, created_at, message, sick_detected, details"
+                " FROM alerts WHERE device_id = %s ORDER BY id DESC LIMIT %s",
+                (device_id, limit),
+            )
+            return [StoredAlert(**row) for row in await cursor.fetchall()]
 
     async def list_health_records(self, user_id: int, query: HistoryQuery) -> list[HealthRecord]:
         params: dict[str, int | bool | datetime | None] = {

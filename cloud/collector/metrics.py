@@ -1,0 +1,66 @@
+"""The collector's Prometheus metrics, in a registry of its own (no process-global state)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from cloud.storage.records import IngestBatch, IngestResult
+
+BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0, 3600.0, 86400.0)
+
+
+class CollectorMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.messages = Counter(
+            "nursery_collector_messages", "MQTT messages received", ["kind"], registry=r
+        )
+        self.rows = Counter(
+            "nursery_collector_rows_stored", "New rows committed", ["kind"], registry=r
+        )
+        self.duplicates = Counter(
+            "nursery_collector_duplicates", "Messages already stored (redeliveries)", registry=r
+        )
+        self.dead_letters = Counter(
+            "nursery_collector_dead_letters", "Messages kept as dead letters", registry=r
+        )
+        self.alerts = Counter("nursery_collector_alerts", "Alerts raised", ["kind"], registry=r)
+        self.batches = Counter("nursery_collector_batches", "Batches committed", registry=r)
+        self.storage_errors = Counter(
+            "nursery_collector_storage_errors", "Failed batch writes (retried)", registry=r
+        )
+        self.batch_size = Histogram(
+            "nursery_collector_batch_size", "Messages per batch", buckets=BATCH_SIZE_BUCKETS,
+            registry=r,
+        )  # fmt: skip
+        self.commit_seconds = Histogram(
+            "nursery_collector_commit_seconds", "Time to write and commit one batch",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.lag_seconds = Histogram(
+            "nursery_collector_lag_seconds", "Server receive time minus device time",
+            buckets=LAG_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.in_flight = Gauge(
+            "nursery_collector_in_flight", "Messages received, not yet committed", registry=r
+        )
+
+    def committed(self, batch: IngestBatch, result: IngestResult, seconds: float) -> None:
+        self.batches.inc()
+        self.batch_size.observe(len(batch))
+        self.commit_seconds.observe(seconds)
+        self.rows.labels("telemetry").inc(result.readings_stored)
+        self.rows.labels("event").inc(result.events_stored)
+        self.rows.labels("status").inc(result.statuses_applied)
+        self.dead_letters.inc(result.dead_letters)
+        self.duplicates.inc(result.duplicates)
+        for alert in result.alerts:
+            self.alerts.labels(alert.kind).inc()
+
+    def observe_lag(self, device_time: datetime, received_at: datetime) -> None:
+        self.lag_seconds.observe(max((received_at - device_time).total_seconds(), 0.0))

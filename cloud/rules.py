@@ -1,0 +1,214 @@
+"""Alert rules: pure functions over a reading, event or presence change and the nursery's settings.
+
+Nothing here does I/O. The collector loads the settings and the rule state, calls these
+functions inside the transaction that stores the data, and stores what they return, so an alert
+is decided exactly once per stored message however often the message is delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+
+class SettingsError(ValueError):
+    """Nursery settings with an unknown key or an invalid value; the message names the key."""
+
+
+class AlertKind(StrEnum):
+    CRY_DETECTED = "CRY_DETECTED"
+    CLIMATE_OUT_OF_RANGE = "CLIMATE_OUT_OF_RANGE"
+    CLIMATE_NORMAL = "CLIMATE_NORMAL"
+    DEVICE_OFFLINE = "DEVICE_OFFLINE"
+    DEVICE_ONLINE = "DEVICE_ONLINE"
+
+
+@dataclass(frozen=True, slots=True)
+class NurserySettings:
+    """What "safe" means in one nursery. Defaults follow common paediatric guidance for a
+    baby's room (16 to 22 °C, 30 to 60 % relative humidity)."""
+
+    temperature_min_c: float = 16.0
+    temperature_max_c: float = 22.0
+    humidity_min_pct: float = 30.0
+    humidity_max_pct: float = 60.0
+    # A reading out of range must persist this long before it alerts (a door opened briefly).
+    climate_grace_s: float = 300.0
+    offline_grace_s: float = 120.0
+    # Body temperature above which a crying baby "may be sick" (backend-design.md).
+    sick_body_temperature_c: float = 38.0
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> NurserySettings:
+        known = {f.name for f in fields(cls)}
+        for key, value in values.items():
+            if key not in known:
+                raise SettingsError(f"{key}: unknown nursery setting")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SettingsError(f"{key}: must be a number, got {value!r}")
+        settings = replace(cls(), **{k: float(v) for k, v in values.items()})
+        if settings.temperature_min_c >= settings.temperature_max_c:
+            raise SettingsError("temperature_min_c: must be below temperature_max_c")
+        if settings.humidity_min_pct >= settings.humidity_max_pct:
+            raise SettingsError("humidity_min_pct: must be below humidity_max_pct")
+        for key in ("climate_grace_s", "offline_grace_s"):
+            if getattr(settings, key) < 0:
+                raise SettingsError(f"{key}: must not be negative")
+        return settings
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    device_id: str
+    kind: AlertKind
+    time: datetime
+    message: str
+    sick_detected: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# --- cry ------------------------------------------------------------------------------------
+
+
+def is_sick(
+    cry_detected: bool, body_temperature_c: float | None, settings: NurserySettings
+) -> bool:
+    """The app's rule: crying together with a body temperature over 38 °C. The DHT22 measures
+    the room, never the baby, so only a body temperature from the app can make this true."""
+    return (
+        cry_detected
+        and body_temperature_c is not None
+        and body_temperature_c > settings.sick_body_temperature_c
+    )
+
+
+def cry_alert(
+    device_id: str,
+    time: datetime,
+    confidence: float,
+    settings: NurserySettings,
+    body_temperature_c: float | None = None,
+) -> NewAlert:
+    sick = is_sick(True, body_temperature_c, settings)
+    message = "Baby is crying" + (" and may be sick" if sick else "")
+    return NewAlert(
+        device_id, AlertKind.CRY_DETECTED, time, message, sick, {"confidence": confidence}
+    )
+
+
+# --- room climate ---------------------------------------------------------------------------
+
+Metric = Literal["temperature", "humidity"]
+Condition = Literal["low", "high"]
+_UNITS = {"temperature": "°C", "humidity": "%"}
+
+
+@dataclass(frozen=True, slots=True)
+class MetricState:
+    """Where one metric stands: out of range since when, and whether that was announced."""
+
+    condition: Condition | None = None
+    since: datetime | None = None
+    alerted: bool = False
+    last_time: datetime | None = None
+
+
+def _classify(metric: Metric, value: float, settings: NurserySettings) -> Condition | None:
+    low, high = (
+        (settings.temperature_min_c, settings.temperature_max_c)
+        if metric == "temperature"
+        else (settings.humidity_min_pct, settings.humidity_max_pct)
+    )
+    if value < low:
+        return "low"
+    if value > high:
+        return "high"
+    return None
+
+
+def evaluate_climate(
+    device_id: str,
+    metric: Metric,
+    value: float | None,
+    time: datetime,
+    state: MetricState,
+    settings: NurserySettings,
+) -> tuple[MetricState, list[NewAlert]]:
+    """One alert when a metric stays out of range past the grace period, one "back to normal"
+    when it recovers; nothing for readings older than the last one considered (replays)."""
+    if value is None or (state.last_time is not None and time <= state.last_time):
+        return state, []
+    condition = _classify(metric, value, settings)
+    unit = _UNITS[metric]
+    alerts: list[NewAlert] = []
+    if condition is None:
+        if state.alerted:
+            alerts.append(
+                NewAlert(
+                    device_id, AlertKind.CLIMATE_NORMAL, time,
+                    f"Room {metric} back to normal: {value:g} {unit}",
+                    details={"metric": metric, "value": value},
+                )
+            )  # fmt: skip
+        return MetricState(last_time=time), alerts
+    since = state.since
+    if condition != state.condition or since is None:
+        since = time
+        state = MetricState(condition=condition, since=since, alerted=False, last_time=time)
+    else:
+        state = replace(state, last_time=time)
+    if not state.alerted and time - since >= timedelta(seconds=settings.climate_grace_s):
+        word = "too low" if condition == "low" else "too high"
+        alerts.append(
+            NewAlert(
+                device_id, AlertKind.CLIMATE_OUT_OF_RANGE, time,
+                f"Room {metric} {word}: {value:g} {unit} since {since:%H:%M} UTC",
+                details={"metric": metric, "condition": condition, "value": value,
+                         "since": since.isoformat()},
+            )
+        )  # fmt: skip
+        state = replace(state, alerted=True)
+    return state, alerts
+
+
+# --- presence -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceState:
+    offline_since: datetime | None = None
+    alerted: bool = False
+
+
+def evaluate_status(
+    device_id: str, online: bool, time: datetime, state: PresenceState
+) -> tuple[PresenceState, list[NewAlert]]:
+    """A status change: going offline starts the grace clock; coming back after an offline
+    alert announces the recovery."""
+    if online:
+        alerts = []
+        if state.alerted:
+            alerts.append(NewAlert(device_id, AlertKind.DEVICE_ONLINE, time, "Monitor back online"))
+        return PresenceState(), alerts
+    if state.offline_since is not None:
+        return state, []
+    return PresenceState(offline_since=time), []
+
+
+def evaluate_offline(
+    device_id: str, now: datetime, state: PresenceState, settings: NurserySettings
+) -> tuple[PresenceState, list[NewAlert]]:
+    """Periodic check: offline for longer than the grace period → one alert."""
+    if state.offline_since is None or state.alerted:
+        return state, []
+    if now - state.offline_since < timedelta(seconds=settings.offline_grace_s):
+        return state, []
+    message = f"Monitor offline since {state.offline_since:%H:%M} UTC"
+    alert = NewAlert(
+        device_id, AlertKind.DEVICE_OFFLINE, now, message,
+        details={"since": state.offline_since.isoformat()},
+    )  # fmt: skip
+    return replace(state, alerted=True), [alert]

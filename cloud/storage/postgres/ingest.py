@@ -1,0 +1,285 @@
+"""One collector batch, one transaction: store rows, dead-letter the rest, apply the rules.
+
+Rows go through COPY into per-connection temporary staging tables and then
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``, so only newly stored rows reach the
+rules and a redelivered message changes nothing. Alerts are announced with ``pg_notify`` inside
+the same transaction, which PostgreSQL delivers only on commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from cloud.alerting import DeviceRules, evaluate_batch, settings_of
+from cloud.rules import NewAlert
+from cloud.storage.records import (
+    DeadLetter,
+    EventRow,
+    IngestBatch,
+    IngestResult,
+    StatusRow,
+    StoredAlert,
+    TelemetryRow,
+)
+from models.contract import MessageKind, topic_for
+
+logger = logging.getLogger(__name__)
+
+ALERT_CHANNEL = "nursery_alerts"
+# |receive time - device time| of a device's newest message beyond which its clock is wrong.
+CLOCK_DRIFT_THRESHOLD_S = 120.0
+
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS staging_readings (
+    time TIMESTAMPTZ, received_at TIMESTAMPTZ, device_id TEXT, seq BIGINT,
+    temperature DOUBLE PRECISION, humidity DOUBLE PRECISION,
+    sound_dbfs_avg DOUBLE PRECISION, sound_dbfs_max DOUBLE PRECISION
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staging_events (
+    time TIMESTAMPTZ, received_at TIMESTAMPTZ, device_id TEXT, seq BIGINT, kind TEXT,
+    episode_id BIGINT, confidence DOUBLE PRECISION, sound_dbfs DOUBLE PRECISION,
+    duration_s DOUBLE PRECISION
+) ON COMMIT DELETE ROWS;
+"""
+
+_READING_COLUMNS = (
+    "time, received_at, device_id, seq, temperature, humidity, sound_dbfs_avg, sound_dbfs_max"
+)
+_EVENT_COLUMNS = (
+    "time, received_at, device_id, seq, kind, episode_id, confidence, sound_dbfs, duration_s"
+)
+
+_INSERT_READINGS = f"""
+INSERT INTO readings (source, {_READING_COLUMNS})
+SELECT 'device', {_READING_COLUMNS} FROM staging_readings
+ON CONFLICT (device_id, seq, time) DO NOTHING
+RETURNING {_READING_COLUMNS}
+"""  # noqa: S608 - fixed column lists
+
+_INSERT_EVENTS = f"""
+INSERT INTO events ({_EVENT_COLUMNS})
+SELECT {_EVENT_COLUMNS} FROM staging_events
+ON CONFLICT (device_id, seq, time) DO NOTHING
+RETURNING {_EVENT_COLUMNS}
+"""  # noqa: S608 - fixed column lists
+
+
+def _dead_letter_for(row: TelemetryRow | EventRow | StatusRow, kind: MessageKind) -> DeadLetter:
+    return DeadLetter(topic_for(row.device_id, kind), row.raw, "unknown device", row.received_at)
+
+
+async def _copy(
+    conn: AsyncConnection[Any], table: str, columns: str, rows: list[tuple[Any, ...]]
+) -> None:
+    async with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            await copy.write_row(row)
+
+
+async def _store_readings(
+    conn: AsyncConnection[Any], rows: list[TelemetryRow]
+) -> list[TelemetryRow]:
+    if not rows:
+        return []
+    await _copy(conn, "staging_readings", _READING_COLUMNS, [
+        (r.time, r.received_at, r.device_id, r.seq, r.temperature, r.humidity,
+         r.sound_dbfs_avg, r.sound_dbfs_max) for r in rows
+    ])  # fmt: skip
+    cursor = await conn.execute(_INSERT_READINGS)
+    return [TelemetryRow(**row) for row in await cursor.fetchall()]
+
+
+async def _store_events(conn: AsyncConnection[Any], rows: list[EventRow]) -> list[EventRow]:
+    if not rows:
+        return []
+    await _copy(conn, "staging_events", _EVENT_COLUMNS, [
+        (r.time, r.received_at, r.device_id, r.seq, r.kind, r.episode_id, r.confidence,
+         r.sound_dbfs, r.duration_s) for r in rows
+    ])  # fmt: skip
+    cursor = await conn.execute(_INSERT_EVENTS)
+    return [EventRow(**row) for row in await cursor.fetchall()]
+
+
+async def _store_dead_letters(conn: AsyncConnection[Any], letters: list[DeadLetter]) -> None:
+    if letters:
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                "INSERT INTO dead_letters (received_at, topic, payload, error)"
+                " VALUES (%s, %s, %s, %s)",
+                [(d.received_at, d.topic, d.payload, d.error) for d in letters],
+            )
+
+
+async def _apply_statuses(
+    conn: AsyncConnection[Any], statuses: list[StatusRow], devices: dict[str, dict[str, Any]]
+) -> tuple[int, list[StatusRow]]:
+    """Apply each device's newest status if newer than what is stored; returns how many were
+    applied and those that changed the device's online state."""
+    newest: dict[str, StatusRow] = {}
+    for status in statuses:
+        if status.device_id not in newest or status.time > newest[status.device_id].time:
+            newest[status.device_id] = status
+    applied, changes = 0, []
+    for device_id, status in newest.items():
+        device = devices[device_id]
+        if device["status_at"] is not None and status.time <= device["status_at"]:
+            continue
+        await conn.execute(
+            "UPDATE devices SET online = %s, status_at = %s, firmware_version = %s,"
+            " model_version = %s, status = %s WHERE device_id = %s",
+            (status.online, status.time, status.firmware_version, status.model_version,
+             Jsonb(status.details), device_id),
+        )  # fmt: skip
+        applied += 1
+        if status.online != device["online"]:
+            changes.append(status)
+    return applied, changes
+
+
+async def _update_liveness(
+    conn: AsyncConnection[Any], batch: IngestBatch, new_rows: Sequence[TelemetryRow | EventRow]
+) -> None:
+    """last_seen from every message; clock offset from each device's newest message."""
+    last_seen: dict[str, datetime] = {}
+    for row in batch.device_rows():
+        last_seen[row.device_id] = max(
+            row.received_at, last_seen.get(row.device_id, row.received_at)
+        )
+    newest: dict[str, TelemetryRow | EventRow] = {}
+    for row in new_rows:
+        if row.device_id not in newest or row.seq > newest[row.device_id].seq:
+            newest[row.device_id] = row
+    for device_id, seen in last_seen.items():
+        newest_row = newest.get(device_id)
+        seq = None if newest_row is None else newest_row.seq
+        offset = (
+            None
+            if newest_row is None
+            else (newest_row.received_at - newest_row.time).total_seconds()
+        )
+        await conn.execute(
+            "UPDATE devices SET last_seen = GREATEST(last_seen, %(seen)s),"
+            " clock_offset_s = CASE WHEN %(seq)s::bigint > coalesce(max_seq, -1)"
+            "   THEN %(offset)s ELSE clock_offset_s END,"
+            " clock_drift = CASE WHEN %(seq)s::bigint > coalesce(max_seq, -1)"
+            "   THEN abs(%(offset)s) > %(threshold)s ELSE clock_drift END,"
+            " max_seq = GREATEST(max_seq, %(seq)s) WHERE device_id = %(device_id)s",
+            {"seen": seen, "seq": seq, "offset": offset,
+             "threshold": CLOCK_DRIFT_THRESHOLD_S, "device_id": device_id},
+        )  # fmt: skip
+
+
+async def load_rules(
+    conn: AsyncConnection[Any], device_ids: Sequence[str], devices: dict[str, dict[str, Any]]
+) -> dict[str, DeviceRules]:
+    cursor = await conn.execute(
+        "SELECT device_id, state FROM rule_state WHERE device_id = ANY(%s)", (list(device_ids),)
+    )
+    states = {row["device_id"]: row["state"] for row in await cursor.fetchall()}
+    return {
+        device_id: DeviceRules.from_document(
+            settings_of(device_id, devices[device_id]["settings"]), states.get(device_id, {})
+        )
+        for device_id in device_ids
+    }
+
+
+async def save_rules_and_alerts(
+    conn: AsyncConnection[Any], rules: dict[str, DeviceRules], alerts: list[NewAlert]
+) -> list[StoredAlert]:
+    for device_id, device_rules in rules.items():
+        await conn.execute(
+            "INSERT INTO rule_state (device_id, state) VALUES (%s, %s)"
+            " ON CONFLICT (device_id) DO UPDATE SET state = EXCLUDED.state",
+            (device_id, Jsonb(device_rules.state_document())),
+        )
+    stored = []
+    for alert in alerts:
+        cursor = await conn.execute(
+            "INSERT INTO alerts (device_id, kind, time, message, sick_detected, details)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+            " RETURNING id, device_id, kind, time, created_at, message, sick_detected, details",
+            (alert.device_id, alert.kind.value, alert.time, alert.message, alert.sick_detected,
+             Jsonb(alert.details)),
+        )  # fmt: skip
+        row = await cursor.fetchone()
+        assert row is not None
+        stored_alert = StoredAlert(**row)
+        stored.append(stored_alert)
+        await conn.execute("SELECT pg_notify(%s, %s)", (ALERT_CHANNEL, alert_to_json(stored_alert)))
+    return stored
+
+
+def alert_to_json(alert: StoredAlert) -> str:
+    return json.dumps({
+        "id": alert.id, "device_id": alert.device_id, "kind": alert.kind,
+        "time": alert.time.isoformat(), "created_at": alert.created_at.isoformat(),
+        "message": alert.message, "sick_detected": alert.sick_detected, "details": alert.details,
+    })  # fmt: skip
+
+
+def alert_from_json(document: str) -> StoredAlert:
+    values = json.loads(document)
+    values["time"] = datetime.fromisoformat(values["time"])
+    values["created_at"] = datetime.fromisoformat(values["created_at"])
+    return StoredAlert(**values)
+
+
+async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult:
+    async with conn.transaction():
+        device_ids = batch.device_ids()
+        # Locking the batch's devices (in a fixed order, so two collectors cannot deadlock)
+        # serialises rule evaluation per device across collectors.
+        cursor = await conn.execute(
+            "SELECT device_id, settings, online, status_at FROM devices"
+            " WHERE device_id = ANY(%s) ORDER BY device_id FOR UPDATE",
+            (device_ids,),
+        )
+        devices = {row["device_id"]: row for row in await cursor.fetchall()}
+        dead = list(batch.dead_letters)
+        dead += [
+            _dead_letter_for(r, MessageKind.TELEMETRY)
+            for r in batch.readings
+            if r.device_id not in devices
+        ]
+        dead += [
+            _dead_letter_for(r, MessageKind.EVENT)
+            for r in batch.events
+            if r.device_id not in devices
+        ]
+        dead += [
+            _dead_letter_for(r, MessageKind.STATUS)
+            for r in batch.statuses
+            if r.device_id not in devices
+        ]
+        await _store_dead_letters(conn, dead)
+        await conn.execute(_STAGING)
+        new_readings = await _store_readings(
+            conn, [r for r in batch.readings if r.device_id in devices]
+        )
+        new_events = await _store_events(conn, [r for r in batch.events if r.device_id in devices])
+        known_statuses = [s for s in batch.statuses if s.device_id in devices]
+        applied, changes = await _apply_statuses(conn, known_statuses, devices)
+        known_batch = IngestBatch(
+            readings=[r for r in batch.readings if r.device_id in devices],
+            events=[r for r in batch.events if r.device_id in devices],
+            statuses=known_statuses,
+        )
+        await _update_liveness(conn, known_batch, [*new_readings, *new_events])
+        touched = IngestBatch(new_readings, new_events, changes).device_ids()
+        alerts: list[StoredAlert] = []
+        if touched:
+            rules = await load_rules(conn, touched, devices)
+            raised = evaluate_batch(rules, new_readings, new_events, changes)
+            alerts = await save_rules_and_alerts(conn, rules, raised)
+    duplicates = (
+        len(known_batch.readings) + len(known_batch.events) - len(new_readings) - len(new_events)
+    )
+    return IngestResult(len(new_readings), len(new_events), applied, len(dead), alerts, duplicates)

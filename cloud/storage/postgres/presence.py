@@ -1,0 +1,48 @@
+"""The periodic offline check and the alert feed (LISTEN) for PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+from cloud.alerting import evaluate_presence
+from cloud.storage.postgres.ingest import (
+    ALERT_CHANNEL,
+    alert_from_json,
+    load_rules,
+    save_rules_and_alerts,
+)
+from cloud.storage.records import StoredAlert
+
+_OFFLINE_CANDIDATES = """
+SELECT d.device_id, d.settings FROM devices d JOIN rule_state r USING (device_id)
+WHERE NOT d.online
+  AND r.state -> 'presence' ->> 'offline_since' IS NOT NULL
+  AND NOT coalesce((r.state -> 'presence' ->> 'alerted')::boolean, false)
+ORDER BY d.device_id
+FOR UPDATE OF d SKIP LOCKED
+"""
+
+
+async def check_offline(conn: AsyncConnection[Any], now: datetime) -> list[StoredAlert]:
+    """Alert for devices offline past their grace period. SKIP LOCKED lets several collectors
+    run this concurrently without alerting twice."""
+    async with conn.transaction():
+        cursor = await conn.execute(_OFFLINE_CANDIDATES)
+        devices = {row["device_id"]: row for row in await cursor.fetchall()}
+        if not devices:
+            return []
+        rules = await load_rules(conn, sorted(devices), devices)
+        return await save_rules_and_alerts(conn, rules, evaluate_presence(rules, now))
+
+
+async def listen_alerts(database_url: str) -> AsyncIterator[StoredAlert]:
+    """Alerts as they are committed, from any collector, for as long as the caller iterates."""
+    conn = await AsyncConnection.connect(database_url, autocommit=True)
+    async with conn:
+        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(ALERT_CHANNEL)))
+        async for notify in conn.notifies():
+            yield alert_from_json(notify.payload)

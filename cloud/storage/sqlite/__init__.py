@@ -1,0 +1,1 @@
+"""SQLite storage: the embedded default for the demo and single-home installs."""

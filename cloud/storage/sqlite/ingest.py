@@ -1,0 +1,236 @@
+"""One collector batch in one SQLite transaction (the same semantics as postgres/ingest.py)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from cloud.alerting import DeviceRules, evaluate_batch, evaluate_presence, settings_of
+from cloud.rules import NewAlert
+from cloud.storage.records import (
+    DeadLetter,
+    EventRow,
+    IngestBatch,
+    IngestResult,
+    StatusRow,
+    StoredAlert,
+    TelemetryRow,
+)
+from cloud.storage.sqlite.database import Transaction, from_db_time, optional_time, to_db_time
+from models.contract import MessageKind, topic_for
+
+CLOCK_DRIFT_THRESHOLD_S = 120.0
+
+_INSERT_READING = """
+INSERT INTO readings (source, time, received_at, device_id, seq, temperature, humidity,
+                      sound_dbfs_avg, sound_dbfs_max)
+VALUES ('device', ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (device_id, seq, time) DO NOTHING
+"""
+_INSERT_EVENT = """
+INSERT INTO events (time, received_at, device_id, seq, kind, episode_id, confidence, sound_dbfs,
+                    duration_s)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (device_id, seq, time) DO NOTHING
+"""
+
+
+def _insert_readings(conn: sqlite3.Connection, rows: list[TelemetryRow]) -> list[TelemetryRow]:
+    new = []
+    for r in rows:
+        cursor = conn.execute(_INSERT_READING, (
+            to_db_time(r.time), to_db_time(r.received_at), r.device_id, r.seq, r.temperature,
+            r.humidity, r.sound_dbfs_avg, r.sound_dbfs_max,
+        ))  # fmt: skip
+        if cursor.rowcount == 1:
+            new.append(r)
+    return new
+
+
+def _insert_events(conn: sqlite3.Connection, rows: list[EventRow]) -> list[EventRow]:
+    new = []
+    for r in rows:
+        cursor = conn.execute(_INSERT_EVENT, (
+            to_db_time(r.time), to_db_time(r.received_at), r.device_id, r.seq, r.kind,
+            r.episode_id, r.confidence, r.sound_dbfs, r.duration_s,
+        ))  # fmt: skip
+        if cursor.rowcount == 1:
+            new.append(r)
+    return new
+
+
+def _apply_statuses(
+    conn: sqlite3.Connection, statuses: list[StatusRow], devices: dict[str, sqlite3.Row]
+) -> tuple[int, list[StatusRow]]:
+    newest: dict[str, StatusRow] = {}
+    for status in statuses:
+        if status.device_id not in newest or status.time > newest[status.device_id].time:
+            newest[status.device_id] = status
+    applied, changes = 0, []
+    for device_id, status in newest.items():
+        device = devices[device_id]
+        stored_at = optional_time(device["status_at"])
+        if stored_at is not None and status.time <= stored_at:
+            continue
+        conn.execute(
+            "UPDATE devices SET online = ?, status_at = ?, firmware_version = ?, model_version = ?,"
+            " status = ? WHERE device_id = ?",
+            (status.online, to_db_time(status.time), status.firmware_version,
+             status.model_version, json.dumps(status.details), device_id),
+        )  # fmt: skip
+        applied += 1
+        if status.online != bool(device["online"]):
+            changes.append(status)
+    return applied, changes
+
+
+def _update_liveness(
+    conn: sqlite3.Connection, batch: IngestBatch, new_rows: Sequence[TelemetryRow | EventRow]
+) -> None:
+    last_seen: dict[str, datetime] = {}
+    for row in batch.device_rows():
+        last_seen[row.device_id] = max(
+            row.received_at, last_seen.get(row.device_id, row.received_at)
+        )
+    newest: dict[str, TelemetryRow | EventRow] = {}
+    for row in new_rows:
+        if row.device_id not in newest or row.seq > newest[row.device_id].seq:
+            newest[row.device_id] = row
+    for device_id, seen in last_seen.items():
+        conn.execute(
+            "UPDATE devices SET last_seen = max(coalesce(last_seen, ''), ?) WHERE device_id = ?",
+            (to_db_time(seen), device_id),
+        )
+        newest_row = newest.get(device_id)
+        if newest_row is None:
+            continue
+        offset = (newest_row.received_at - newest_row.time).total_seconds()
+        conn.execute(
+            "UPDATE devices SET clock_offset_s = ?, clock_drift = ?, max_seq = ?"
+            " WHERE device_id = ? AND ? > coalesce(max_seq, -1)",
+            (
+                offset,
+                abs(offset) > CLOCK_DRIFT_THRESHOLD_S,
+                newest_row.seq,
+                device_id,
+                newest_row.seq,
+            ),
+        )
+
+
+def _load_rules(
+    conn: sqlite3.Connection, device_ids: Sequence[str], settings: dict[str, str]
+) -> dict[str, DeviceRules]:
+    marks = ",".join("?" * len(device_ids))
+    states = {
+        row["device_id"]: json.loads(row["state"])
+        for row in conn.execute(
+            f"SELECT device_id, state FROM rule_state WHERE device_id IN ({marks})",  # noqa: S608
+            list(device_ids),
+        )
+    }
+    return {
+        device_id: DeviceRules.from_document(
+            settings_of(device_id, json.loads(settings[device_id])), states.get(device_id, {})
+        )
+        for device_id in device_ids
+    }
+
+
+def _save_rules_and_alerts(
+    conn: sqlite3.Connection, rules: dict[str, DeviceRules], alerts: list[NewAlert]
+) -> list[StoredAlert]:
+    for device_id, device_rules in rules.items():
+        conn.execute(
+            "INSERT INTO rule_state (device_id, state) VALUES (?, ?)"
+            " ON CONFLICT (device_id) DO UPDATE SET state = excluded.state",
+            (device_id, json.dumps(device_rules.state_document())),
+        )
+    stored = []
+    created_at = datetime.now(UTC)
+    for alert in alerts:
+        cursor = conn.execute(
+            "INSERT INTO alerts (device_id, kind, time, created_at, message, sick_detected,"
+            " details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (alert.device_id, alert.kind.value, to_db_time(alert.time), to_db_time(created_at),
+             alert.message, alert.sick_detected, json.dumps(alert.details)),
+        )  # fmt: skip
+        assert cursor.lastrowid is not None
+        stored.append(StoredAlert(
+            cursor.lastrowid, alert.device_id, alert.kind.value, alert.time,
+            from_db_time(to_db_time(created_at)), alert.message, alert.sick_detected,
+            alert.details,
+        ))  # fmt: skip
+    return stored
+
+
+def _dead_letter(row: TelemetryRow | EventRow | StatusRow, kind: MessageKind) -> DeadLetter:
+    return DeadLetter(topic_for(row.device_id, kind), row.raw, "unknown device", row.received_at)
+
+
+def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
+    with Transaction(conn):
+        ids = batch.device_ids()
+        marks = ",".join("?" * len(ids))
+        devices = {
+            row["device_id"]: row
+            for row in conn.execute(
+                "SELECT device_id, settings, online, status_at FROM devices"  # noqa: S608
+                f" WHERE device_id IN ({marks})",
+                ids,
+            )
+        }
+        known = IngestBatch(
+            readings=[r for r in batch.readings if r.device_id in devices],
+            events=[r for r in batch.events if r.device_id in devices],
+            statuses=[r for r in batch.statuses if r.device_id in devices],
+        )
+        dead = list(batch.dead_letters)
+        dead += [
+            _dead_letter(r, MessageKind.TELEMETRY)
+            for r in batch.readings
+            if r.device_id not in devices
+        ]
+        dead += [
+            _dead_letter(r, MessageKind.EVENT) for r in batch.events if r.device_id not in devices
+        ]
+        dead += [
+            _dead_letter(r, MessageKind.STATUS)
+            for r in batch.statuses
+            if r.device_id not in devices
+        ]
+        conn.executemany(
+            "INSERT INTO dead_letters (received_at, topic, payload, error) VALUES (?, ?, ?, ?)",
+            [(to_db_time(d.received_at), d.topic, d.payload, d.error) for d in dead],
+        )
+        new_readings = _insert_readings(conn, known.readings)
+        new_events = _insert_events(conn, known.events)
+        applied, changes = _apply_statuses(conn, known.statuses, devices)
+        _update_liveness(conn, known, [*new_readings, *new_events])
+        touched = IngestBatch(new_readings, new_events, changes).device_ids()
+        alerts: list[StoredAlert] = []
+        if touched:
+            rules = _load_rules(conn, touched, {d: devices[d]["settings"] for d in touched})
+            alerts = _save_rules_and_alerts(
+                conn, rules, evaluate_batch(rules, new_readings, new_events, changes)
+            )
+    duplicates = len(known.readings) + len(known.events) - len(new_readings) - len(new_events)
+    return IngestResult(len(new_readings), len(new_events), applied, len(dead), alerts, duplicates)
+
+
+def check_offline(conn: sqlite3.Connection, now: datetime) -> list[StoredAlert]:
+    with Transaction(conn):
+        rows = conn.execute(
+            "SELECT d.device_id, d.settings FROM devices d JOIN rule_state r USING (device_id)"
+            " WHERE NOT d.online"
+            " AND json_extract(r.state, '$.presence.offline_since') IS NOT NULL"
+            " AND NOT coalesce(json_extract(r.state, '$.presence.alerted'), 0)"
+        ).fetchall()
+        if not rows:
+            return []
+        settings: dict[str, Any] = {row["device_id"]: row["settings"] for row in rows}
+        rules = _load_rules(conn, sorted(settings), settings)
+        return _save_rules_and_alerts(conn, rules, evaluate_presence(rules, now))

@@ -1,0 +1,230 @@
+"""The SQLite implementation of the storage interface."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cloud.storage.alert_hub import AlertHub
+from cloud.storage.interface import DuplicateEmailError
+from cloud.storage.records import (
+    DeadLetter,
+    DeviceState,
+    HealthRecord,
+    HistoryQuery,
+    IngestBatch,
+    IngestResult,
+    StoredAlert,
+    User,
+    UserCredentials,
+)
+from cloud.storage.sqlite import ingest as sqlite_ingest
+from cloud.storage.sqlite.database import (
+    SqliteDatabase,
+    Transaction,
+    from_db_time,
+    optional_time,
+    path_from_url,
+    to_db_time,
+)
+from cloud.storage.sqlite.migrations import apply_migrations
+
+_HISTORY_SQL = """
+SELECT * FROM (
+    SELECT r.id, r.user_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
+           r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
+    FROM readings r WHERE r.user_id = :user_id AND r.source = 'upload'
+    UNION ALL
+    SELECT r.id, d.owner_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
+           r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
+    FROM readings r JOIN devices d ON d.device_id = r.device_id
+    WHERE d.owner_id = :user_id AND r.source = 'device'
+)
+WHERE (:cry IS NULL OR cry_detected = :cry)
+  AND (:sick IS NULL OR sick_detected = :sick)
+  AND (:start IS NULL OR created_at >= :start)
+  AND (:end IS NULL OR created_at <= :end)
+ORDER BY created_at DESC, id DESC
+LIMIT :limit OFFSET :offset
+"""
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(row["id"], row["email"], row["name"], from_db_time(row["created_at"]))
+
+
+def _alert(row: sqlite3.Row) -> StoredAlert:
+    return StoredAlert(
+        row["id"], row["device_id"], row["kind"], from_db_time(row["time"]),
+        from_db_time(row["created_at"]), row["message"], bool(row["sick_detected"]),
+        json.loads(row["details"]),
+    )  # fmt: skip
+
+
+def _optional_time(value: datetime | None) -> str | None:
+    return None if value is None else to_db_time(value)
+
+
+class SqliteStorage:
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._db = database
+        self._alerts = AlertHub()
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStorage:
+        database = SqliteDatabase(path)
+        await database.open()
+        return cls(database)
+
+    @classmethod
+    async def open_url(cls, database_url: str) -> SqliteStorage:
+        return await cls.open(path_from_url(database_url))
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def migrate(self) -> list[str]:
+        return await self._db.run(apply_migrations)
+
+    async def create_user(self, email: str, password_hash: str, name: str | None) -> User:
+        def insert(conn: sqlite3.Connection) -> User:
+            try:
+                with Transaction(conn):
+                    row = conn.execute(
+                        "INSERT INTO users (email, password_hash, name, created_at)"
+                        " VALUES (?, ?, ?, ?) RETURNING id, email, name, created_at",
+                        (email, password_hash, name, to_db_time(datetime.now(UTC))),
+                    ).fetchone()
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateEmailError(email) from exc
+            return _user(row)
+
+        return await self._db.run(insert)
+
+    async def get_user(self, user_id: int) -> User | None:
+        def select(conn: sqlite3.Connection) -> User | None:
+            row = conn.execute(
+                "SELECT id, email, name, created_at FROM users WHERE id = ?", (user_id,)
+            ).fetchone()
+            return None if row is None else _user(row)
+
+        return await self._db.run(select)
+
+    async def get_credentials(self, email: str) -> UserCredentials | None:
+        def select(conn: sqlite3.Connection) -> UserCredentials | None:
+            row = conn.execute(
+                "SELECT id, email, name, created_at, password_hash FROM users"
+                " WHERE lower(email) = lower(?)",
+                (email,),
+            ).fetchone()
+            return None if row is None else UserCredentials(_user(row), row["password_hash"])
+
+        return await self._db.run(select)
+
+    async def register_device(self, device_id: str, owner_id: int | None) -> None:
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO devices (device_id, owner_id, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (device_id) DO UPDATE SET owner_id = excluded.owner_id",
+                (device_id, owner_id, to_db_time(datetime.now(UTC))),
+            )
+
+        await self._db.run(upsert)
+
+    async def set_device_settings(self, device_id: str, settings: dict[str, float]) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE devices SET settings = ? WHERE device_id = ?",
+                (json.dumps(settings), device_id),
+            )
+
+        await self._db.run(update)
+
+    async def get_device_state(self, device_id: str) -> DeviceState | None:
+        def select(conn: sqlite3.Connection) -> DeviceState | None:
+            row = conn.execute(
+                "SELECT device_id, owner_id, name, online, last_seen, firmware_version,"
+                " model_version, max_seq, clock_offset_s, clock_drift FROM devices"
+                " WHERE device_id = ?",
+                (device_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            return DeviceState(
+                row["device_id"], row["owner_id"], row["name"], bool(row["online"]),
+                optional_time(row["last_seen"]), row["firmware_version"], row["model_version"],
+                row["max_seq"], row["clock_offset_s"], bool(row["clock_drift"]),
+            )  # fmt: skip
+
+        return await self._db.run(select)
+
+    async def ingest(self, batch: IngestBatch) -> IngestResult:
+        result = await self._db.run(lambda conn: sqlite_ingest.ingest(conn, batch))
+        self._alerts.publish(result.alerts)  # after the commit, as with PostgreSQL NOTIFY
+        return result
+
+    async def check_offline(self, now: datetime) -> list[StoredAlert]:
+        alerts = await self._db.run(lambda conn: sqlite_ingest.check_offline(conn, now))
+        self._alerts.publish(alerts)
+        return alerts
+
+    def listen_alerts(self) -> AsyncIterator[StoredAlert]:
+        return self._alerts.subscribe()
+
+    async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        def select(conn: sqlite3.Connection) -> list[DeadLetter]:
+            rows = conn.execute(
+                "SELECT topic, payload, error, received_at FROM dead_letters"
+                " ORDER BY id DESC LIMIT ?",
+                (limit,),
+            )
+            return [
+                DeadLetter(r["topic"], r["payload"], r["error"], from_db_time(r["received_at"]))
+                for r in rows
+            ]
+
+        return await self._db.run(select)
+
+    async def list_alerts(self, device_id: str, limit: int = 100) -> list[StoredAlert]:
+        def select(conn: sqlite3.Connection) -> list[StoredAlert]:
+            rows = conn.execute(
+                "SELECT * FROM alerts WHERE device_id = ? ORDER BY id DESC LIMIT ?",
+                (device_id, limit),
+            )
+            return [_alert(row) for row in rows]
+
+        return await self._db.run(select)
+
+    async def list_health_records(self, user_id: int, query: HistoryQuery) -> list[HealthRecord]:
+        params = {
+            "user_id": user_id,
+            "cry": query.cry_detected,
+            "sick": query.sick_detected,
+            "start": _optional_time(query.start),
+            "end": _optional_time(query.end),
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+
+        def select(conn: sqlite3.Connection) -> list[HealthRecord]:
+            return [
+                HealthRecord(
+                    id=row["id"],
+                    user_id=row["user_id"],
+                    source=row["source"],
+                    device_id=row["device_id"],
+                    temperature=row["temperature"],
+                    humidity=row["humidity"],
+                    audio_url=row["audio_url"],
+                    cry_detected=bool(row["cry_detected"]),
+                    sick_detected=bool(row["sick_detected"]),
+                    created_at=from_db_time(row["created_at"]),
+                    notes=row["notes"],
+                )
+                for row in conn.execute(_HISTORY_SQL, params)
+            ]
+
+        return await self._db.run(select)
