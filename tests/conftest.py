@@ -10,7 +10,7 @@ import pytest
 
 from tests.harness import ServiceUnavailableError
 from tests.harness.mosquitto import MosquittoBroker
-from tests.harness.postgres import test_database
+from tests.harness.postgres import fresh_database
 from tests.harness.reporting import RealServiceReport
 from tests.harness.services import BrokerAccount, create_account
 
@@ -72,7 +72,7 @@ def collector_account(mosquitto: MosquittoBroker) -> BrokerAccount:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
-        with test_database(tmp_path_factory.mktemp("postgres")) as url:
+        with fresh_database() as url:
             yield url
     except ServiceUnavailableError as exc:
         pytest.fail(str(exc), pytrace=False)

@@ -12,6 +12,7 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,15 +58,16 @@ def _pg_binary(name: str) -> str:
 class PrivateCluster:
     """A throw-away cluster in ``workdir`` listening on a free loopback port."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self) -> None:
         self._initdb = _pg_binary("initdb")
         self._pg_ctl = _pg_binary("pg_ctl")
-        self.datadir = workdir / "pgdata"
+        # Not under pytest's private temp folder: the postgres user must be able to reach it.
+        self.workdir = Path(tempfile.mkdtemp(prefix="nursery-pg-"))
+        self.datadir = self.workdir / "pgdata"
         self.port = free_port()
         self._as_postgres = os.geteuid() == 0
-        workdir.mkdir(parents=True, exist_ok=True)
         if self._as_postgres:
-            shutil.chown(workdir, user="postgres")
+            shutil.chown(self.workdir, user="postgres")
 
     def _run(self, *argv: str) -> None:
         command = list(argv)
@@ -77,30 +79,31 @@ class PrivateCluster:
                 f"{' '.join(argv[:2])} failed: {result.stderr.strip() or result.stdout.strip()}"
             )
 
-    def start(self) -> str:
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def initialize(self) -> None:
         self._run(
             self._initdb, "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8"
         )
+
+    def start(self) -> str:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.datadir}"
-        self._run(
-            self._pg_ctl,
-            "-D",
-            str(self.datadir),
-            "-o",
-            options,
-            "-w",
-            "-l",
-            str(self.datadir / "server.log"),
-            "start",
-        )
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        log = str(self.datadir / "server.log")
+        self._run(self._pg_ctl, "-D", str(self.datadir), "-o", options, "-w", "-l", log, "start")
+        return self.url
 
     def stop(self) -> None:
         self._run(self._pg_ctl, "-D", str(self.datadir), "-m", "fast", "stop")
 
+    def remove(self) -> None:
+        """Delete the cluster's files (after stop)."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
 
 @contextmanager
-def test_database(workdir: Path) -> Iterator[str]:
+def fresh_database() -> Iterator[str]:
     """Yield the URL of a new, empty database; dropped (and any private cluster stopped) after."""
     cluster: PrivateCluster | None = None
     server_url = os.environ.get("NURSERY_TEST_DATABASE_URL")
@@ -110,7 +113,8 @@ def test_database(workdir: Path) -> Iterator[str]:
     elif _reachable(LOCAL_SERVER_URL):
         server_url = LOCAL_SERVER_URL
     else:
-        cluster = PrivateCluster(workdir / "postgres")
+        cluster = PrivateCluster()
+        cluster.initialize()
         server_url = cluster.start()
     dbname = f"nursery_test_{uuid.uuid4().hex[:12]}"
     try:
@@ -124,3 +128,4 @@ def test_database(workdir: Path) -> Iterator[str]:
     finally:
         if cluster is not None:
             cluster.stop()
+            cluster.remove()

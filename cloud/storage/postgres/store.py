@@ -88,6 +88,8 @@ class PostgresStorage:
             max_size=POOL_MAX_SIZE,
             open=False,
             kwargs={"row_factory": dict_row},
+            # A connection broken by a database restart is noticed and replaced before use.
+            check=AsyncConnectionPool.check_connection,
             timeout=CONNECT_TIMEOUT_S,
         )
         try:
