@@ -11,9 +11,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from edge.cli import simulate
+from edge.cli import detect, simulate
 
-COMMANDS = (simulate,)
+COMMANDS = (detect, simulate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,6 @@ infinities are rejected here, at the edge of the system, so nothing downstream h
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -131,15 +130,11 @@ def decode_message(topic: str, raw: bytes) -> Envelope:
     device_topic = parse_topic(topic)
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise ContractError(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-    try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ContractError(f"payload is not UTF-8 JSON: {exc}") from exc
-    if not isinstance(document, dict):
-        raise ContractError("payload is not a JSON object")
     model = PAYLOAD_MODELS[device_topic.kind]
     try:
-        payload = model.model_validate(document)
+        # Parsing and validating in one pass (pydantic-core) is several times faster than
+        # json.loads followed by validation, which matters at thousands of messages a second.
+        payload = model.model_validate_json(raw)
     except ValidationError as exc:
         raise ContractError(_describe(exc)) from exc
     if payload.device_id != device_topic.device_id:
@@ -151,6 +146,11 @@ def decode_message(topic: str, raw: bytes) -> Envelope:
 
 
 def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        return f"payload is not UTF-8 JSON: {first['msg']}"
+    if first["type"] == "model_type" and not first["loc"]:
+        return "payload is not a JSON object"
     problems = [
         f"{'.'.join(str(part) for part in error['loc']) or 'payload'}: {error['msg']}"
         for error in exc.errors()

@@ -95,11 +95,16 @@ class MosquittoBroker:
 
     def add_user(self, username: str, password: str) -> None:
         """Add or replace a broker account and make the running broker reload it."""
-        subprocess.run(
-            [self._passwd, "-b", str(self.password_file), username, password],
-            check=True,
-            capture_output=True,
-        )
+        self.add_users({username: password})
+
+    def add_users(self, accounts: dict[str, str]) -> None:
+        """Add or replace several accounts with one reload."""
+        for username, password in accounts.items():
+            subprocess.run(
+                [self._passwd, "-b", str(self.password_file), username, password],
+                check=True,
+                capture_output=True,
+            )
         self.reload()
 
     def reload(self) -> None:

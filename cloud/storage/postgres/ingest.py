@@ -56,6 +56,21 @@ _EVENT_COLUMNS = (
     "time, received_at, device_id, seq, kind, episode_id, confidence, sound_dbfs, duration_s"
 )
 
+# The device clock's offset is taken from the newest message only: replayed old messages
+# legitimately arrive late and say nothing about the clock.
+_UPDATE_LIVENESS = """
+UPDATE devices d SET
+    last_seen = GREATEST(d.last_seen, u.seen),
+    clock_offset_s = CASE WHEN u.seq > coalesce(d.max_seq, -1) THEN u.offset_s
+                          ELSE d.clock_offset_s END,
+    clock_drift = CASE WHEN u.seq > coalesce(d.max_seq, -1) THEN abs(u.offset_s) > %(threshold)s
+                       ELSE d.clock_drift END,
+    max_seq = GREATEST(d.max_seq, u.seq)
+FROM unnest(%(ids)s::text[], %(seen)s::timestamptz[], %(seqs)s::bigint[],
+            %(offsets)s::double precision[]) AS u(device_id, seen, seq, offset_s)
+WHERE d.device_id = u.device_id
+"""
+
 _INSERT_READINGS = f"""
 INSERT INTO readings (source, {_READING_COLUMNS})
 SELECT 'device', {_READING_COLUMNS} FROM staging_readings
@@ -156,24 +171,24 @@ async def _update_liveness(
     for row in new_rows:
         if row.device_id not in newest or row.seq > newest[row.device_id].seq:
             newest[row.device_id] = row
-    for device_id, seen in last_seen.items():
-        newest_row = newest.get(device_id)
-        seq = None if newest_row is None else newest_row.seq
-        offset = (
-            None
-            if newest_row is None
-            else (newest_row.received_at - newest_row.time).total_seconds()
-        )
-        await conn.execute(
-            "UPDATE devices SET last_seen = GREATEST(last_seen, %(seen)s),"
-            " clock_offset_s = CASE WHEN %(seq)s::bigint > coalesce(max_seq, -1)"
-            "   THEN %(offset)s ELSE clock_offset_s END,"
-            " clock_drift = CASE WHEN %(seq)s::bigint > coalesce(max_seq, -1)"
-            "   THEN abs(%(offset)s) > %(threshold)s ELSE clock_drift END,"
-            " max_seq = GREATEST(max_seq, %(seq)s) WHERE device_id = %(device_id)s",
-            {"seen": seen, "seq": seq, "offset": offset,
-             "threshold": CLOCK_DRIFT_THRESHOLD_S, "device_id": device_id},
-        )  # fmt: skip
+    ids = list(last_seen)
+    if not ids:
+        return
+    newest_rows = [newest.get(device_id) for device_id in ids]
+    # One statement for all devices of the batch (unnest), not one round trip per device.
+    await conn.execute(
+        _UPDATE_LIVENESS,
+        {
+            "ids": ids,
+            "seen": [last_seen[device_id] for device_id in ids],
+            "seqs": [None if row is None else row.seq for row in newest_rows],
+            "offsets": [
+                None if row is None else (row.received_at - row.time).total_seconds()
+                for row in newest_rows
+            ],
+            "threshold": CLOCK_DRIFT_THRESHOLD_S,
+        },
+    )
 
 
 async def load_rules(
@@ -194,12 +209,12 @@ async def load_rules(
 async def save_rules_and_alerts(
     conn: AsyncConnection[Any], rules: dict[str, DeviceRules], alerts: list[NewAlert]
 ) -> list[StoredAlert]:
-    for device_id, device_rules in rules.items():
-        await conn.execute(
-            "INSERT INTO rule_state (device_id, state) VALUES (%s, %s)"
-            " ON CONFLICT (device_id) DO UPDATE SET state = EXCLUDED.state",
-            (device_id, Jsonb(device_rules.state_document())),
-        )
+    await conn.execute(
+        "INSERT INTO rule_state (device_id, state)"
+        " SELECT * FROM unnest(%s::text[], %s::jsonb[])"
+        " ON CONFLICT (device_id) DO UPDATE SET state = EXCLUDED.state",
+        (list(rules), [Jsonb(device_rules.state_document()) for device_rules in rules.values()]),
+    )
     stored = []
     for alert in alerts:
         cursor = await conn.execute(

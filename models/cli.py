@@ -1,0 +1,232 @@
+"""``nursery-model``: train, evaluate and benchmark the cry detector.
+
+Examples::
+
+    nursery-model train --data ../shared/data/audio/manifest.csv
+    nursery-model evaluate --manifest models/artifacts/splits/test_manifest.csv \\
+        --data-root ../shared/data/audio --json
+    nursery-model night --data ../shared/data/audio/manifest.csv --hours 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from models.cry.errors import CryDetectorError
+
+DEFAULT_DATA = Path("../shared/data/audio/manifest.csv")
+WORK_DIR_NAME = "nursery-cry-train"
+
+
+def _progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _counter(label: str, every: int = 200) -> object:
+    def report(done: int, total: int) -> None:
+        if done % every == 0 or done == total:
+            _progress(f"{label}: {done}/{total}")
+
+    return report
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from models.artifacts import ARTIFACTS_DIR
+    from models.training.network import NetworkParams
+    from models.training.pipeline import run_training
+    from models.training.train import TrainConfig
+
+    config = TrainConfig(
+        data_manifest=args.data.resolve(),
+        output_dir=(args.output or ARTIFACTS_DIR).resolve(),
+        work_dir=(args.work_dir or Path(tempfile.gettempdir()) / WORK_DIR_NAME).resolve(),
+        seed=args.seed,
+        augment_rounds=args.rounds,
+        network=NetworkParams(epochs=args.epochs),
+    )
+    manifest_path = run_training(config, _progress)
+    _progress(f"wrote {manifest_path}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from models.cry.detector import CryDetector
+    from models.training.dataset import read_manifest
+    from models.training.evaluation import format_report, report, score_clips
+
+    detector = CryDetector.from_manifest(args.model_manifest)
+    clips = read_manifest(args.manifest)
+    data_root = args.data_root or args.manifest.parent
+    scored = score_clips(detector, clips, data_root, progress=_counter("scored clips"))  # type: ignore[arg-type]
+    result = report(scored, detector.hysteresis.on_threshold)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(format_report(result))
+    return 0
+
+
+def cmd_night(args: argparse.Namespace) -> int:
+    import soundfile
+
+    from models.cry.detector import default_model_manifest_path
+    from models.cry.manifest import load_manifest
+    from models.training.night import NightParams
+    from models.training.night_run import run_night, update_manifest_metrics
+
+    manifest = load_manifest(args.model_manifest or default_model_manifest_path())
+    params = NightParams(hours=args.hours, seed=args.seed)
+    night, metrics = run_night(manifest, args.data, args.split, params, _progress)
+    if args.save_wav:
+        soundfile.write(str(args.save_wav), night.audio, night.sample_rate, subtype="PCM_16")
+        _progress(f"wrote {args.save_wav}")
+    if args.update_manifest:
+        update_manifest_metrics(manifest, metrics)
+        _progress(f"recorded night metrics in {manifest.path}")
+    if args.json:
+        print(json.dumps(metrics.to_dict()))
+    else:
+        for key, value in metrics.to_dict().items():
+            print(f"{key:>24}: {value:.3f}" if isinstance(value, float) else f"{key:>24}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nursery-model",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="how much to log to stderr (default: %(default)s)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train",
+        help="train, quantise and export the cry model (needs the 'train' extra)",
+        description="Train the cry CNN on a data manifest, export int8 TFLite, and write the "
+        "manifest, model card and fixed test split next to it. Reproducible for a given seed.",
+    )
+    train.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="data manifest.csv (default: %(default)s)"
+    )
+    train.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="artifact folder (default: the package's models/artifacts)",
+    )
+    train.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help=f"cache for decoded audio and split lists (default: <temp dir>/{WORK_DIR_NAME})",
+    )
+    train.add_argument("--seed", type=int, default=1234, help="seed (default: %(default)s)")
+    train.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="augmentation rounds, each a source-balanced draw of the training clips "
+        "(default: %(default)s)",
+    )
+    train.add_argument("--epochs", type=int, default=10, help="epochs (default: %(default)s)")
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="clip-level accuracy of a model on a data manifest",
+        description="Score every clip in a manifest (path,label,source,group,...). A clip's "
+        "score is its best window; it is a cry when that reaches the model's threshold.",
+        epilog="example: nursery-model evaluate --manifest models/artifacts/splits/"
+        "test_manifest.csv --data-root ../shared/data/audio --json",
+    )
+    evaluate.add_argument("--manifest", type=Path, required=True, help="data manifest.csv")
+    evaluate.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="folder the manifest's paths are relative to (default: the manifest's folder)",
+    )
+    evaluate.add_argument(
+        "--model-manifest",
+        type=Path,
+        default=None,
+        help="model manifest JSON (default: the shipped model)",
+    )
+    evaluate.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (auc, precision, recall, f1, threshold, n)",
+    )
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    night = commands.add_parser(
+        "night",
+        help="event-level benchmark on a synthesized nursery night",
+        description="Place held-out cries and non-cry sounds from one split into hours of "
+        "synthesized nursery background, stream it through the live detector and report "
+        "episode recall, false alerts per hour of non-cry audio and onset latency.",
+        epilog="example: nursery-model night --data ../shared/data/audio/manifest.csv "
+        "--hours 2 --save-wav /tmp/night.wav",
+    )
+    night.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="data manifest.csv (default: %(default)s)"
+    )
+    night.add_argument(
+        "--split",
+        choices=["test", "validation"],
+        default="test",
+        help="which held-out split supplies the sounds (default: %(default)s)",
+    )
+    night.add_argument("--hours", type=float, default=2.0, help="length (default: %(default)s)")
+    night.add_argument("--seed", type=int, default=2024, help="seed (default: %(default)s)")
+    night.add_argument(
+        "--model-manifest",
+        type=Path,
+        default=None,
+        help="model manifest JSON (default: the shipped model)",
+    )
+    night.add_argument(
+        "--save-wav",
+        type=Path,
+        default=None,
+        help="also write the night as a 16-bit WAV (e.g. for nursery-edge detect)",
+    )
+    night.add_argument(
+        "--update-manifest",
+        action="store_true",
+        help="record the metrics in the model manifest and card",
+    )
+    night.add_argument("--json", action="store_true", help="print one JSON object")
+    night.set_defaults(handler=cmd_night)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.handler(args))
+    except (CryDetectorError, FileNotFoundError, ValueError) as exc:
+        print(f"nursery-model: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Rendering MODEL_CARD.md from the model manifest, so the two never disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _clip_table(section: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "| source | clips | cries | ROC AUC | precision | recall | F1 | false-positive rate |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows = [*section.get("per_source", {}).items()]
+    for name, m in rows:
+        lines.append(
+            f"| {name} | {m['n']} | {m['n_cry']} | {_num(m['auc'])} | {_num(m['precision'])} | "
+            f"{_num(m['recall'])} | {_num(m['f1'])} | {_num(m['false_positive_rate'])} |"
+        )
+    lines.append(
+        f"| **overall** | {section['n']} | {sum(m['n_cry'] for _, m in rows)} | "
+        f"{_num(section['auc'])} | {_num(section['precision'])} | {_num(section['recall'])} | "
+        f"{_num(section['f1'])} | |"
+    )
+    return lines
+
+
+def _night_lines(night: Mapping[str, Any] | None) -> list[str]:
+    if not night:
+        return ["Not measured yet (run `nursery-model night --update-manifest`)."]
+    return [
+        f"Synthesized night of {night['hours']:.2f} h ({night['non_cry_hours']:.2f} h without "
+        f"crying), {night['episodes']} held-out cry episodes from the **{night['cry_split']}** "
+        f"split, seed {night['seed']}:",
+        "",
+        "| metric | value | target |",
+        "|---|---:|---:|",
+        f"| episode recall | {_num(night['episode_recall'])} | >= 0.95 |",
+        f"| false alerts per hour of non-cry audio | {_num(night['false_alerts_per_hour'])} "
+        "| <= 1 |",
+        f"| median onset latency (s) | {_num(night['median_onset_latency_s'], 2)} | <= 1.5 |",
+        f"| 90th percentile onset latency (s) | {_num(night['p90_onset_latency_s'], 2)} | |",
+    ]
+
+
+def render_model_card(manifest: Mapping[str, Any]) -> str:
+    from models.training.model_card_text import STATIC_SECTIONS
+
+    features, windows, hysteresis = (
+        manifest["features"],
+        manifest["windows"],
+        manifest["hysteresis"],
+    )
+    training, metrics = manifest["training"], manifest["metrics"]
+    lines = [
+        "# Model card: Nursery cry detector",
+        "",
+        "_Generated from `cry_detector.json` by `nursery-model`; edit the code, not this file._",
+        "",
+        f"- Model file: `{manifest['model_file']}` ({manifest['size_bytes']} bytes), "
+        f"sha256 `{manifest['sha256']}`",
+        f"- Created: {manifest['created_utc']}; seed {training['seed']}; data manifest sha256 "
+        f"`{training['data_manifest_sha256']}`",
+        f"- Packages: {', '.join(f'{k} {v}' for k, v in training['packages'].items())}",
+        "",
+        "## Features (frozen; read from the manifest at run time)",
+        "",
+        f"- Log-mel: {features['n_mels']} bands, {features['fmin_hz']:.0f}-"
+        f"{features['fmax_hz']:.0f} Hz (HTK mel, triangular, unnormalised), "
+        f"{features['sample_rate']} Hz audio, {features['frame_length']}-sample periodic Hann "
+        f"frames every {features['hop_length']} samples, {features['n_fft']}-point FFT, power "
+        f"floor {features['power_floor']:g} (-100 dB), no centring.",
+        f"- Windows: {windows['window_frames']} frames (~1 s) every {windows['hop_frames']} "
+        f"frames ({windows['hop_frames'] * features['hop_length'] / features['sample_rate']:.2f}"
+        f" s), each referenced to its own peak and clipped to {windows['dynamic_range_db']:.0f}"
+        " dB, mapped to [0, 1].",
+        "",
+        "## Thresholds and hysteresis",
+        "",
+        f"- Clip threshold (= onset threshold): **{hysteresis['on_threshold']:.4f}**, chosen "
+        "as the best-F1 threshold on the validation split; off threshold "
+        f"{hysteresis['off_threshold']:.4f}.",
+        f"- Onset: {hysteresis['onset_k']} of {hysteresis['onset_n']} windows over the on "
+        f"threshold and at least {hysteresis['min_duration_s']} s; offset after "
+        f"{hysteresis['offset_s']} s under the off threshold; cooldown "
+        f"{hysteresis['cooldown_s']} s.",
+        "",
+        "## Data sources and licenses",
+        "",
+        "| source | license | clips per split:label | groups per split:label |",
+        "|---|---|---|---|",
+    ]
+    for source in manifest["data_sources"]:
+        clips = ", ".join(f"{k} {v}" for k, v in source["clips"].items())
+        groups = ", ".join(f"{k} {v}" for k, v in source["groups"].items())
+        lines.append(f"| {source['source']} | {source['license']} | {clips} | {groups} |")
+    lines += ["", f"Split: {manifest['split_method']}.", ""]
+    lines += ["## Clip-level metrics: test split (group-held-out)", ""]
+    lines += _clip_table(metrics["test"])
+    lines += ["", "## Clip-level metrics: validation split (used to pick the threshold)", ""]
+    lines += _clip_table(metrics["validation"])
+    lines += ["", "## Event-level metrics: synthesized nursery night", ""]
+    lines += _night_lines(metrics.get("night"))
+    lines += ["", *STATIC_SECTIONS]
+    return "\n".join(lines) + "\n"

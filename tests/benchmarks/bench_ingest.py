@@ -1,0 +1,254 @@
+"""Ingest benchmark: sustained MQTT -> committed rows, against baselines measured in the same run.
+
+    .venv/bin/python -m tests.benchmarks.bench_ingest [--messages 40000]
+
+Every consumer drains the same backlog: readings from many devices are published (each device on
+its own connection, QoS 1) while the consumers' persistent sessions are offline, so the broker
+queues them; then each consumer connects and is timed until it has handled the backlog.
+
+- collector:  this project's collector (validate, batch, COPY + INSERT ON CONFLICT, rules)
+- naive:      INSERT + COMMIT per message, then PUBACK (drains a smaller backlog)
+- mqtt-only:  a bare gmqtt subscriber that only counts (the MQTT ceiling)
+- copy-only:  COPY of the same rows straight into the readings table (the database ceiling)
+
+Then publish -> commit latency of the collector with live traffic at half its measured rate.
+Starts its own Mosquitto (project configuration) and uses fresh PostgreSQL databases, like the
+tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from cloud.collector import Collector
+from cloud.config import CollectorSettings, MqttSettings
+from cloud.storage import Storage, open_storage
+from cloud.storage.records import IngestBatch, IngestResult
+from tests.benchmarks.ingest_load import (
+    BrokerLogin,
+    CountingConsumer,
+    NaiveConsumer,
+    create_session,
+    drain,
+    publish_load,
+)
+from tests.harness.mosquitto import MosquittoBroker
+from tests.harness.postgres import fresh_database
+
+
+async def until(predicate: Callable[[], bool], timeout_s: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if predicate():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark phase did not finish")
+        await asyncio.sleep(0.01)
+
+
+@dataclass
+class Row:
+    name: str
+    messages: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+
+def run_publisher(broker: MosquittoBroker, devices: dict[str, str], total: int,
+                  rate: float | None, live_ts: bool) -> float:  # fmt: skip
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        achieved: float = pool.apply(
+            publish_load, (broker.host, broker.port, devices, total, rate, live_ts)
+        )
+    return achieved
+
+
+async def prepare_database(url: str, devices: list[str]) -> None:
+    storage = await open_storage(url)
+    try:
+        await storage.migrate()
+        for device_id in devices:
+            await storage.register_device(device_id, None)
+    finally:
+        await storage.close()
+
+
+def collector_settings(
+    url: str, login: BrokerLogin, client_id: str, group: str
+) -> CollectorSettings:
+    mqtt = MqttSettings(login.host, login.port, login.username, login.password)
+    return CollectorSettings(url, mqtt, client_id=client_id, share_group=group, http_port=0)
+
+
+async def drain_collector(url: str, login: BrokerLogin, total: int) -> float:
+    storage = await open_storage(url)
+    collector = Collector(collector_settings(url, login, "bench-ours", "ours"), storage)
+    started = time.monotonic()
+    await collector.start()
+    await until(lambda: collector.committed_rows >= total)
+    elapsed = time.monotonic() - started
+    await collector.stop()
+    await storage.close()
+    return elapsed
+
+
+async def drain_naive(url: str, login: BrokerLogin, total: int) -> float:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        consumer = NaiveConsumer(conn)
+        return await drain(login, "bench-naive", consumer.handle, total, lambda: consumer.stored)
+
+
+async def drain_counting(login: BrokerLogin, total: int) -> float:
+    consumer = CountingConsumer()
+    return await drain(login, "bench-bare", consumer.handle, total, lambda: consumer.received)
+
+
+def copy_ceiling(url: str, devices: list[str], total: int) -> float:
+    fixed = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [(fixed, fixed, "device", devices[i % len(devices)], i // len(devices), 20.0, 45.0)
+            for i in range(total)]  # fmt: skip
+    with psycopg.connect(url) as conn:
+        started = time.monotonic()
+        with conn.cursor().copy(
+            "COPY readings (time, received_at, source, device_id, seq, temperature, humidity)"
+            " FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        return time.monotonic() - started
+
+
+class TimedStorage:
+    """Wraps a storage to record, per committed reading, device time -> commit time."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self.latencies: list[float] = []
+
+    async def ingest(self, batch: IngestBatch) -> IngestResult:
+        result = await self._storage.ingest(batch)
+        committed = datetime.now(UTC)
+        self.latencies += [(committed - row.time).total_seconds() for row in batch.readings]
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+
+async def live_latency(url: str, login: BrokerLogin, broker: MosquittoBroker,
+                       devices: dict[str, str], rate: float, seconds: float) -> tuple[list[float], float]:  # fmt: skip
+    storage = TimedStorage(await open_storage(url))
+    settings = replace(collector_settings(url, login, "bench-live", "live"))
+    collector = Collector(settings, storage)
+    await collector.start()
+    await asyncio.sleep(1.0)
+    total = int(rate * seconds)
+    achieved = await asyncio.to_thread(run_publisher, broker, devices, total, rate, True)
+    await until(lambda: len(storage.latencies) >= total)
+    await collector.stop()
+    await storage.close()
+    return storage.latencies, achieved
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
+
+
+@dataclass
+class Environment:
+    broker: MosquittoBroker
+    login: BrokerLogin
+    devices: dict[str, str]
+    urls: dict[str, str]
+
+
+def environment(stack: ExitStack, device_count: int) -> Iterator[Environment]:
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+    broker = MosquittoBroker(workdir)
+    broker.start()
+    stack.callback(broker.stop)
+    password = secrets.token_urlsafe(16)
+    broker.add_user("svc.collector", password)
+    login = BrokerLogin(broker.host, broker.port, "svc.collector", password)
+    devices = {f"bench-{i:04d}": secrets.token_urlsafe(16) for i in range(device_count)}
+    broker.add_users(devices)
+    urls = {
+        name: stack.enter_context(fresh_database()) for name in ("ours", "naive", "copy", "live")
+    }
+    yield Environment(broker, login, devices, urls)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=40_000, help="backlog size (default 40000)")
+    parser.add_argument(
+        "--naive-messages", type=int, default=3_000, help="naive backlog (default 3000)"
+    )
+    parser.add_argument("--devices", type=int, default=50, help="simulated devices (default 50)")
+    parser.add_argument("--latency-seconds", type=float, default=15.0, help="live phase length")
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        env = next(environment(stack, args.devices))
+        ids = list(env.devices)
+        for url in env.urls.values():
+            asyncio.run(prepare_database(url, ids))
+        for client_id, group in (
+            ("bench-bare", "bare"),
+            ("bench-naive", "naive"),
+            ("bench-ours", "ours"),
+        ):
+            asyncio.run(create_session(env.login, client_id, group))
+        print(f"publishing a backlog of {args.messages} readings from {args.devices} devices ...")
+        publish_rate = run_publisher(env.broker, env.devices, args.messages, None, False)
+        print(f"  published at {publish_rate:,.0f} msg/s")
+        rows = [
+            Row("collector (this project)", args.messages, asyncio.run(drain_collector(env.urls["ours"], env.login, args.messages))),
+            Row("naive: INSERT+COMMIT per message", args.naive_messages, asyncio.run(drain_naive(env.urls["naive"], env.login, args.naive_messages))),
+            Row("ceiling: bare gmqtt, count only", args.messages, asyncio.run(drain_counting(env.login, args.messages))),
+            Row("ceiling: COPY into readings", args.messages, copy_ceiling(env.urls["copy"], ids, args.messages)),
+        ]  # fmt: skip
+        ours = rows[0].rate
+        ceiling = min(rows[2].rate, rows[3].rate)
+        print()
+        print(
+            f"{'consumer':36} {'messages':>9} {'seconds':>8} {'rows/s':>9} {'collector / this':>17}"
+        )
+        for row in rows:
+            print(
+                f"{row.name:36} {row.messages:>9,} {row.seconds:>8.2f} {row.rate:>9,.0f} {ours / row.rate:>16.2f}x"
+            )
+        print(f"\ncollector vs naive: {ours / rows[1].rate:.1f}x (target >= 10x)")
+        print(f"collector vs lower ceiling: {100 * ours / ceiling:.0f}% (target >= 70%)")
+        live_rate = ours / 2
+        latencies, achieved = asyncio.run(live_latency(
+            env.urls["live"], env.login, env.broker, env.devices, live_rate, args.latency_seconds
+        ))  # fmt: skip
+        print(f"\npublish -> commit latency at {achieved:,.0f} msg/s (target rate {live_rate:,.0f}, "
+              f"half the collector's), {len(latencies):,} readings:")  # fmt: skip
+        print(f"  p50 {1000 * percentile(latencies, 50):.1f} ms, p99 {1000 * percentile(latencies, 99):.1f} ms, "
+              f"max {1000 * max(latencies):.1f} ms (target p99 <= 250 ms)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

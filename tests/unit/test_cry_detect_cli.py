@@ -1,0 +1,60 @@
+"""``nursery-edge detect --json``: one JSON object per event, in the documented shape."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from edge.cli import detect
+
+AUDIO_DIR = Path(__file__).resolve().parents[1] / "data" / "audio"
+
+
+def run_detect(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="nursery-edge")
+    detect.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["detect", *argv])
+    return int(args.handler(args))
+
+
+def test_json_events_for_a_cry(capsys: pytest.CaptureFixture[str]) -> None:
+    clip = AUDIO_DIR / "cry_donateacry.flac"
+    assert run_detect(["--json", str(clip)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["event"] for e in events] == ["cry_started", "cry_ended"]
+    started, ended = events
+    assert set(started) == {"event", "t", "confidence"}
+    assert set(ended) == {"event", "t", "duration_s"}
+    duration = soundfile.info(str(clip)).duration
+    assert 0.0 <= started["t"] < ended["t"] <= duration
+    assert 0.0 < started["confidence"] <= 1.0
+    assert ended["duration_s"] == pytest.approx(ended["t"] - started["t"], abs=1e-2)
+
+
+def test_no_events_for_speech(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_detect(["--json", str(AUDIO_DIR / "not_cry_speech_commands.flac")]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_text_output_and_chunk_size_independence(capsys: pytest.CaptureFixture[str]) -> None:
+    clip = str(AUDIO_DIR / "cry_donateacry.flac")
+    assert run_detect(["--json", "--chunk-s", "0.01", clip]) == 0
+    fine = capsys.readouterr().out
+    assert run_detect(["--json", "--chunk-s", "3", clip]) == 0
+    assert capsys.readouterr().out == fine
+    assert run_detect([clip]) == 0
+    assert "1 cry episode(s)" in capsys.readouterr().out
+
+
+def test_unreadable_file_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bogus = tmp_path / "not_audio.wav"
+    bogus.write_text("hello")
+    assert run_detect([str(bogus)]) == 2
+    assert "cannot read audio file" in capsys.readouterr().err
