@@ -19,6 +19,12 @@ from psycopg.types.json import Jsonb
 
 from cloud.alerting import DeviceRules, evaluate_batch, settings_of
 from cloud.rules import NewAlert
+from cloud.storage.ingest_plan import (
+    CLOCK_DRIFT_THRESHOLD_S,
+    liveness,
+    newest_statuses,
+    split_known,
+)
 from cloud.storage.records import (
     DeadLetter,
     EventRow,
@@ -28,13 +34,10 @@ from cloud.storage.records import (
     StoredAlert,
     TelemetryRow,
 )
-from models.contract import MessageKind, topic_for
 
 logger = logging.getLogger(__name__)
 
 ALERT_CHANNEL = "nursery_alerts"
-# |receive time - device time| of a device's newest message beyond which its clock is wrong.
-CLOCK_DRIFT_THRESHOLD_S = 120.0
 
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS staging_readings (
@@ -86,10 +89,6 @@ RETURNING {_EVENT_COLUMNS}
 """  # noqa: S608 - fixed column lists
 
 
-def _dead_letter_for(row: TelemetryRow | EventRow | StatusRow, kind: MessageKind) -> DeadLetter:
-    return DeadLetter(topic_for(row.device_id, kind), row.raw, "unknown device", row.received_at)
-
-
 async def _copy(
     conn: AsyncConnection[Any], table: str, columns: str, rows: list[tuple[Any, ...]]
 ) -> None:
@@ -137,12 +136,8 @@ async def _apply_statuses(
 ) -> tuple[int, list[StatusRow]]:
     """Apply each device's newest status if newer than what is stored; returns how many were
     applied and those that changed the device's online state."""
-    newest: dict[str, StatusRow] = {}
-    for status in statuses:
-        if status.device_id not in newest or status.time > newest[status.device_id].time:
-            newest[status.device_id] = status
     applied, changes = 0, []
-    for device_id, status in newest.items():
+    for device_id, status in newest_statuses(statuses).items():
         device = devices[device_id]
         if device["status_at"] is not None and status.time <= device["status_at"]:
             continue
@@ -161,31 +156,17 @@ async def _apply_statuses(
 async def _update_liveness(
     conn: AsyncConnection[Any], batch: IngestBatch, new_rows: Sequence[TelemetryRow | EventRow]
 ) -> None:
-    """last_seen from every message; clock offset from each device's newest message."""
-    last_seen: dict[str, datetime] = {}
-    for row in batch.device_rows():
-        last_seen[row.device_id] = max(
-            row.received_at, last_seen.get(row.device_id, row.received_at)
-        )
-    newest: dict[str, TelemetryRow | EventRow] = {}
-    for row in new_rows:
-        if row.device_id not in newest or row.seq > newest[row.device_id].seq:
-            newest[row.device_id] = row
-    ids = list(last_seen)
-    if not ids:
+    """One statement for all devices of the batch (unnest), not one round trip per device."""
+    devices = liveness(batch, new_rows)
+    if not devices:
         return
-    newest_rows = [newest.get(device_id) for device_id in ids]
-    # One statement for all devices of the batch (unnest), not one round trip per device.
     await conn.execute(
         _UPDATE_LIVENESS,
         {
-            "ids": ids,
-            "seen": [last_seen[device_id] for device_id in ids],
-            "seqs": [None if row is None else row.seq for row in newest_rows],
-            "offsets": [
-                None if row is None else (row.received_at - row.time).total_seconds()
-                for row in newest_rows
-            ],
+            "ids": [d.device_id for d in devices],
+            "seen": [d.last_seen for d in devices],
+            "seqs": [d.newest_seq for d in devices],
+            "offsets": [d.clock_offset_s for d in devices],
             "threshold": CLOCK_DRIFT_THRESHOLD_S,
         },
     )
@@ -258,35 +239,12 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
             (device_ids,),
         )
         devices = {row["device_id"]: row for row in await cursor.fetchall()}
-        dead = list(batch.dead_letters)
-        dead += [
-            _dead_letter_for(r, MessageKind.TELEMETRY)
-            for r in batch.readings
-            if r.device_id not in devices
-        ]
-        dead += [
-            _dead_letter_for(r, MessageKind.EVENT)
-            for r in batch.events
-            if r.device_id not in devices
-        ]
-        dead += [
-            _dead_letter_for(r, MessageKind.STATUS)
-            for r in batch.statuses
-            if r.device_id not in devices
-        ]
+        known_batch, dead = split_known(batch, devices)
         await _store_dead_letters(conn, dead)
         await conn.execute(_STAGING)
-        new_readings = await _store_readings(
-            conn, [r for r in batch.readings if r.device_id in devices]
-        )
-        new_events = await _store_events(conn, [r for r in batch.events if r.device_id in devices])
-        known_statuses = [s for s in batch.statuses if s.device_id in devices]
-        applied, changes = await _apply_statuses(conn, known_statuses, devices)
-        known_batch = IngestBatch(
-            readings=[r for r in batch.readings if r.device_id in devices],
-            events=[r for r in batch.events if r.device_id in devices],
-            statuses=known_statuses,
-        )
+        new_readings = await _store_readings(conn, known_batch.readings)
+        new_events = await _store_events(conn, known_batch.events)
+        applied, changes = await _apply_statuses(conn, known_batch.statuses, devices)
         await _update_liveness(conn, known_batch, [*new_readings, *new_events])
         touched = IngestBatch(new_readings, new_events, changes).device_ids()
         alerts: list[StoredAlert] = []

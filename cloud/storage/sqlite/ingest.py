@@ -10,8 +10,13 @@ from typing import Any
 
 from cloud.alerting import DeviceRules, evaluate_batch, evaluate_presence, settings_of
 from cloud.rules import NewAlert
+from cloud.storage.ingest_plan import (
+    CLOCK_DRIFT_THRESHOLD_S,
+    liveness,
+    newest_statuses,
+    split_known,
+)
 from cloud.storage.records import (
-    DeadLetter,
     EventRow,
     IngestBatch,
     IngestResult,
@@ -20,9 +25,6 @@ from cloud.storage.records import (
     TelemetryRow,
 )
 from cloud.storage.sqlite.database import Transaction, from_db_time, optional_time, to_db_time
-from models.contract import MessageKind, topic_for
-
-CLOCK_DRIFT_THRESHOLD_S = 120.0
 
 _INSERT_READING = """
 INSERT INTO readings (source, time, received_at, device_id, seq, temperature, humidity,
@@ -65,12 +67,8 @@ def _insert_events(conn: sqlite3.Connection, rows: list[EventRow]) -> list[Event
 def _apply_statuses(
     conn: sqlite3.Connection, statuses: list[StatusRow], devices: dict[str, sqlite3.Row]
 ) -> tuple[int, list[StatusRow]]:
-    newest: dict[str, StatusRow] = {}
-    for status in statuses:
-        if status.device_id not in newest or status.time > newest[status.device_id].time:
-            newest[status.device_id] = status
     applied, changes = 0, []
-    for device_id, status in newest.items():
+    for device_id, status in newest_statuses(statuses).items():
         device = devices[device_id]
         stored_at = optional_time(device["status_at"])
         if stored_at is not None and status.time <= stored_at:
@@ -90,35 +88,19 @@ def _apply_statuses(
 def _update_liveness(
     conn: sqlite3.Connection, batch: IngestBatch, new_rows: Sequence[TelemetryRow | EventRow]
 ) -> None:
-    last_seen: dict[str, datetime] = {}
-    for row in batch.device_rows():
-        last_seen[row.device_id] = max(
-            row.received_at, last_seen.get(row.device_id, row.received_at)
-        )
-    newest: dict[str, TelemetryRow | EventRow] = {}
-    for row in new_rows:
-        if row.device_id not in newest or row.seq > newest[row.device_id].seq:
-            newest[row.device_id] = row
-    for device_id, seen in last_seen.items():
+    for device in liveness(batch, new_rows):
         conn.execute(
             "UPDATE devices SET last_seen = max(coalesce(last_seen, ''), ?) WHERE device_id = ?",
-            (to_db_time(seen), device_id),
+            (to_db_time(device.last_seen), device.device_id),
         )
-        newest_row = newest.get(device_id)
-        if newest_row is None:
+        if device.newest_seq is None or device.clock_offset_s is None:
             continue
-        offset = (newest_row.received_at - newest_row.time).total_seconds()
         conn.execute(
             "UPDATE devices SET clock_offset_s = ?, clock_drift = ?, max_seq = ?"
             " WHERE device_id = ? AND ? > coalesce(max_seq, -1)",
-            (
-                offset,
-                abs(offset) > CLOCK_DRIFT_THRESHOLD_S,
-                newest_row.seq,
-                device_id,
-                newest_row.seq,
-            ),
-        )
+            (device.clock_offset_s, abs(device.clock_offset_s) > CLOCK_DRIFT_THRESHOLD_S,
+             device.newest_seq, device.device_id, device.newest_seq),
+        )  # fmt: skip
 
 
 def _load_rules(
@@ -167,10 +149,6 @@ def _save_rules_and_alerts(
     return stored
 
 
-def _dead_letter(row: TelemetryRow | EventRow | StatusRow, kind: MessageKind) -> DeadLetter:
-    return DeadLetter(topic_for(row.device_id, kind), row.raw, "unknown device", row.received_at)
-
-
 def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
     with Transaction(conn):
         ids = batch.device_ids()
@@ -183,25 +161,7 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
                 ids,
             )
         }
-        known = IngestBatch(
-            readings=[r for r in batch.readings if r.device_id in devices],
-            events=[r for r in batch.events if r.device_id in devices],
-            statuses=[r for r in batch.statuses if r.device_id in devices],
-        )
-        dead = list(batch.dead_letters)
-        dead += [
-            _dead_letter(r, MessageKind.TELEMETRY)
-            for r in batch.readings
-            if r.device_id not in devices
-        ]
-        dead += [
-            _dead_letter(r, MessageKind.EVENT) for r in batch.events if r.device_id not in devices
-        ]
-        dead += [
-            _dead_letter(r, MessageKind.STATUS)
-            for r in batch.statuses
-            if r.device_id not in devices
-        ]
+        known, dead = split_known(batch, devices)
         conn.executemany(
             "INSERT INTO dead_letters (received_at, topic, payload, error) VALUES (?, ?, ?, ?)",
             [(to_db_time(d.received_at), d.topic, d.payload, d.error) for d in dead],
