@@ -68,10 +68,10 @@ class CollectorSettings:
     client_id: str = "nursery-collector-1"
     share_group: str = "collectors"
     session_expiry_s: int = 3600
-    batch_max_items: int = 500
+    batch_max_items: int = 1000
     batch_max_delay_s: float = 0.05
     # Messages being processed at once; also announced to the broker as Receive Maximum.
-    max_in_flight: int = 1000
+    max_in_flight: int = 4000
     offline_check_interval_s: float = 15.0
     # 0 disables the /metrics, /healthz and /readyz endpoint.
     http_port: int = 9100
@@ -85,10 +85,10 @@ class CollectorSettings:
             client_id=env.get("NURSERY_COLLECTOR_CLIENT_ID", "nursery-collector-1"),
             share_group=env.get("NURSERY_COLLECTOR_SHARE_GROUP", "collectors"),
             session_expiry_s=_int(env, "NURSERY_COLLECTOR_SESSION_EXPIRY_S", 3600, 0, 2**32 - 1),
-            batch_max_items=_int(env, "NURSERY_COLLECTOR_BATCH_MAX_ITEMS", 500, 1, 100_000),
+            batch_max_items=_int(env, "NURSERY_COLLECTOR_BATCH_MAX_ITEMS", 1000, 1, 100_000),
             batch_max_delay_s=_int(env, "NURSERY_COLLECTOR_BATCH_MAX_DELAY_MS", 50, 1, 10_000)
             / 1000.0,
-            max_in_flight=_int(env, "NURSERY_COLLECTOR_MAX_IN_FLIGHT", 1000, 1, 65_535),
+            max_in_flight=_int(env, "NURSERY_COLLECTOR_MAX_IN_FLIGHT", 4000, 1, 65_535),
             offline_check_interval_s=float(
                 _int(env, "NURSERY_COLLECTOR_OFFLINE_CHECK_S", 15, 1, 3600)
             ),

@@ -34,7 +34,7 @@ RETRY_MAX_S = 5.0
 
 @dataclass(frozen=True, slots=True)
 class BatchPolicy:
-    max_items: int = 500
+    max_items: int = 1000
     max_delay_s: float = 0.05
 
 
