@@ -46,9 +46,17 @@ class CollectorMetrics:
             "nursery_collector_lag_seconds", "Server receive time minus device time",
             buckets=LAG_BUCKETS, registry=r,
         )  # fmt: skip
+        self._received_by_kind: dict[str, Counter] = {}
         self.in_flight = Gauge(
             "nursery_collector_in_flight", "Messages received, not yet committed", registry=r
         )
+
+    def received(self, kind: str) -> None:
+        # Label children are cached: labels() costs a lock and a lookup per message.
+        child = self._received_by_kind.get(kind)
+        if child is None:
+            child = self._received_by_kind[kind] = self.messages.labels(kind)
+        child.inc()
 
     def committed(self, batch: IngestBatch, result: IngestResult, seconds: float) -> None:
         self.batches.inc()

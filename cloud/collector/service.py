@@ -109,15 +109,15 @@ class Collector:
     ) -> int:
         received_at = datetime.now(UTC)
         async with self._in_flight:
+            item = to_ingest_item(topic, raw, received_at)
+            if isinstance(item, DeadLetter):
+                self.metrics.received("dead_letter")
+                logger.info("dead letter on %s: %s", topic, item.error)
+            else:
+                self.metrics.received(topic.rsplit("/", 1)[-1])
+                self.metrics.observe_lag(item.time, received_at)
             self.metrics.in_flight.inc()
             try:
-                item = to_ingest_item(topic, raw, received_at)
-                kind = "dead_letter" if isinstance(item, DeadLetter) else topic.rsplit("/", 1)[-1]
-                self.metrics.messages.labels(kind).inc()
-                if not isinstance(item, DeadLetter):
-                    self.metrics.observe_lag(item.time, received_at)
-                else:
-                    logger.info("dead letter on %s: %s", topic, item.error)
                 await self._batcher.submit(item)
             finally:
                 self.metrics.in_flight.dec()
