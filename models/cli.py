@@ -16,7 +16,7 @@ import logging
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from models.cry.errors import CryDetectorError
@@ -29,7 +29,7 @@ def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _counter(label: str, every: int = 200) -> object:
+def _counter(label: str, every: int = 200) -> Callable[[int, int], None]:
     def report(done: int, total: int) -> None:
         if done % every == 0 or done == total:
             _progress(f"{label}: {done}/{total}")
@@ -64,7 +64,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     detector = CryDetector.from_manifest(args.model_manifest)
     clips = read_manifest(args.manifest)
     data_root = args.data_root or args.manifest.parent
-    scored = score_clips(detector, clips, data_root, progress=_counter("scored clips"))  # type: ignore[arg-type]
+    scored = score_clips(detector, clips, data_root, progress=_counter("scored clips"))
     result = report(scored, detector.hysteresis.on_threshold)
     if args.json:
         print(json.dumps(result.to_dict()))
