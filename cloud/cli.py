@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cloud.config import ApiSettings, CollectorSettings, ConfigError
 from cloud.demo.processes import DemoError
+from cloud.logs import configure_logging
 from cloud.storage import StorageError, open_storage
 from models.contract import ContractError, validate_device_id
 
@@ -115,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="how much to log to stderr (default: %(default)s)",
     )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="text for people, json (one object per line) for log collectors "
+        "(default: %(default)s)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("migrate", help="apply pending database migrations (safe to repeat)")
     commands.add_parser("collector", help="run the MQTT collector until SIGTERM/SIGINT")
@@ -151,9 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level, args.log_format)
     try:
         if args.command == "migrate":
             return asyncio.run(_migrate())
