@@ -52,6 +52,14 @@ CREATE TEMP TABLE IF NOT EXISTS staging_events (
 ) ON COMMIT DELETE ROWS;
 """
 
+
+async def create_staging_tables(conn: AsyncConnection[Any]) -> None:
+    """Called once per new pool connection: the per-session staging tables every batch COPYs
+    into (emptied at each commit), so the batch path does not re-create them."""
+    await conn.execute(_STAGING)
+    await conn.commit()
+
+
 _READING_COLUMNS = (
     "time, received_at, device_id, seq, temperature, humidity, sound_dbfs_avg, sound_dbfs_max"
 )
@@ -241,7 +249,6 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
         devices = {row["device_id"]: row for row in await cursor.fetchall()}
         known_batch, dead = split_known(batch, devices)
         await _store_dead_letters(conn, dead)
-        await conn.execute(_STAGING)
         new_readings = await _store_readings(conn, known_batch.readings)
         new_events = await _store_events(conn, known_batch.events)
         applied, changes = await _apply_statuses(conn, known_batch.statuses, devices)

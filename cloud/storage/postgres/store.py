@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from cloud.storage.interface import DuplicateEmailError, StorageError
-from cloud.storage.postgres.ingest import ingest
+from cloud.storage.postgres.ingest import create_staging_tables, ingest
 from cloud.storage.postgres.migrations import (
     TimescalePolicies,
     apply_migrations,
@@ -90,6 +90,7 @@ class PostgresStorage:
             kwargs={"row_factory": dict_row},
             # A connection broken by a database restart is noticed and replaced before use.
             check=AsyncConnectionPool.check_connection,
+            configure=create_staging_tables,
             timeout=CONNECT_TIMEOUT_S,
         )
         try:
