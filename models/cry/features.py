@@ -113,7 +113,10 @@ def frames_to_log_mel(frames: FloatArray, params: LogMelParams) -> FloatArray:
     spectrum = np.fft.rfft(windowed, n=params.n_fft, axis=-1)
     power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
     mel_power = power @ mel_filterbank(params).T
-    return np.asarray(10.0 * np.log10(np.maximum(mel_power, params.power_floor)), np.float32)
+    # The log is taken in float64 (a float64 floor promotes the array under NumPy 2's rules as
+    # well as 1's), so digital silence lands exactly on the floor, as in training.
+    floored = np.maximum(mel_power, np.float64(params.power_floor))
+    return np.asarray(10.0 * np.log10(floored), np.float32)
 
 
 def cut_frames(samples: FloatArray, params: LogMelParams) -> FloatArray:
