@@ -17,6 +17,7 @@ from models.contract.payloads import (
     decode_message,
     kind_of,
 )
+from models.contract.settings import DeviceSettings, parse_device_settings
 from models.contract.topics import (
     DELIVERY_POLICIES,
     TOPIC_ROOT,
@@ -40,6 +41,7 @@ __all__ = [
     "ContractError",
     "DeliveryPolicy",
     "DesiredConfig",
+    "DeviceSettings",
     "DeviceTopic",
     "Direction",
     "Envelope",
@@ -51,6 +53,7 @@ __all__ = [
     "Telemetry",
     "decode_message",
     "kind_of",
+    "parse_device_settings",
     "parse_topic",
     "subscription_filter",
     "topic_for",

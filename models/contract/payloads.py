@@ -82,6 +82,13 @@ class Status(Envelope):
     model_version: str | None = Field(default=None, max_length=64)
     uptime_s: float | None = Field(default=None, ge=0.0)
     outbox_depth: int | None = Field(default=None, ge=0)
+    # Telemetry the full outbox had to drop since the device was installed (events never are).
+    dropped_telemetry: int | None = Field(default=None, ge=0)
+    sensor_failures: int | None = Field(default=None, ge=0)
+    audio_overflows: int | None = Field(default=None, ge=0)
+    audio_errors: int | None = Field(default=None, ge=0)
+    cpu_temperature_c: float | None = Field(default=None, ge=-40.0, le=150.0)
+    # Short names of what is wrong right now, e.g. "sensor", "microphone", "outbox_full".
     faults: list[str] = Field(default_factory=list, max_length=32)
 
 
