@@ -110,6 +110,15 @@ class CryDetector:
         self._audio = np.zeros(0, dtype=np.float32)  # samples from the next window's start on
         self._samples_seen = 0
 
+    def set_hysteresis(self, params: HysteresisParams) -> None:
+        """Change thresholds live (the parents moved the sensitivity slider)."""
+        self.hysteresis = params
+        self._tracker.retune(params)
+
+    @property
+    def in_episode(self) -> bool:
+        return self._tracker.in_episode
+
     @property
     def stream_time_s(self) -> float:
         return self._samples_seen / self.sample_rate

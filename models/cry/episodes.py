@@ -94,6 +94,12 @@ class EpisodeTracker:
     def in_episode(self) -> bool:
         return self._active is not None
 
+    def retune(self, params: HysteresisParams) -> None:
+        """Use new thresholds from the next window on, keeping an open episode open."""
+        if params.onset_n != self.params.onset_n:
+            self._recent = deque(self._recent, maxlen=params.onset_n)
+        self.params = params
+
     def update(self, window: WindowScore) -> list[CryEvent]:
         if self._active is None:
             return self._maybe_start(window)
