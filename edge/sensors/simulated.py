@@ -24,12 +24,28 @@ class SimulatedClimate:
     noise_c: float = 0.05
     # Every n-th read fails like a DHT22 checksum error (0: never).
     fail_every: int = 0
+    # Probability that a read fails, drawn from the seeded generator (0.0: never).
+    fail_rate: float = 0.0
+    # Every n-th read comes back ``spike_c`` off, like a garbled DHT22 frame that passed its
+    # checksum (0: never). The default +15 °C is a jump no room makes in seconds; +65 °C lands a
+    # 20 °C room at an out-of-range 85 °C.
+    spike_every: int = 0
+    spike_c: float = 15.0
+    # Unplugged sensor: every read fails.
+    dead: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fail_rate <= 1.0:
+            raise ValueError(f"fail_rate must be within 0..1, got {self.fail_rate}")
+        if self.fail_every < 0 or self.spike_every < 0:
+            raise ValueError("fail_every and spike_every must be >= 0")
 
 
 class SimulatedClimateSensor:
-    """Reads follow a daily sine with optional drift, small noise and injected failures.
+    """Reads follow a daily sine with optional drift, small noise and injected faults.
 
-    Deterministic for a given seed and clock, so tests can assert exact values.
+    Deterministic for a given seed and clock, so tests can assert exact values. Random failures
+    draw from their own generator, so which reads fail does not depend on the noise settings.
     """
 
     def __init__(
@@ -39,13 +55,18 @@ class SimulatedClimateSensor:
         self._clock = clock
         self._start = clock()
         self._random = random.Random(seed)  # noqa: S311 - simulation, not cryptography
+        self._fault_random = random.Random(f"{seed}-faults")  # noqa: S311 - as above
         self._reads = 0
 
     def read(self) -> ClimateReading:
         self._reads += 1
         climate = self._climate
+        if climate.dead:
+            raise SensorReadError("simulated sensor not found, check wiring")
         if climate.fail_every and self._reads % climate.fail_every == 0:
             raise SensorReadError("simulated checksum failure")
+        if climate.fail_rate and self._fault_random.random() < climate.fail_rate:
+            raise SensorReadError("simulated random read failure")
         elapsed = self._clock() - self._start
         phase = 2 * math.pi * elapsed / SECONDS_PER_DAY
         temperature = (
@@ -54,6 +75,8 @@ class SimulatedClimateSensor:
             + climate.drift_c_per_hour * elapsed / 3600.0
             + self._random.gauss(0.0, climate.noise_c)
         )
+        if climate.spike_every and self._reads % climate.spike_every == 0:
+            temperature += climate.spike_c
         humidity = climate.base_humidity_pct - climate.daily_swing_pct * math.sin(phase)
         return ClimateReading(round(temperature, 2), round(min(max(humidity, 0.0), 100.0), 1))
 
