@@ -11,9 +11,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from edge.cli import detect, simulate
+from edge.cli import detect, run, simulate
 
-COMMANDS = (detect, simulate)
+COMMANDS = (run, detect, simulate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,8 @@
-"""``nursery-edge simulate``: a simulated device that publishes room readings over MQTT.
+"""``nursery-edge simulate``: the real edge agent with a simulated sensor and replayed audio.
 
-Used by the local demo and the tests until a real device is at hand. It speaks the real wire
-contract through the real broker, with its own device credentials.
+For the local demo and the tests, and to try a broker setup without a Raspberry Pi: everything
+but the hardware is what runs on a device - the outbox, the MQTT connection with its device
+credentials, remote config, status, and (with ``--audio``) the cry detector on real recordings.
 """
 
 from __future__ import annotations
@@ -9,30 +10,31 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import time
-from datetime import UTC, datetime
+import signal
+import sys
+import threading
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from edge.publish.mqtt_client import BrokerSettings, DeviceMqttClient, MqttError
-from edge.publish.sequence import SequenceCounter
-from edge.sensors import SensorReadError, SimulatedClimateSensor
-from edge.sensors.simulated import SimulatedClimate
-from models.contract import ContractError, Telemetry, validate_device_id
+from edge.assembly import AssemblyError, build_agent
+from edge.config import ConfigError, parse_config
+from edge.daemon import EdgeAgent
 
 logger = logging.getLogger(__name__)
 
 EPILOG = """
 examples:
+  MQTT_PASSWORD=... nursery-edge simulate --device-id nursery-0001 --port 1883
   nursery-edge simulate --device-id nursery-0001 --count 5 --interval 1
-  MQTT_PASSWORD=... nursery-edge simulate --device-id nursery-0001 --username nursery-0001
+  nursery-edge simulate --device-id nursery-0001 --audio tests/data/audio/cry_donateacry.flac
 """
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "simulate",
-        help="run a simulated device that publishes room readings",
+        help="run the edge agent with a simulated sensor (and replayed audio)",
         description=__doc__,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -40,74 +42,84 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device-id", required=True, help="the device id (its MQTT identity)")
     parser.add_argument("--host", default="127.0.0.1", help="broker host (default: %(default)s)")
     parser.add_argument("--port", type=int, default=1883, help="broker port (default: %(default)s)")
-    parser.add_argument(
-        "--username", help="broker user name (default: the device id when a password is set)"
-    )
+    parser.add_argument("--username", help="broker user name (default: the device id)")
     parser.add_argument(
         "--password-env",
         default="MQTT_PASSWORD",
         metavar="VAR",
         help="environment variable holding the broker password (default: %(default)s)",
     )
-    parser.add_argument("--ca-file", help="CA certificate for a TLS listener")
+    parser.add_argument("--ca-file", type=Path, help="CA certificate for a TLS listener")
     parser.add_argument(
-        "--count", type=int, default=0, help="readings to publish, 0 for forever (default: 0)"
+        "--count", type=int, default=0, help="readings to send before stopping, 0 for no limit"
     )
     parser.add_argument(
-        "--interval", type=float, default=10.0, help="seconds between readings (default: 10)"
+        "--interval",
+        type=float,
+        default=10.0,
+        help="seconds between readings, at least 1 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--audio",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="audio files replayed in a loop, in real time, as the microphone",
     )
     parser.add_argument(
         "--state-dir",
         type=Path,
         default=Path("var/simulated-device"),
-        help="where the sequence counter is kept (default: %(default)s)",
+        help="where the outbox and settings are kept (default: %(default)s)",
     )
     parser.set_defaults(handler=run)
 
 
+def config_document(args: argparse.Namespace, password: str | None) -> dict[str, Any]:
+    broker: dict[str, Any] = {"host": args.host, "port": args.port, "reconnect_max_s": 5.0}
+    if args.username:
+        broker["username"] = args.username
+    if password:
+        broker["password"] = password
+    if args.ca_file:
+        broker["ca_file"] = str(args.ca_file)
+    audio: dict[str, Any] = {"source": "none"}
+    if args.audio:
+        audio = {"source": "file", "files": [str(path) for path in args.audio], "loop": True}
+    return {
+        "device": {"id": args.device_id, "state_dir": str(args.state_dir / args.device_id)},
+        "broker": broker,
+        "sensor": {"kind": "simulated", "read_interval_s": 2.0},
+        "audio": audio,
+        "settings": {"telemetry_interval_s": args.interval},
+    }
+
+
+def _stop_after(agent: EdgeAgent, count: int) -> None:
+    while agent.telemetry_sent < count:
+        threading.Event().wait(0.1)
+    agent.request_stop()
+
+
 def run(args: argparse.Namespace) -> int:
-    try:
-        device_id = validate_device_id(args.device_id)
-    except ContractError as exc:
-        print(f"error: {exc}")
-        return 2
     password = os.environ.get(args.password_env) or None
-    settings = BrokerSettings(
-        host=args.host,
-        port=args.port,
-        username=args.username or (device_id if password else None),
-        password=password,
-        ca_file=args.ca_file,
-    )
-    counter = SequenceCounter(args.state_dir / f"{device_id}.sqlite3")
-    sensor = SimulatedClimateSensor(SimulatedClimate(), clock=time.monotonic)
-    client = DeviceMqttClient(device_id, settings)
     try:
-        client.connect(counter.last_assigned())
-        published = 0
-        while args.count == 0 or published < args.count:
-            try:
-                reading = sensor.read()
-            except SensorReadError as exc:
-                logger.warning("sensor read failed: %s", exc)
-            else:
-                telemetry = Telemetry(
-                    device_id=device_id,
-                    seq=counter.take(),
-                    ts=datetime.now(UTC),
-                    temperature_c=reading.temperature_c,
-                    humidity_pct=reading.humidity_pct,
-                    interval_s=args.interval,
-                )
-                client.publish(telemetry)
-                published += 1
-                print(f"published reading seq={telemetry.seq} {reading}", flush=True)
-            if args.count == 0 or published < args.count:
-                time.sleep(args.interval)
-    except MqttError as exc:
-        print(f"error: {exc}")
+        config = parse_config(config_document(args, password), "nursery-edge simulate")
+        agent = build_agent(config, os.environ)
+    except ConfigError as exc:
+        print(f"nursery-edge simulate: {exc}", file=sys.stderr)
+        return 2
+    except AssemblyError as exc:
+        print(f"nursery-edge simulate: cannot start: {exc}", file=sys.stderr)
         return 1
-    finally:
-        client.close()
-        counter.close()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        agent.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if args.count:
+        threading.Thread(target=_stop_after, args=(agent, args.count), daemon=True).start()
+    agent.run()
     return 0

@@ -109,7 +109,7 @@ def test_reading_reaches_the_owner_through_real_services(
             "--count",
             str(READINGS),
             "--interval",
-            "0.2",
+            "1",
             "--state-dir",
             str(tmp_path / "device"),
         ],

@@ -1,0 +1,326 @@
+"""The edge agent at run time: threads for the sensor, the audio and MQTT, and a main loop.
+
+- sensor thread: samples the climate sensor every ``sensor.read_interval_s`` (the sampler keeps
+  the median of good reads and counts failures; it never raises).
+- audio thread: microphone chunks -> live detector -> cry events into the outbox at once.
+- MQTT thread (``DeviceConnection``): drains the outbox, publishes status, receives config.
+- main loop: telemetry every ``telemetry_interval_s``, status heartbeats, the systemd watchdog.
+
+Nothing is published directly: stream messages go through the outbox, so the only thing a crash
+can lose is a message that was never created.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+from edge.audio import AudioSource, AudioSourceError
+from edge.detection import LiveDetector, SoundLevelMeter, TimedCryEvent
+from edge.health import HealthSnapshot, StatusReporter
+from edge.publish.backoff import BackoffPolicy
+from edge.publish.connection import DeviceConnection
+from edge.publish.mqtt_client import BrokerSettings
+from edge.publish.outbox import Outbox
+from edge.remote_config import RemoteConfig
+from edge.sensors import ClimateSampler
+from edge.systemd import SystemdNotifier
+from models.contract import DeviceSettings, Event, ReportedConfig, Telemetry
+
+logger = logging.getLogger(__name__)
+
+# A worker thread that has not looped for this long is stuck: stop pinging the watchdog and let
+# systemd restart the daemon.
+STUCK_AFTER_S = 30.0
+# No audio for this long from a live source is a microphone fault (unplugged, muted driver).
+AUDIO_SILENT_FAULT_S = 5.0
+AUDIO_RETRY_S = 30.0
+
+
+@dataclass
+class AgentParts:
+    """What the composition root (``edge.assembly``) builds from the config file."""
+
+    device_id: str
+    settings: DeviceSettings
+    outbox: Outbox
+    broker: BrokerSettings
+    backoff: BackoffPolicy
+    max_in_flight: int
+    remote_state_path: Path
+    sampler: ClimateSampler | None
+    sensor_interval_s: float
+    audio: AudioSource | None
+    live: LiveDetector | None
+    meter: SoundLevelMeter | None
+    firmware_version: str
+    model_version: str | None
+    flush_timeout_s: float
+    notifier: SystemdNotifier
+
+
+class EdgeAgent:
+    def __init__(self, parts: AgentParts) -> None:
+        self._parts = parts
+        self._outbox = parts.outbox
+        self._stop = threading.Event()
+        # Wakes the main loop early: a stop request, or new settings that shorten an interval.
+        self._wake = threading.Event()
+        self._episode_id: int | None = None
+        self._audio_errors = 0
+        self._last_audio_at = time.monotonic()
+        self._heartbeats: dict[str, float] = {}
+        self._threads: list[threading.Thread] = []
+        self.telemetry_sent = 0  # since start; `nursery-edge simulate --count` stops on it
+        self._reporter = StatusReporter(
+            parts.device_id,
+            parts.firmware_version,
+            parts.model_version,
+            snapshot=self._health,
+            high_water_seq=self._outbox.last_assigned_seq,
+        )
+        self._remote = RemoteConfig(
+            parts.device_id,
+            parts.settings,
+            parts.remote_state_path,
+            apply=self._apply_settings,
+            report=self._publish_report,
+            high_water_seq=self._outbox.last_assigned_seq,
+        )
+        self._settings = self._remote.restore()
+        if parts.live is not None:
+            parts.live.update_settings(self._settings)
+        self._connection = DeviceConnection(
+            parts.device_id,
+            parts.broker,
+            parts.outbox,
+            status=self._reporter.status,
+            on_desired_config=self._remote.handle,
+            backoff=parts.backoff,
+            max_in_flight=parts.max_in_flight,
+        )
+
+    @property
+    def connection(self) -> DeviceConnection:
+        return self._connection
+
+    def request_stop(self) -> None:
+        """Safe from a signal handler: only sets events."""
+        self._stop.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        """Run until ``request_stop``; returns after a clean shutdown."""
+        parts = self._parts
+        self._connection.start()
+        self._remote.report_current()
+        if parts.sampler is not None:
+            self._spawn("sensor", self._sensor_loop)
+        if parts.audio is not None and parts.live is not None:
+            self._spawn("audio", self._audio_loop)
+        parts.notifier.ready(f"device {parts.device_id} running")
+        logger.info("edge agent for %s running", parts.device_id)
+        try:
+            self._main_loop()
+        finally:
+            self._shutdown()
+
+    # ---- main loop: telemetry, heartbeat, watchdog ----
+
+    def _main_loop(self) -> None:
+        now = time.monotonic()
+        next_telemetry = now + self._settings.telemetry_interval_s
+        next_status = now + self._settings.status_interval_s
+        watchdog_every = self._parts.notifier.watchdog_interval_s or 10.0
+        next_watchdog = now
+        while not self._stop.is_set():
+            now = time.monotonic()
+            settings = self._settings
+            # A shorter interval from the cloud takes effect now, not after the old one.
+            next_telemetry = min(next_telemetry, now + settings.telemetry_interval_s)
+            next_status = min(next_status, now + settings.status_interval_s)
+            if now >= next_telemetry:
+                self._send_telemetry()
+                next_telemetry = now + settings.telemetry_interval_s
+            if now >= next_status:
+                self._connection.publish_state(self._reporter.status("online"))
+                next_status = now + settings.status_interval_s
+            if now >= next_watchdog:
+                self._feed_watchdog()
+                next_watchdog = now + watchdog_every
+            self._wake.wait(max(0.0, min(next_telemetry, next_status, next_watchdog) - now))
+            self._wake.clear()
+
+    def _send_telemetry(self) -> None:
+        parts = self._parts
+        reading = parts.sampler.current() if parts.sampler is not None else None
+        level = parts.meter.take() if parts.meter is not None else None
+        if reading is None and level is None:
+            logger.debug("nothing to report: no valid climate reading and no audio")
+            return
+        interval = self._settings.telemetry_interval_s
+        self._outbox.append(
+            lambda seq: Telemetry(
+                device_id=parts.device_id,
+                seq=seq,
+                ts=datetime.now(UTC),
+                temperature_c=reading.temperature_c if reading else None,
+                humidity_pct=reading.humidity_pct if reading else None,
+                sound_dbfs_avg=min(level.avg_dbfs, 0.0) if level else None,
+                sound_dbfs_max=min(level.max_dbfs, 0.0) if level else None,
+                interval_s=interval,
+            )
+        )
+        self.telemetry_sent += 1
+
+    def _feed_watchdog(self) -> None:
+        stuck = [
+            name for name, at in self._heartbeats.items() if time.monotonic() - at > STUCK_AFTER_S
+        ]
+        if time.monotonic() - self._connection.last_loop_at > STUCK_AFTER_S:
+            stuck.append("mqtt")
+        if stuck:
+            logger.error("threads not responding: %s; withholding the watchdog ping", stuck)
+            return
+        self._parts.notifier.watchdog()
+
+    # ---- sensor thread ----
+
+    def _sensor_loop(self) -> None:
+        sampler = self._parts.sampler
+        assert sampler is not None
+        while not self._stop.is_set():
+            self._heartbeats["sensor"] = time.monotonic()
+            sampler.sample()
+            self._stop.wait(self._parts.sensor_interval_s)
+
+    # ---- audio thread ----
+
+    def _audio_loop(self) -> None:
+        audio, live = self._parts.audio, self._parts.live
+        assert audio is not None
+        assert live is not None
+        started = False
+        while not self._stop.is_set():
+            self._heartbeats["audio"] = time.monotonic()
+            try:
+                if not started:
+                    audio.start()
+                    started = True
+                    self._last_audio_at = time.monotonic()
+                chunk = audio.read(0.5)
+            except AudioSourceError as exc:
+                # Unplugged or busy microphone: report the fault, keep the climate going, retry.
+                self._audio_errors += 1
+                logger.error("audio input failed: %s; retrying in %.0f s", exc, AUDIO_RETRY_S)
+                audio.close()
+                started = False
+                self._stop.wait(AUDIO_RETRY_S)
+                continue
+            if chunk is None:
+                if audio.exhausted:
+                    logger.info("audio source finished")
+                    break
+                continue
+            self._last_audio_at = time.monotonic()
+            self._emit(live.process(chunk.samples))
+        self._emit(live.finish())
+        self._heartbeats.pop("audio", None)
+        audio.close()
+
+    def _emit(self, events: list[TimedCryEvent]) -> None:
+        for timed in events:
+            if timed.event.kind == "cry_started":
+                started = self._outbox.append(partial(self._event, timed, None))
+                self._episode_id = started.seq
+                logger.info("cry started (confidence %.2f)", timed.event.confidence)
+            elif self._episode_id is not None:
+                self._outbox.append(partial(self._event, timed, self._episode_id))
+                self._episode_id = None
+                logger.info("cry ended after %.1f s", timed.event.duration_s or 0.0)
+
+    def _event(self, timed: TimedCryEvent, episode_id: int | None, seq: int) -> Event:
+        """The payload of one event; a start is its own episode's id."""
+        event = timed.event
+        return Event(
+            device_id=self._parts.device_id,
+            seq=seq,
+            ts=timed.occurred_at,
+            kind=event.kind,
+            episode_id=seq if episode_id is None else episode_id,
+            confidence=min(max(event.confidence, 0.0), 1.0),
+            sound_dbfs=min(max(event.level_dbfs, -200.0), 0.0),
+            duration_s=event.duration_s,
+        )
+
+    # ---- settings, health, shutdown ----
+
+    def _publish_report(self, report: ReportedConfig) -> None:
+        # Called once the connection exists (RemoteConfig reports only after start-up).
+        self._connection.publish_state(report)
+
+    def _apply_settings(self, settings: DeviceSettings) -> None:
+        self._settings = settings
+        if self._parts.live is not None:
+            self._parts.live.update_settings(settings)
+        self._wake.set()
+
+    def _health(self) -> HealthSnapshot:
+        parts = self._parts
+        faults = []
+        sensor_failures = audio_overflows = 0
+        if parts.sampler is not None:
+            stats = parts.sampler.stats()
+            sensor_failures = stats.failures + stats.rejected
+            if stats.faulty:
+                faults.append("sensor")
+        if parts.audio is not None:
+            audio_stats = parts.audio.stats()
+            audio_overflows = audio_stats.overflows
+            silent_for = time.monotonic() - self._last_audio_at
+            if not parts.audio.exhausted and silent_for > AUDIO_SILENT_FAULT_S:
+                faults.append("microphone")
+        if self._outbox.depth >= self._outbox.max_messages:
+            faults.append("outbox_full")
+        return HealthSnapshot(
+            outbox_depth=self._outbox.depth,
+            dropped_telemetry=self._outbox.dropped_telemetry(),
+            sensor_failures=sensor_failures,
+            audio_overflows=audio_overflows,
+            audio_errors=self._audio_errors,
+            faults=faults,
+        )
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                target()
+            except Exception:
+                # The watchdog notices the missing heartbeat and systemd restarts us.
+                logger.exception("%s thread failed", name)
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
+        self._heartbeats[name] = time.monotonic()
+        thread.start()
+        self._threads.append(thread)
+
+    def _shutdown(self) -> None:
+        parts = self._parts
+        parts.notifier.stopping()
+        logger.info(
+            "stopping: finishing audio, flushing the outbox (%d message(s))", self._outbox.depth
+        )
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5.0)
+        self._connection.stop(parts.flush_timeout_s)
+        if parts.sampler is not None:
+            parts.sampler.close()
+        self._outbox.close()
+        logger.info("stopped")
