@@ -66,7 +66,12 @@ class CollectorSettings:
     mqtt: MqttSettings
     # Stable: the broker keeps this collector's persistent session (and queued messages) by it.
     client_id: str = "nursery-collector-1"
-    share_group: str = "collectors"
+    # None: a plain subscription, which a persistent session keeps across broker restarts.
+    # A group name: a shared subscription ($share/<group>/...) so several collectors split the
+    # load. Mosquitto 2.0 does not restore shared subscriptions from its persistence file, so
+    # after a broker restart, messages published before the collectors re-subscribe are lost;
+    # scale out with a group only where that window is acceptable (docs/protocol.md).
+    share_group: str | None = None
     session_expiry_s: int = 3600
     batch_max_items: int = 1000
     batch_max_delay_s: float = 0.05
@@ -83,7 +88,7 @@ class CollectorSettings:
             database_url=_require(env, "DATABASE_URL"),
             mqtt=MqttSettings.from_env(env),
             client_id=env.get("NURSERY_COLLECTOR_CLIENT_ID", "nursery-collector-1"),
-            share_group=env.get("NURSERY_COLLECTOR_SHARE_GROUP", "collectors"),
+            share_group=env.get("NURSERY_COLLECTOR_SHARE_GROUP", "").strip() or None,
             session_expiry_s=_int(env, "NURSERY_COLLECTOR_SESSION_EXPIRY_S", 3600, 0, 2**32 - 1),
             batch_max_items=_int(env, "NURSERY_COLLECTOR_BATCH_MAX_ITEMS", 1000, 1, 100_000),
             batch_max_delay_s=_int(env, "NURSERY_COLLECTOR_BATCH_MAX_DELAY_MS", 50, 1, 10_000)
