@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.harness import ServiceUnavailableError
+from tests.harness.collector import CollectorProcess
 from tests.harness.mosquitto import MosquittoBroker
+from tests.harness.network import free_port
 from tests.harness.postgres import fresh_database
+from tests.harness.processes import ManagedProcess, console_script
 from tests.harness.reporting import RealServiceReport
 from tests.harness.services import BrokerAccount, create_account
 
@@ -70,6 +73,12 @@ def collector_account(mosquitto: MosquittoBroker) -> BrokerAccount:
 
 
 @pytest.fixture(scope="session")
+def api_account(mosquitto: MosquittoBroker) -> BrokerAccount:
+    """The API's broker account (publishes desired config, reads reported config)."""
+    return create_account(mosquitto, "svc.api")
+
+
+@pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         with fresh_database() as url:
@@ -84,3 +93,35 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith(("NURSERY_", "MQTT_", "JWT_")) or key == "DATABASE_URL":
             monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def start_collector(
+    mosquitto: MosquittoBroker, collector_account: BrokerAccount, tmp_path: Path
+) -> Iterator[Callable[..., CollectorProcess]]:
+    started: list[CollectorProcess] = []
+
+    def start(database_url: str, client_id: str, share_group: str) -> CollectorProcess:
+        port = free_port()
+        process = ManagedProcess(
+            [console_script("nursery-cloud"), "collector"],
+            {
+                "DATABASE_URL": database_url,
+                "MQTT_HOST": mosquitto.host,
+                "MQTT_PORT": str(mosquitto.port),
+                "MQTT_USERNAME": collector_account.username,
+                "MQTT_PASSWORD": collector_account.password,
+                "NURSERY_COLLECTOR_CLIENT_ID": client_id,
+                "NURSERY_COLLECTOR_SHARE_GROUP": share_group,
+                "NURSERY_COLLECTOR_HTTP_PORT": str(port),
+            },
+            tmp_path / f"{client_id}-{len(started)}.log",
+        )
+        collector = CollectorProcess(process, port)
+        started.append(collector)
+        collector.wait_ready()
+        return collector
+
+    yield start
+    for collector in started:
+        collector.process.stop()

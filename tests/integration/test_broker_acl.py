@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from models.contract import MessageKind, Telemetry, topic_for
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import probe
-from tests.harness.services import create_account
+from tests.harness.services import BrokerAccount, create_account
 from tests.harness.waiting import wait_until
 
 NOT_AUTHORIZED = 135
@@ -51,10 +51,12 @@ def test_device_may_publish_only_its_own_topics(mosquitto: MosquittoBroker) -> N
         assert desired.value == NOT_AUTHORIZED
 
 
-def test_device_receives_only_its_own_desired_config(mosquitto: MosquittoBroker) -> None:
+def test_device_receives_only_its_own_desired_config(
+    mosquitto: MosquittoBroker, api_account: BrokerAccount
+) -> None:
     """Mosquitto 2.0 grants a subscription to any filter and enforces `read` when delivering,
     retained messages included; so the property to check is what actually arrives."""
-    api = create_account(mosquitto, "svc.api")
+    api = api_account
     device = create_account(mosquitto, "acl-device-c")
     own_topic = topic_for("acl-device-c", MessageKind.DESIRED_CONFIG)
     foreign_topic = topic_for("acl-device-d", MessageKind.DESIRED_CONFIG)

@@ -8,119 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
-from cloud.storage import open_storage
 from models.contract import MessageKind, topic_for
+from tests.harness.collector import CollectorProcess, register_device, wait_for_all
 from tests.harness.database import count_dead_letters, stored_seqs
 from tests.harness.devices import DevicePublisher, telemetry
 from tests.harness.mosquitto import MosquittoBroker
-from tests.harness.network import free_port
 from tests.harness.postgres import PrivateCluster
-from tests.harness.processes import ManagedProcess, console_script
-from tests.harness.services import BrokerAccount, create_account
+from tests.harness.services import BrokerAccount
 
 pytestmark = pytest.mark.slow
-
-StartCollector = Callable[..., ManagedProcess]
-
-
-class CollectorProcess:
-    def __init__(self, process: ManagedProcess, http_port: int) -> None:
-        self.process = process
-        self.http_port = http_port
-
-    def wait_ready(self, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                if (
-                    httpx.get(f"http://127.0.0.1:{self.http_port}/readyz", timeout=1).status_code
-                    == 200
-                ):
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"collector not ready:\n{self.process.output()}")
-
-    def telemetry_received(self) -> float:
-        text = httpx.get(f"http://127.0.0.1:{self.http_port}/metrics", timeout=5).text
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            # telemetry only: retained status messages of other tests' devices also arrive
-            if line.startswith('nursery_collector_messages_total{kind="telemetry"}')
-        )
-
-
-@pytest.fixture
-def start_collector(
-    mosquitto: MosquittoBroker, collector_account: BrokerAccount, tmp_path: Path
-) -> Iterator[Callable[..., CollectorProcess]]:
-    started: list[CollectorProcess] = []
-
-    def start(database_url: str, client_id: str, share_group: str) -> CollectorProcess:
-        port = free_port()
-        process = ManagedProcess(
-            [console_script("nursery-cloud"), "collector"],
-            {
-                "DATABASE_URL": database_url,
-                "MQTT_HOST": mosquitto.host,
-                "MQTT_PORT": str(mosquitto.port),
-                "MQTT_USERNAME": collector_account.username,
-                "MQTT_PASSWORD": collector_account.password,
-                "NURSERY_COLLECTOR_CLIENT_ID": client_id,
-                "NURSERY_COLLECTOR_SHARE_GROUP": share_group,
-                "NURSERY_COLLECTOR_HTTP_PORT": str(port),
-            },
-            tmp_path / f"{client_id}-{len(started)}.log",
-        )
-        collector = CollectorProcess(process, port)
-        started.append(collector)
-        collector.wait_ready()
-        return collector
-
-    yield start
-    for collector in started:
-        collector.process.stop()
-
-
-async def register_device(
-    database_url: str, mosquitto: MosquittoBroker
-) -> tuple[str, BrokerAccount]:
-    device_id = f"res-{uuid.uuid4().hex[:10]}"
-    storage = await open_storage(database_url)
-    try:
-        await storage.migrate()
-        await storage.register_device(device_id, None)
-    finally:
-        await storage.close()
-    return device_id, create_account(mosquitto, device_id)
-
-
-async def wait_for_all(
-    database_url: str, device_id: str, count: int, timeout_s: float = 60.0, settle_s: float = 0.5
-) -> list[int]:
-    """The stored seqs once at least ``count`` are there, after ``settle_s`` more for any late
-    duplicate to show up."""
-    deadline = time.monotonic() + timeout_s
-    seqs: list[int] = []
-    while time.monotonic() < deadline:
-        seqs = await asyncio.to_thread(stored_seqs, database_url, device_id)
-        if len(seqs) >= count:
-            await asyncio.sleep(settle_s)
-            return await asyncio.to_thread(stored_seqs, database_url, device_id)
-        await asyncio.sleep(0.05)
-    return seqs
 
 
 async def test_kill_9_mid_stream_loses_nothing_and_stores_nothing_twice(
