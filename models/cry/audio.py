@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import soundfile
-from scipy.signal import resample_poly
 
 from models.cry.errors import AudioLoadError
 
@@ -28,6 +27,10 @@ def resample(samples: FloatArray, from_rate: int, to_rate: int) -> FloatArray:
         return samples.astype(np.float32, copy=False)
     if from_rate <= 0 or to_rate <= 0:
         raise ValueError(f"sample rates must be positive, got {from_rate} -> {to_rate}")
+    # Imported here, not at module level: scipy.signal costs ~80 MB of RSS, and the device never
+    # resamples (its microphone is opened at the model rate) - only files at other rates do.
+    from scipy.signal import resample_poly
+
     divisor = gcd(from_rate, to_rate)
     resampled = resample_poly(samples, to_rate // divisor, from_rate // divisor)
     return np.asarray(resampled, dtype=np.float32)
