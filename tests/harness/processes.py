@@ -18,7 +18,9 @@ def console_script(name: str) -> str:
     """The path of an installed console script of this package (next to the interpreter)."""
     path = Path(sys.executable).with_name(name)
     if not path.exists():
-        raise FileNotFoundError(f"{name} is not installed; run: pip install -e '.[edge,pi,cloud,dev]'")
+        raise FileNotFoundError(
+            f"{name} is not installed; run: pip install -e '.[edge,pi,cloud,dev]'"
+        )
     return str(path)
 
 
