@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from cloud.storage.records import (
     DeadLetter,
     DeviceState,
     HealthRecord,
+    HealthStats,
     HistoryQuery,
     IngestBatch,
     IngestResult,
     StoredAlert,
+    TimeBucket,
+    UploadRow,
     User,
     UserCredentials,
 )
@@ -33,6 +36,10 @@ class Storage(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query now (readiness probes)."""
+        ...
 
     # --- accounts and devices ---
     async def create_user(self, email: str, password_hash: str, name: str | None) -> User: ...
@@ -72,4 +79,44 @@ class Storage(Protocol):
     # --- the parents' views ---
     async def list_health_records(self, user_id: int, query: HistoryQuery) -> list[HealthRecord]:
         """The user's history, newest first: uploads and readings of the devices they own."""
+        ...
+
+    async def get_health_record(self, user_id: int, record_id: int) -> HealthRecord | None:
+        """One record of the user's history, as ``list_health_records`` shows it; None both when
+        it does not exist and when it is not the user's (their upload or their device's)."""
+        ...
+
+    async def add_upload(self, upload: UploadRow) -> tuple[HealthRecord, StoredAlert | None]:
+        """Store an app upload and, if it caught a cry, its ``CRY_DETECTED`` alert, in one
+        transaction; the alert (``user_id`` set, no device) is announced to ``listen_alerts``
+        subscribers after the commit, as collector alerts are. Returns the record as the history
+        shows it and the alert, if any."""
+        ...
+
+    async def health_stats(self, user_id: int) -> HealthStats:
+        """Totals over the user's whole history (their uploads + their devices' readings):
+
+        - ``total_records``: uploads + device readings (cry events are not records);
+        - ``cry_detected_count``: records with ``cry_detected`` (uploads; device readings never
+          set it) + the user's devices' cry episodes (events of kind ``cry_started``);
+        - ``sick_detected_count``: records with ``sick_detected``;
+        - ``avg_temperature`` / ``avg_humidity``: over the records that have a value, None when
+          none has;
+        - ``latest_record``: the newest record, as ``list_health_records`` orders them.
+        """
+        ...
+
+    async def health_timeseries(
+        self, user_id: int, bucket: timedelta, start: datetime, end: datetime
+    ) -> list[TimeBucket]:
+        """The user's history in buckets of width ``bucket``, newest first.
+
+        Buckets are aligned to the Unix epoch (1970-01-01T00:00Z), so a day bucket runs from
+        midnight UTC; ``bucket`` must be a positive whole number of seconds (ValueError
+        otherwise). Only what happened in ``[start, end)`` counts, and only buckets with a
+        record or a cry episode are returned. Per bucket, as in ``health_stats``: averages and
+        ``record_count`` over uploads + device readings, ``cry_count`` = records with
+        ``cry_detected`` + ``cry_started`` events, ``sick_count`` = records with
+        ``sick_detected``.
+        """
         ...

@@ -57,6 +57,46 @@ class HealthRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadRow:
+    """A reading the parents upload from the app (``POST /health/upload``), audio already
+    analysed: ``cry_confidence`` is the detector's score, None without audio."""
+
+    user_id: int
+    time: datetime
+    temperature: float
+    humidity: float
+    notes: str | None
+    audio_url: str | None
+    cry_detected: bool
+    sick_detected: bool
+    cry_confidence: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthStats:
+    """Totals over a user's whole history; see ``Storage.health_stats`` for the definitions."""
+
+    total_records: int
+    cry_detected_count: int
+    sick_detected_count: int
+    avg_temperature: float | None
+    avg_humidity: float | None
+    latest_record: HealthRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBucket:
+    """One bucket of ``Storage.health_timeseries``; ``time`` is the bucket's start."""
+
+    time: datetime
+    avg_temperature: float | None
+    avg_humidity: float | None
+    record_count: int
+    cry_count: int
+    sick_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryQuery:
     limit: int = 100
     offset: int = 0
@@ -126,14 +166,20 @@ class IngestBatch:
 
 @dataclass(frozen=True, slots=True)
 class StoredAlert:
+    """A committed alert. Device alerts (the collector's rules) carry ``device_id`` and no
+    ``user_id`` (whoever owns the device when it is read is told); upload alerts carry the
+    uploading ``user_id`` and no device."""
+
     id: int
-    device_id: str
+    device_id: str | None
     kind: str
     time: datetime
     created_at: datetime
     message: str
     sick_detected: bool
     details: dict[str, object]
+    # Last and defaulted so alerts serialised before uploads had alerts still load.
+    user_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,28 +204,47 @@ async def save_rules_and_alerts(
         " ON CONFLICT (device_id) DO UPDATE SET state = EXCLUDED.state",
         (list(rules), [Jsonb(device_rules.state_document()) for device_rules in rules.values()]),
     )
-    stored = []
-    for alert in alerts:
-        cursor = await conn.execute(
-            "INSERT INTO alerts (device_id, kind, time, message, sick_detected, details)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-            " RETURNING id, device_id, kind, time, created_at, message, sick_detected, details",
-            (alert.device_id, alert.kind.value, alert.time, alert.message, alert.sick_detected,
-             Jsonb(alert.details)),
-        )  # fmt: skip
-        row = await cursor.fetchone()
-        assert row is not None
-        stored_alert = StoredAlert(**row)
-        stored.append(stored_alert)
-        await conn.execute("SELECT pg_notify(%s, %s)", (ALERT_CHANNEL, alert_to_json(stored_alert)))
+    return [
+        await insert_alert(
+            conn, alert.device_id, None, alert.kind.value, alert.time, alert.message,
+            alert.sick_detected, alert.details,
+        )
+        for alert in alerts
+    ]  # fmt: skip
+
+
+async def insert_alert(
+    conn: AsyncConnection[Any],
+    device_id: str | None,
+    user_id: int | None,
+    kind: str,
+    time: datetime,
+    message: str,
+    sick_detected: bool,
+    details: dict[str, Any],
+) -> StoredAlert:
+    """Store one alert and queue its announcement: ``pg_notify`` inside the caller's
+    transaction is delivered to every LISTENer only if and when that transaction commits."""
+    cursor = await conn.execute(
+        "INSERT INTO alerts (device_id, user_id, kind, time, message, sick_detected, details)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " RETURNING id, device_id, user_id, kind, time, created_at, message, sick_detected,"
+        " details",
+        (device_id, user_id, kind, time, message, sick_detected, Jsonb(details)),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    stored = StoredAlert(**row)
+    await conn.execute("SELECT pg_notify(%s, %s)", (ALERT_CHANNEL, alert_to_json(stored)))
     return stored
 
 
 def alert_to_json(alert: StoredAlert) -> str:
     return json.dumps({
-        "id": alert.id, "device_id": alert.device_id, "kind": alert.kind,
-        "time": alert.time.isoformat(), "created_at": alert.created_at.isoformat(),
-        "message": alert.message, "sick_detected": alert.sick_detected, "details": alert.details,
+        "id": alert.id, "device_id": alert.device_id, "user_id": alert.user_id,
+        "kind": alert.kind, "time": alert.time.isoformat(),
+        "created_at": alert.created_at.isoformat(), "message": alert.message,
+        "sick_detected": alert.sick_detected, "details": alert.details,
     })  # fmt: skip
 
 

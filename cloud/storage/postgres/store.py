@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cloud.storage.interface import DuplicateEmailError, StorageError
+from cloud.storage.postgres import health
 from cloud.storage.postgres.ingest import create_staging_tables, ingest
 from cloud.storage.postgres.migrations import (
     TimescalePolicies,
@@ -26,10 +27,13 @@ from cloud.storage.records import (
     DeadLetter,
     DeviceState,
     HealthRecord,
+    HealthStats,
     HistoryQuery,
     IngestBatch,
     IngestResult,
     StoredAlert,
+    TimeBucket,
+    UploadRow,
     User,
     UserCredentials,
 )
@@ -39,27 +43,8 @@ logger = logging.getLogger(__name__)
 POOL_MAX_SIZE = 10
 CONNECT_TIMEOUT_S = 10.0
 
-# Uploads of the user plus readings of the user's devices, as one history. A UNION ALL of two
-# index-backed scans instead of an OR, which PostgreSQL cannot serve from either index alone.
-_HISTORY_SQL = """
-SELECT * FROM (
-    SELECT r.id, r.user_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
-           r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
-    FROM readings r
-    WHERE r.user_id = %(user_id)s AND r.source = 'upload'
-    UNION ALL
-    SELECT r.id, d.owner_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
-           r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
-    FROM readings r JOIN devices d ON d.device_id = r.device_id
-    WHERE d.owner_id = %(user_id)s AND r.source = 'device'
-) history
-WHERE (%(cry)s::boolean IS NULL OR cry_detected = %(cry)s)
-  AND (%(sick)s::boolean IS NULL OR sick_detected = %(sick)s)
-  AND (%(start)s::timestamptz IS NULL OR created_at >= %(start)s)
-  AND (%(end)s::timestamptz IS NULL OR created_at <= %(end)s)
-ORDER BY created_at DESC, id DESC
-LIMIT %(limit)s OFFSET %(offset)s
-"""
+
+PING_TIMEOUT_S = 2.0
 
 
 def _user(row: dict[str, Any]) -> User:
@@ -102,6 +87,14 @@ class PostgresStorage:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    async def ping(self) -> bool:
+        try:
+            async with self._pool.connection(timeout=PING_TIMEOUT_S) as conn:
+                await conn.execute("SELECT 1")
+        except (psycopg.Error, PoolTimeout):
+            return False
+        return True
 
     async def migrate(self) -> list[str]:
         async with self._pool.connection() as conn:
@@ -196,23 +189,33 @@ class PostgresStorage:
     async def list_alerts(self, device_id: str, limit: int = 100) -> list[StoredAlert]:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT id, device_id, kind, time, created_at, message, sick_detected, details"
-                " FROM alerts WHERE device_id = %s ORDER BY id DESC LIMIT %s",
+                "SELECT id, device_id, user_id, kind, time, created_at, message, sick_detected,"
+                " details FROM alerts WHERE device_id = %s ORDER BY id DESC LIMIT %s",
                 (device_id, limit),
             )
             return [StoredAlert(**row) for row in await cursor.fetchall()]
 
     async def list_health_records(self, user_id: int, query: HistoryQuery) -> list[HealthRecord]:
-        params: dict[str, int | bool | datetime | None] = {
-            "user_id": user_id,
-            "cry": query.cry_detected,
-            "sick": query.sick_detected,
-            "start": query.start,
-            "end": query.end,
-            "limit": query.limit,
-            "offset": query.offset,
-        }
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(_HISTORY_SQL, params)
-            rows = await cursor.fetchall()
-        return [HealthRecord(**row) for row in rows]
+            return await health.list_health_records(conn, user_id, query)
+
+    async def get_health_record(self, user_id: int, record_id: int) -> HealthRecord | None:
+        async with self._pool.connection() as conn:
+            return await health.get_health_record(conn, user_id, record_id)
+
+    async def add_upload(self, upload: UploadRow) -> tuple[HealthRecord, StoredAlert | None]:
+        try:
+            async with self._pool.connection() as conn:
+                return await health.add_upload(conn, upload)
+        except psycopg.Error as exc:
+            raise StorageError(f"storing an upload of user {upload.user_id} failed: {exc}") from exc
+
+    async def health_stats(self, user_id: int) -> HealthStats:
+        async with self._pool.connection() as conn:
+            return await health.health_stats(conn, user_id)
+
+    async def health_timeseries(
+        self, user_id: int, bucket: timedelta, start: datetime, end: datetime
+    ) -> list[TimeBucket]:
+        async with self._pool.connection() as conn:
+            return await health.health_timeseries(conn, user_id, bucket, start, end)

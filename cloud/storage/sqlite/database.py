@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from cloud.storage.interface import StorageError
 
@@ -87,13 +87,18 @@ class SqliteDatabase:
 
 
 class Transaction:
-    """``with Transaction(conn):`` — BEGIN IMMEDIATE … COMMIT, or ROLLBACK on error."""
+    """``with Transaction(conn):`` — BEGIN IMMEDIATE … COMMIT, or ROLLBACK on error.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    ``Transaction(conn, "DEFERRED")`` for reads that only need one consistent snapshot."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, mode: Literal["IMMEDIATE", "DEFERRED"] = "IMMEDIATE"
+    ) -> None:
         self._conn = conn
+        self._mode = mode
 
     def __enter__(self) -> sqlite3.Connection:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._conn.execute(f"BEGIN {self._mode}")
         return self._conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:

@@ -131,22 +131,45 @@ def _save_rules_and_alerts(
             " ON CONFLICT (device_id) DO UPDATE SET state = excluded.state",
             (device_id, json.dumps(device_rules.state_document())),
         )
-    stored = []
-    created_at = datetime.now(UTC)
-    for alert in alerts:
-        cursor = conn.execute(
-            "INSERT INTO alerts (device_id, kind, time, created_at, message, sick_detected,"
-            " details) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (alert.device_id, alert.kind.value, to_db_time(alert.time), to_db_time(created_at),
-             alert.message, alert.sick_detected, json.dumps(alert.details)),
-        )  # fmt: skip
-        assert cursor.lastrowid is not None
-        stored.append(StoredAlert(
-            cursor.lastrowid, alert.device_id, alert.kind.value, alert.time,
-            from_db_time(to_db_time(created_at)), alert.message, alert.sick_detected,
-            alert.details,
-        ))  # fmt: skip
-    return stored
+    return [
+        insert_alert(
+            conn, alert.device_id, None, alert.kind.value, alert.time, alert.message,
+            alert.sick_detected, alert.details,
+        )
+        for alert in alerts
+    ]  # fmt: skip
+
+
+def insert_alert(
+    conn: sqlite3.Connection,
+    device_id: str | None,
+    user_id: int | None,
+    kind: str,
+    time: datetime,
+    message: str,
+    sick_detected: bool,
+    details: dict[str, Any],
+) -> StoredAlert:
+    """Store one alert in the caller's transaction; the caller announces it after the commit."""
+    created_at = to_db_time(datetime.now(UTC))
+    cursor = conn.execute(
+        "INSERT INTO alerts (device_id, user_id, kind, time, created_at, message, sick_detected,"
+        " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (device_id, user_id, kind, to_db_time(time), created_at, message, sick_detected,
+         json.dumps(details)),
+    )  # fmt: skip
+    assert cursor.lastrowid is not None
+    return StoredAlert(
+        id=cursor.lastrowid,
+        device_id=device_id,
+        user_id=user_id,
+        kind=kind,
+        time=from_db_time(to_db_time(time)),
+        created_at=from_db_time(created_at),
+        message=message,
+        sick_detected=sick_detected,
+        details=details,
+    )
 
 
 def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:

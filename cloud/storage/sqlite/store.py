@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cloud.storage.alert_hub import AlertHub
@@ -14,13 +14,17 @@ from cloud.storage.records import (
     DeadLetter,
     DeviceState,
     HealthRecord,
+    HealthStats,
     HistoryQuery,
     IngestBatch,
     IngestResult,
     StoredAlert,
+    TimeBucket,
+    UploadRow,
     User,
     UserCredentials,
 )
+from cloud.storage.sqlite import health
 from cloud.storage.sqlite import ingest as sqlite_ingest
 from cloud.storage.sqlite.database import (
     SqliteDatabase,
@@ -32,25 +36,6 @@ from cloud.storage.sqlite.database import (
 )
 from cloud.storage.sqlite.migrations import apply_migrations
 
-_HISTORY_SQL = """
-SELECT * FROM (
-    SELECT r.id, r.user_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
-           r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
-    FROM readings r WHERE r.user_id = :user_id AND r.source = 'upload'
-    UNION ALL
-    SELECT r.id, d.owner_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
-           r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
-    FROM readings r JOIN devices d ON d.device_id = r.device_id
-    WHERE d.owner_id = :user_id AND r.source = 'device'
-)
-WHERE (:cry IS NULL OR cry_detected = :cry)
-  AND (:sick IS NULL OR sick_detected = :sick)
-  AND (:start IS NULL OR created_at >= :start)
-  AND (:end IS NULL OR created_at <= :end)
-ORDER BY created_at DESC, id DESC
-LIMIT :limit OFFSET :offset
-"""
-
 
 def _user(row: sqlite3.Row) -> User:
     return User(row["id"], row["email"], row["name"], from_db_time(row["created_at"]))
@@ -58,14 +43,16 @@ def _user(row: sqlite3.Row) -> User:
 
 def _alert(row: sqlite3.Row) -> StoredAlert:
     return StoredAlert(
-        row["id"], row["device_id"], row["kind"], from_db_time(row["time"]),
-        from_db_time(row["created_at"]), row["message"], bool(row["sick_detected"]),
-        json.loads(row["details"]),
-    )  # fmt: skip
-
-
-def _optional_time(value: datetime | None) -> str | None:
-    return None if value is None else to_db_time(value)
+        id=row["id"],
+        device_id=row["device_id"],
+        user_id=row["user_id"],
+        kind=row["kind"],
+        time=from_db_time(row["time"]),
+        created_at=from_db_time(row["created_at"]),
+        message=row["message"],
+        sick_detected=bool(row["sick_detected"]),
+        details=json.loads(row["details"]),
+    )
 
 
 class SqliteStorage:
@@ -85,6 +72,13 @@ class SqliteStorage:
 
     async def close(self) -> None:
         await self._db.close()
+
+    async def ping(self) -> bool:
+        try:
+            await self._db.run(lambda conn: conn.execute("SELECT 1").fetchone())
+        except sqlite3.Error:
+            return False
+        return True
 
     async def migrate(self) -> list[str]:
         return await self._db.run(apply_migrations)
@@ -199,32 +193,23 @@ class SqliteStorage:
         return await self._db.run(select)
 
     async def list_health_records(self, user_id: int, query: HistoryQuery) -> list[HealthRecord]:
-        params = {
-            "user_id": user_id,
-            "cry": query.cry_detected,
-            "sick": query.sick_detected,
-            "start": _optional_time(query.start),
-            "end": _optional_time(query.end),
-            "limit": query.limit,
-            "offset": query.offset,
-        }
+        return await self._db.run(lambda conn: health.list_health_records(conn, user_id, query))
 
-        def select(conn: sqlite3.Connection) -> list[HealthRecord]:
-            return [
-                HealthRecord(
-                    id=row["id"],
-                    user_id=row["user_id"],
-                    source=row["source"],
-                    device_id=row["device_id"],
-                    temperature=row["temperature"],
-                    humidity=row["humidity"],
-                    audio_url=row["audio_url"],
-                    cry_detected=bool(row["cry_detected"]),
-                    sick_detected=bool(row["sick_detected"]),
-                    created_at=from_db_time(row["created_at"]),
-                    notes=row["notes"],
-                )
-                for row in conn.execute(_HISTORY_SQL, params)
-            ]
+    async def get_health_record(self, user_id: int, record_id: int) -> HealthRecord | None:
+        return await self._db.run(lambda conn: health.get_health_record(conn, user_id, record_id))
 
-        return await self._db.run(select)
+    async def add_upload(self, upload: UploadRow) -> tuple[HealthRecord, StoredAlert | None]:
+        record, alert = await self._db.run(lambda conn: health.add_upload(conn, upload))
+        if alert is not None:
+            self._alerts.publish([alert])  # after the commit, as with PostgreSQL NOTIFY
+        return record, alert
+
+    async def health_stats(self, user_id: int) -> HealthStats:
+        return await self._db.run(lambda conn: health.health_stats(conn, user_id))
+
+    async def health_timeseries(
+        self, user_id: int, bucket: timedelta, start: datetime, end: datetime
+    ) -> list[TimeBucket]:
+        return await self._db.run(
+            lambda conn: health.health_timeseries(conn, user_id, bucket, start, end)
+        )

@@ -1,0 +1,191 @@
+"""The parents' views on PostgreSQL: history, one record, uploads, stats and the time series.
+
+A user's history is their uploads plus the readings of the devices they own, written as a
+UNION ALL of two index-backed scans (readings_user_time for uploads; devices_owner then
+readings_device_time for device readings) instead of an OR, which PostgreSQL cannot serve from
+either index alone. Filters on the union are pushed down into both branches.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from cloud.storage.health_plan import (
+    CRY_EPISODE_KIND,
+    UPLOAD_ALERT_KIND,
+    bucket_seconds,
+    upload_alert_details,
+    upload_alert_message,
+)
+from cloud.storage.postgres.ingest import insert_alert
+from cloud.storage.records import (
+    HealthRecord,
+    HealthStats,
+    HistoryQuery,
+    StoredAlert,
+    TimeBucket,
+    UploadRow,
+)
+
+_RECORD_COLUMNS = (
+    "id, user_id, source, device_id, temperature, humidity, audio_url, cry_detected,"
+    " sick_detected, time AS created_at, notes"
+)
+
+_HISTORY = """
+SELECT r.id, r.user_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
+       r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
+FROM readings r
+WHERE r.user_id = %(user_id)s AND r.source = 'upload'
+UNION ALL
+SELECT r.id, d.owner_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
+       r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
+FROM readings r JOIN devices d ON d.device_id = r.device_id
+WHERE d.owner_id = %(user_id)s AND r.source = 'device'
+"""
+
+# The user's devices' cry episodes (served by events_cry_started, migration 0004).
+_CRY_EPISODES = f"""
+SELECT e.time FROM events e JOIN devices d ON d.device_id = e.device_id
+WHERE d.owner_id = %(user_id)s AND e.kind = '{CRY_EPISODE_KIND}'
+"""  # noqa: S608 - a constant
+
+_LIST_SQL = f"""
+SELECT * FROM ({_HISTORY}) history
+WHERE (%(cry)s::boolean IS NULL OR cry_detected = %(cry)s)
+  AND (%(sick)s::boolean IS NULL OR sick_detected = %(sick)s)
+  AND (%(start)s::timestamptz IS NULL OR created_at >= %(start)s)
+  AND (%(end)s::timestamptz IS NULL OR created_at <= %(end)s)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s OFFSET %(offset)s
+"""  # noqa: S608 - fixed fragments
+
+_RECORD_SQL = f"SELECT * FROM ({_HISTORY}) history WHERE id = %(record_id)s"  # noqa: S608
+
+_STATS_SQL = f"""
+SELECT count(*) AS total_records,
+       count(*) FILTER (WHERE cry_detected) AS cry_records,
+       count(*) FILTER (WHERE sick_detected) AS sick_records,
+       avg(temperature) AS avg_temperature,
+       avg(humidity) AS avg_humidity,
+       (SELECT count(*) FROM ({_CRY_EPISODES}) cries) AS cry_episodes
+FROM ({_HISTORY}) history
+"""  # noqa: S608 - fixed fragments
+
+# Bucket starts from date_bin on the epoch, which for a stride of days and seconds is plain
+# microsecond arithmetic, so it agrees exactly with SQLite's integer arithmetic on epoch seconds.
+# (With TimescaleDB, device readings for whole-hour buckets could come from readings_hourly,
+# re-bucketed by record_count; its hour-late refresh would make recent buckets disagree with
+# the raw rows, so the raw tables are read.)
+_TIMESERIES_SQL = f"""
+SELECT date_bin(%(bucket)s, time, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket,
+       avg(temperature) AS avg_temperature,
+       avg(humidity) AS avg_humidity,
+       sum(is_record) AS record_count,
+       sum(cry) AS cry_count,
+       sum(sick) AS sick_count
+FROM (
+    SELECT created_at AS time, temperature, humidity, 1 AS is_record, cry_detected::int AS cry,
+           sick_detected::int AS sick
+    FROM ({_HISTORY}) history
+    WHERE created_at >= %(start)s AND created_at < %(end)s
+    UNION ALL
+    SELECT time, NULL, NULL, 0, 1, 0 FROM ({_CRY_EPISODES}) cries
+    WHERE time >= %(start)s AND time < %(end)s
+) happened
+GROUP BY bucket
+ORDER BY bucket DESC
+"""  # noqa: S608 - fixed fragments
+
+_INSERT_UPLOAD = f"""
+INSERT INTO readings (source, time, user_id, temperature, humidity, notes, audio_url,
+                      cry_detected, sick_detected)
+VALUES ('upload', %s, %s, %s, %s, %s, %s, %s, %s)
+RETURNING {_RECORD_COLUMNS}
+"""  # noqa: S608 - a constant
+
+
+async def list_health_records(
+    conn: AsyncConnection[Any], user_id: int, query: HistoryQuery
+) -> list[HealthRecord]:
+    params: dict[str, int | bool | datetime | None] = {
+        "user_id": user_id,
+        "cry": query.cry_detected,
+        "sick": query.sick_detected,
+        "start": query.start,
+        "end": query.end,
+        "limit": query.limit,
+        "offset": query.offset,
+    }
+    cursor = await conn.execute(_LIST_SQL, params)
+    return [HealthRecord(**row) for row in await cursor.fetchall()]
+
+
+async def get_health_record(
+    conn: AsyncConnection[Any], user_id: int, record_id: int
+) -> HealthRecord | None:
+    cursor = await conn.execute(_RECORD_SQL, {"user_id": user_id, "record_id": record_id})
+    row = await cursor.fetchone()
+    return None if row is None else HealthRecord(**row)
+
+
+async def add_upload(
+    conn: AsyncConnection[Any], upload: UploadRow
+) -> tuple[HealthRecord, StoredAlert | None]:
+    async with conn.transaction():
+        cursor = await conn.execute(_INSERT_UPLOAD, (
+            upload.time, upload.user_id, upload.temperature, upload.humidity, upload.notes,
+            upload.audio_url, upload.cry_detected, upload.sick_detected,
+        ))  # fmt: skip
+        row = await cursor.fetchone()
+        assert row is not None
+        record = HealthRecord(**row)
+        alert = None
+        if upload.cry_detected:
+            alert = await insert_alert(
+                conn, None, upload.user_id, UPLOAD_ALERT_KIND, upload.time,
+                upload_alert_message(upload.sick_detected), upload.sick_detected,
+                upload_alert_details(upload, record.id),
+            )  # fmt: skip
+    return record, alert
+
+
+async def health_stats(conn: AsyncConnection[Any], user_id: int) -> HealthStats:
+    # One snapshot for the totals and the latest record.
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor = await conn.execute(_STATS_SQL, {"user_id": user_id})
+        totals = await cursor.fetchone()
+        latest = await list_health_records(conn, user_id, HistoryQuery(limit=1))
+    assert totals is not None
+    return HealthStats(
+        total_records=totals["total_records"],
+        cry_detected_count=totals["cry_records"] + totals["cry_episodes"],
+        sick_detected_count=totals["sick_records"],
+        avg_temperature=totals["avg_temperature"],
+        avg_humidity=totals["avg_humidity"],
+        latest_record=latest[0] if latest else None,
+    )
+
+
+async def health_timeseries(
+    conn: AsyncConnection[Any], user_id: int, bucket: timedelta, start: datetime, end: datetime
+) -> list[TimeBucket]:
+    width = timedelta(seconds=bucket_seconds(bucket))
+    cursor = await conn.execute(
+        _TIMESERIES_SQL, {"user_id": user_id, "bucket": width, "start": start, "end": end}
+    )
+    return [
+        TimeBucket(
+            time=row["bucket"],
+            avg_temperature=row["avg_temperature"],
+            avg_humidity=row["avg_humidity"],
+            record_count=row["record_count"],
+            cry_count=row["cry_count"],
+            sick_count=row["sick_count"],
+        )
+        for row in await cursor.fetchall()
+    ]
