@@ -87,7 +87,9 @@ def _run_api(host: str, port: int) -> int:
     from cloud.api import create_app
 
     settings = ApiSettings.from_env(os.environ)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # access_log off: it would print query strings, and the WebSocket token travels in one;
+    # RequestLogMiddleware logs every request without them.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
     return 0
 
 

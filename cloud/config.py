@@ -109,6 +109,13 @@ class ApiSettings:
     jwt_algorithm: str = "HS256"
     access_token_expire_minutes: int = 30
     environment: str = "development"
+    # Uploaded audio is kept here, outside any web root, under generated names.
+    upload_dir: str = "var/uploads"
+    max_upload_bytes: int = 20 * 1024 * 1024
+    # Failed logins allowed per minute per client address and per account.
+    login_failures_per_minute: int = 10
+    # Browser origins allowed to call the API (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
@@ -138,4 +145,12 @@ class ApiSettings:
             jwt_algorithm=algorithm,
             access_token_expire_minutes=_int(env, "ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 24 * 60),
             environment=environment,
+            upload_dir=env.get("NURSERY_UPLOAD_DIR", "").strip() or "var/uploads",
+            max_upload_bytes=_int(env, "NURSERY_MAX_UPLOAD_MB", 20, 1, 500) * 1024 * 1024,
+            login_failures_per_minute=_int(env, "NURSERY_LOGIN_FAILURES_PER_MINUTE", 10, 1, 10_000),
+            cors_origins=tuple(
+                origin.strip()
+                for origin in env.get("NURSERY_CORS_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
         )

@@ -1,31 +1,65 @@
-"""The API's composition root: ``create_app(settings)`` wires storage and security together."""
+"""The API's composition root: ``create_app(settings)`` wires storage, security, the cry model,
+uploads and the real-time alert fan-out together."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from cloud.api.cry_analysis import CryAnalyzer
 from cloud.api.deps import AppServices
-from cloud.api.routes import auth, health
+from cloud.api.ratelimit import LoginRateLimiter
+from cloud.api.realtime import AlertBroadcaster
+from cloud.api.request_log import RequestLogMiddleware
+from cloud.api.routes import auth, health, ops, realtime
 from cloud.api.security import PasswordHasher, TokenIssuer
 from cloud.config import ApiSettings
-from cloud.storage import open_storage
+from cloud.storage import Storage, open_storage
+from cloud.storage.records import StoredAlert
+from cloud.uploads import AudioStore
 
-DESCRIPTION = """
-The parents' API of Nursery: accounts, the history of the nursery's readings and the app's
-uploads. The documented app contract is kept exactly; fields beyond it are additions.
+DESCRIPTION = f"""
+The parents' API of Nursery: accounts, the nursery's readings and the app's uploads, statistics,
+time series and real-time alerts. The documented app contract is kept exactly; fields and
+endpoints beyond it are additions that older clients can ignore.
+
+Authenticate with `POST /auth/token` (OAuth2 password form) or `POST /auth/login` (JSON) and send
+`Authorization: Bearer <access_token>`.
+
+## WebSocket `/ws/{{user_id}}?token=...`
+{realtime.WEBSOCKET_DESCRIPTION}
 """
+
+
+def alert_recipients(storage: Storage) -> Callable[[StoredAlert], Awaitable[list[int]]]:
+    """Who is told about an alert: the uploader, or the owner of the device."""
+
+    async def recipients(alert: StoredAlert) -> list[int]:
+        if alert.user_id is not None:
+            return [alert.user_id]
+        if alert.device_id is None:
+            return []
+        device = await storage.get_device_state(alert.device_id)
+        return [device.owner_id] if device is not None and device.owner_id is not None else []
+
+    return recipients
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = await open_storage(settings.database_url)
+        listener: asyncio.Task[None] | None = None
         try:
             await storage.migrate()
+            broadcaster = AlertBroadcaster(storage, alert_recipients(storage))
             app.state.services = AppServices(
                 storage=storage,
                 hasher=PasswordHasher(),
@@ -34,12 +68,32 @@ def create_app(settings: ApiSettings) -> FastAPI:
                     algorithm=settings.jwt_algorithm,
                     access_ttl=timedelta(minutes=settings.access_token_expire_minutes),
                 ),
+                login_limiter=LoginRateLimiter(settings.login_failures_per_minute),
+                analyzer=await asyncio.to_thread(CryAnalyzer.load),
+                audio_store=AudioStore(Path(settings.upload_dir), settings.max_upload_bytes),
+                broadcaster=broadcaster,
             )
+            listener = asyncio.create_task(broadcaster.run(), name="alert-listener")
             yield
         finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
             await storage.close()
 
     app = FastAPI(title="Nursery API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(RequestLogMiddleware)
     app.include_router(auth.router)
     app.include_router(health.router)
+    app.include_router(realtime.router)
+    app.include_router(ops.router)
     return app

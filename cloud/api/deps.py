@@ -8,9 +8,13 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
+from cloud.api.cry_analysis import CryAnalyzer
+from cloud.api.ratelimit import LoginRateLimiter
+from cloud.api.realtime import AlertBroadcaster
 from cloud.api.security import InvalidTokenError, PasswordHasher, TokenIssuer
 from cloud.storage import Storage
 from cloud.storage.records import User
+from cloud.uploads import AudioStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +24,10 @@ class AppServices:
     storage: Storage
     hasher: PasswordHasher
     tokens: TokenIssuer
+    login_limiter: LoginRateLimiter
+    analyzer: CryAnalyzer
+    audio_store: AudioStore
+    broadcaster: AlertBroadcaster
 
 
 def get_services(request: Request) -> AppServices:

@@ -62,3 +62,37 @@ class HealthRecordRead(BaseModel):
     notes: str | None
     source: Literal["device", "upload"]
     device_id: str | None
+
+
+class HealthStatsRead(BaseModel):
+    """Totals over the caller's whole history: app uploads and readings of their devices.
+    ``cry_detected_count`` counts uploads judged crying plus the devices' cry episodes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    total_records: int
+    cry_detected_count: int
+    sick_detected_count: int
+    avg_temperature: float | None
+    avg_humidity: float | None
+    latest_record: HealthRecordRead | None
+
+
+class TimeBucketRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    time: datetime = Field(description="start of the bucket (UTC, aligned to the Unix epoch)")
+    avg_temperature: float | None
+    avg_humidity: float | None
+    record_count: int
+    cry_count: int
+    sick_count: int
+
+
+class TimeSeriesRead(BaseModel):
+    data: list[TimeBucketRead] = Field(description="buckets that hold data, newest first")
+
+
+class HealthRouterStatus(BaseModel):
+    message: str
+    cry_detection: str

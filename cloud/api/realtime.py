@@ -1,0 +1,154 @@
+"""Real-time alerts over WebSocket: every committed alert reaches each connected caregiver once.
+
+Alerts are committed by the collector (device events, climate, presence) or by an upload, in
+any process; ``Storage.listen_alerts`` delivers each to every API process (PostgreSQL
+LISTEN/NOTIFY, or the in-process hub for SQLite). Each process then sends it to the sockets
+*it* holds for the alert's recipients - so with several API processes a caregiver connected to
+one of them gets it exactly once.
+
+Every socket has its own bounded queue and sender task: a slow or dead client only fills its own
+queue (oldest messages dropped, counted) and never delays anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from cloud.storage import Storage
+from cloud.storage.records import StoredAlert
+
+logger = logging.getLogger(__name__)
+
+CLIENT_QUEUE_SIZE = 100
+HEARTBEAT_INTERVAL_S = 25.0  # below common proxy idle timeouts (30-60 s)
+LISTEN_RETRY_S = 2.0
+SEND_TIMEOUT_S = 10.0
+
+Message = dict[str, Any]
+Recipients = Callable[[StoredAlert], Awaitable[list[int]]]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def alert_message(alert: StoredAlert) -> Message:
+    """The WebSocket message for an alert. ``CRY_DETECTED`` keeps the documented shape
+    (``event``, ``sick_detected``, ``timestamp``, ``data.temperature``/``data.humidity``); the
+    other fields are additions older clients ignore."""
+    details = dict(alert.details)
+    message: Message = {
+        "event": alert.kind,
+        "sick_detected": alert.sick_detected,
+        "timestamp": _iso(alert.time),
+        "data": {
+            "temperature": details.pop("temperature", None),
+            "humidity": details.pop("humidity", None),
+            **details,
+        },
+        "alert_id": alert.id,
+        "device_id": alert.device_id,
+        "message": alert.message,
+    }
+    return message
+
+
+def heartbeat_message() -> Message:
+    return {"event": "HEARTBEAT", "timestamp": _iso(datetime.now(UTC))}
+
+
+class ClientConnection:
+    """One accepted socket: a bounded queue drained by its own sender task."""
+
+    def __init__(self, websocket: WebSocket, user_id: int) -> None:
+        self.websocket = websocket
+        self.user_id = user_id
+        self.dropped = 0
+        self._queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=CLIENT_QUEUE_SIZE)
+
+    def offer(self, message: Message) -> None:
+        """Never blocks: a full queue loses its oldest message (the client is too slow)."""
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(message)
+
+    async def send_forever(self) -> None:
+        while True:
+            message = await self._queue.get()
+            # A client that stops reading must not hold its sender forever.
+            await asyncio.wait_for(self.websocket.send_json(message), SEND_TIMEOUT_S)
+
+
+class AlertBroadcaster:
+    """Owns the connected sockets of this process and feeds them committed alerts."""
+
+    def __init__(self, storage: Storage, recipients: Recipients) -> None:
+        self._storage = storage
+        self._recipients = recipients
+        self._clients: dict[int, set[ClientConnection]] = {}
+        self.delivered = 0
+
+    def connected_clients(self) -> int:
+        return sum(len(clients) for clients in self._clients.values())
+
+    async def run(self) -> None:
+        """Listen for committed alerts until cancelled; reconnect when the listener fails."""
+        while True:
+            try:
+                async for alert in self._storage.listen_alerts():
+                    await self._dispatch(alert)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("alert listener failed; retrying in %.0f s", LISTEN_RETRY_S)
+            await asyncio.sleep(LISTEN_RETRY_S)
+
+    async def _dispatch(self, alert: StoredAlert) -> None:
+        try:
+            users = await self._recipients(alert)
+        except Exception:
+            logger.exception("cannot resolve recipients of alert %d", alert.id)
+            return
+        message = alert_message(alert)
+        for user_id in users:
+            for client in list(self._clients.get(user_id, ())):
+                client.offer(message)
+                self.delivered += 1
+
+    async def serve(self, websocket: WebSocket, user_id: int) -> None:
+        """Run one authenticated, accepted socket until it closes."""
+        client = ClientConnection(websocket, user_id)
+        self._clients.setdefault(user_id, set()).add(client)
+        sender = asyncio.create_task(client.send_forever())
+        try:
+            while True:
+                try:
+                    # Clients may send acknowledgements or pings; reading also notices a close.
+                    await asyncio.wait_for(websocket.receive_text(), HEARTBEAT_INTERVAL_S)
+                except TimeoutError:
+                    client.offer(heartbeat_message())
+                if sender.done():
+                    break
+        except WebSocketDisconnect:
+            pass
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+            clients = self._clients.get(user_id)
+            if clients is not None:
+                clients.discard(client)
+                if not clients:
+                    del self._clients[user_id]
+            if client.dropped:
+                logger.warning(
+                    "socket of user %d dropped %d message(s): too slow", user_id, client.dropped
+                )
