@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from cloud.storage.interface import DuplicateEmailError, Storage, StorageError
+from cloud.storage.interface import (
+    AccessDeniedError,
+    ClaimCodeInUseError,
+    DuplicateEmailError,
+    NotFoundError,
+    Storage,
+    StorageError,
+)
 
 
 async def open_storage(database_url: str) -> Storage:
@@ -21,4 +28,12 @@ async def open_storage(database_url: str) -> Storage:
     )
 
 
-__all__ = ["DuplicateEmailError", "Storage", "StorageError", "open_storage"]
+__all__ = [
+    "AccessDeniedError",
+    "ClaimCodeInUseError",
+    "DuplicateEmailError",
+    "NotFoundError",
+    "Storage",
+    "StorageError",
+    "open_storage",
+]

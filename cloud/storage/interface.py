@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from cloud.storage.records import (
+    AlertQuery,
+    AlertView,
+    Caregiver,
+    CryEpisode,
     DeadLetter,
     DeviceState,
+    DeviceSummary,
     HealthRecord,
     HealthStats,
     HistoryQuery,
     IngestBatch,
     IngestResult,
+    RefreshUse,
     StoredAlert,
     TimeBucket,
     UploadRow,
@@ -28,6 +34,26 @@ class StorageError(RuntimeError):
 
 class DuplicateEmailError(StorageError):
     """An account with this e-mail address exists already."""
+
+
+class NotFoundError(StorageError):
+    """No such device or user visible to the caller: ``subject`` says which. A device the
+    caller is not a member of is reported exactly as one that does not exist, so answers never
+    tell whether a device exists for someone else."""
+
+    def __init__(self, subject: Literal["device", "user"], message: str | None = None) -> None:
+        super().__init__(message or f"no such {subject}")
+        self.subject = subject
+
+
+class AccessDeniedError(StorageError):
+    """The caller can see the device but their role does not allow this (a caregiver renaming
+    it, changing its settings, sharing it or removing another member; anyone removing the
+    owner)."""
+
+
+class ClaimCodeInUseError(StorageError):
+    """Another device waits for a claim code with this hash; mint a new code."""
 
 
 class Storage(Protocol):
@@ -48,11 +74,149 @@ class Storage(Protocol):
 
     async def get_credentials(self, email: str) -> UserCredentials | None: ...
 
-    async def register_device(self, device_id: str, owner_id: int | None) -> None: ...
+    async def register_device(self, device_id: str, owner_id: int | None) -> None:
+        """Create the device if missing and make ``owner_id`` its owner (the operator's path;
+        parents claim with a code). Keeps the owner's membership in sync: a new owner (or None)
+        drops every earlier member, caregivers included; the same owner keeps them."""
+        ...
 
-    async def set_device_settings(self, device_id: str, settings: dict[str, float]) -> None: ...
+    async def set_device_settings(self, device_id: str, settings: dict[str, float]) -> None:
+        """Replace the nursery (alert rule) settings; no access check (operator/tests)."""
+        ...
 
     async def get_device_state(self, device_id: str) -> DeviceState | None: ...
+
+    # --- claiming and sharing devices (the parents' API) ---
+    async def set_claim_code(self, device_id: str, code_hash: str, expires_at: datetime) -> None:
+        """Let the device be claimed with the code hashing to ``code_hash`` until
+        ``expires_at``, replacing any earlier code; registers the device, unowned, if missing.
+        ClaimCodeInUseError when another device waits for the same hash."""
+        ...
+
+    async def claim_device(
+        self, user_id: int, code_hash: str, now: datetime, name: str | None
+    ) -> DeviceSummary | None:
+        """Make ``user_id`` the owner of the unowned device whose code hashes to ``code_hash``
+        and has not expired at ``now``; names it ``name`` and uses the code up. None for a
+        wrong, expired or used code and for an owned device, without saying which."""
+        ...
+
+    async def list_devices(self, user_id: int) -> list[DeviceSummary]:
+        """The devices the user is a member of, by name (case-insensitive; the device id for an
+        unnamed device), then device id."""
+        ...
+
+    async def get_device(self, user_id: int, device_id: str) -> DeviceSummary | None:
+        """The device as ``list_devices`` shows it; None when the user is not a member."""
+        ...
+
+    async def rename_device(self, user_id: int, device_id: str, name: str | None) -> DeviceSummary:
+        """Owner only: AccessDeniedError for a caregiver, NotFoundError for anyone else."""
+        ...
+
+    async def update_device_settings(
+        self,
+        user_id: int,
+        device_id: str,
+        nursery: dict[str, object] | None,
+        device: dict[str, object] | None,
+    ) -> DeviceSummary:
+        """Owner only (as ``rename_device``). Replaces each settings document given (None keeps
+        it; validating them is the caller's job); giving ``device`` raises
+        ``device_settings_revision`` by one in the same statement."""
+        ...
+
+    async def unclaim_device(self, user_id: int, device_id: str) -> None:
+        """Owner only (as ``rename_device``). Every member loses the device; its name, claim
+        time and both settings documents are cleared (the revision still rises, so the device
+        never sees it go back). Its history stays stored but is shown to nobody, not even a
+        later owner: the device's readings, cry events and alerts received until now are hidden
+        for good."""
+        ...
+
+    async def list_caregivers(self, user_id: int, device_id: str) -> list[Caregiver]:
+        """Every member, owner first, then caregivers in the order they were added; any member
+        may ask (NotFoundError otherwise)."""
+        ...
+
+    async def add_caregiver(self, owner_id: int, device_id: str, email: str) -> Caregiver:
+        """Owner only (as ``rename_device``): share the device with the account of ``email``
+        (case-insensitive). NotFoundError (subject ``user``) when there is no such account -
+        the API must answer that exactly as a success, so invitations cannot probe for
+        accounts. Adding a member again changes nothing and returns them as they are."""
+        ...
+
+    async def remove_caregiver(self, user_id: int, device_id: str, member_id: int) -> None:
+        """The owner removes any caregiver; a caregiver removes only themself. AccessDeniedError
+        for anything else a member tries (removing the owner included); NotFoundError (subject
+        ``device``) for a non-member caller, (subject ``user``) when ``member_id`` is not a
+        member."""
+        ...
+
+    async def list_cry_episodes(
+        self,
+        user_id: int,
+        device_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+    ) -> list[CryEpisode]:
+        """The device's cry episodes started in ``[start, end]`` (both included, either open),
+        newest first; NotFoundError when the user is not a member."""
+        ...
+
+    # --- alerts as each user sees them ---
+    async def list_user_alerts(self, user_id: int, query: AlertQuery) -> list[AlertView]:
+        """Alerts of the devices the user is a member of plus the alerts of their own uploads,
+        newest (``time``, then id) first, each with the user's own read mark."""
+        ...
+
+    async def count_unread_alerts(self, user_id: int) -> int:
+        """How many of the alerts ``list_user_alerts`` would show are unread by this user."""
+        ...
+
+    async def mark_alerts_read(
+        self, user_id: int, alert_ids: list[int] | None, now: datetime
+    ) -> int:
+        """Mark the given alerts (None: all of them) read for this user only; ids the user
+        cannot see are ignored. Returns how many became read now."""
+        ...
+
+    async def alert_recipients(self, alert: StoredAlert) -> list[int]:
+        """Who is told about an alert: the uploader of an upload alert; every member of the
+        device (owner first) of a device alert."""
+        ...
+
+    # --- refresh tokens (sessions) ---
+    async def store_refresh_token(
+        self,
+        token_id: str,
+        user_id: int,
+        family_id: str,
+        issued_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        """Remember an issued refresh token. A token joining a family that has been revoked is
+        stored revoked: a rotation racing a theft detection or a logout cannot revive it."""
+        ...
+
+    async def use_refresh_token(
+        self, token_id: str, now: datetime
+    ) -> tuple[RefreshUse, int | None]:
+        """Spend a refresh token, atomically, and say how it went, with its user (None when
+        unknown): ``revoked``, then ``expired`` (``expires_at <= now``), then ``reused`` - it
+        was spent before, so a copy is in other hands: the whole family is revoked - else
+        ``ok``, and it is spent now."""
+        ...
+
+    async def revoke_refresh_family(self, family_id: str, now: datetime) -> None:
+        """Revoke every token of one sign-in (logout)."""
+        ...
+
+    async def revoke_user_refresh_tokens(self, user_id: int, now: datetime) -> int:
+        """Revoke every token of the user (logout everywhere); returns how many it revoked
+        (those not revoked already)."""
+        ...
 
     # --- ingest (the collector) ---
     async def ingest(self, batch: IngestBatch) -> IngestResult:
@@ -78,12 +242,13 @@ class Storage(Protocol):
 
     # --- the parents' views ---
     async def list_health_records(self, user_id: int, query: HistoryQuery) -> list[HealthRecord]:
-        """The user's history, newest first: uploads and readings of the devices they own."""
+        """The user's history, newest first: their uploads and the readings of the devices
+        they are a member of (owner or caregiver)."""
         ...
 
     async def get_health_record(self, user_id: int, record_id: int) -> HealthRecord | None:
         """One record of the user's history, as ``list_health_records`` shows it; None both when
-        it does not exist and when it is not the user's (their upload or their device's)."""
+        it does not exist and when it is not the user's (their upload or a member device's)."""
         ...
 
     async def add_upload(self, upload: UploadRow) -> tuple[HealthRecord, StoredAlert | None]:
@@ -94,7 +259,8 @@ class Storage(Protocol):
         ...
 
     async def health_stats(self, user_id: int) -> HealthStats:
-        """Totals over the user's whole history (their uploads + their devices' readings):
+        """Totals over the user's whole history (their uploads + their member devices'
+        readings):
 
         - ``total_records``: uploads + device readings (cry events are not records);
         - ``cry_detected_count``: records with ``cry_detected`` (uploads; device readings never

@@ -41,7 +41,9 @@ class TelemetryRow:
 
 @dataclass(frozen=True, slots=True)
 class HealthRecord:
-    """A row of the parents' history: a device reading or an app upload."""
+    """A row of the parents' history: a device reading or an app upload. ``user_id`` is whose
+    history it is shown in: the uploader for an upload, the viewing member for a device
+    reading, so every record a user is given carries their own id."""
 
     id: int
     user_id: int
@@ -167,8 +169,8 @@ class IngestBatch:
 @dataclass(frozen=True, slots=True)
 class StoredAlert:
     """A committed alert. Device alerts (the collector's rules) carry ``device_id`` and no
-    ``user_id`` (whoever owns the device when it is read is told); upload alerts carry the
-    uploading ``user_id`` and no device."""
+    ``user_id`` (whoever is a member of the device when it is read is told); upload alerts carry
+    the uploading ``user_id`` and no device."""
 
     id: int
     device_id: str | None
@@ -207,3 +209,87 @@ class DeviceState:
     max_seq: int | None
     clock_offset_s: float | None
     clock_drift: bool
+
+
+# --- devices, sharing, alerts and sessions (the parents' API) -------------------------------
+
+MemberRole = Literal["owner", "caregiver"]
+# What presenting a refresh token did; see ``Storage.use_refresh_token``.
+RefreshUse = Literal["ok", "reused", "unknown", "expired", "revoked"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSummary:
+    """A nursery as one of its members sees it. ``nursery_settings`` are the alert rules'
+    settings (``cloud.rules.NurserySettings`` keys), ``device_settings`` what the device is told
+    to run with (``models.contract.DeviceSettings`` keys); every change of the latter raises
+    ``device_settings_revision``, the revision the device is sent."""
+
+    device_id: str
+    name: str | None
+    role: MemberRole
+    online: bool
+    last_seen: datetime | None
+    firmware_version: str | None
+    model_version: str | None
+    claimed_at: datetime | None
+    nursery_settings: dict[str, object]
+    device_settings: dict[str, object]
+    device_settings_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Caregiver:
+    """A member of a device: its owner or a caregiver the owner shared it with."""
+
+    user_id: int
+    email: str
+    name: str | None
+    role: MemberRole
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """A stored alert as one user sees it: ``read`` is that user's own read mark."""
+
+    id: int
+    device_id: str | None
+    user_id: int | None
+    kind: str
+    time: datetime
+    created_at: datetime
+    message: str
+    sick_detected: bool
+    details: dict[str, object]
+    read: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    """Filters of ``Storage.list_user_alerts``; ``start``/``end`` bound the alert's ``time``,
+    both included (as ``HistoryQuery``)."""
+
+    limit: int = 100
+    offset: int = 0
+    device_id: str | None = None
+    kind: str | None = None
+    unread_only: bool = False
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CryEpisode:
+    """A ``cry_started`` event paired with its ``cry_ended`` (same device and ``episode_id``).
+    While the baby still cries ``ended_at`` and ``duration_s`` are None and ``confidence`` /
+    ``sound_dbfs`` are the start's; once ended they are the episode's peak and loudest level,
+    which the end event carries."""
+
+    device_id: str
+    episode_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    confidence: float
+    duration_s: float | None
+    sound_dbfs: float | None

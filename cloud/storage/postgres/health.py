@@ -1,9 +1,10 @@
 """The parents' views on PostgreSQL: history, one record, uploads, stats and the time series.
 
-A user's history is their uploads plus the readings of the devices they own, written as a
-UNION ALL of two index-backed scans (readings_user_time for uploads; devices_owner then
-readings_device_time for device readings) instead of an OR, which PostgreSQL cannot serve from
-either index alone. Filters on the union are pushed down into both branches.
+A user's history is their uploads plus the readings of the devices they are a member of
+(owner or caregiver), written as a UNION ALL of two index-backed scans (readings_user_time for
+uploads; device_members_user then readings_device_time for device readings) instead of an OR,
+which PostgreSQL cannot serve from either index alone. Filters on the union are pushed down into
+both branches. What a device sent before it was last unclaimed (``history_from``) is nobody's.
 """
 
 from __future__ import annotations
@@ -41,16 +42,23 @@ SELECT r.id, r.user_id, r.source, r.device_id, r.temperature, r.humidity, r.audi
 FROM readings r
 WHERE r.user_id = %(user_id)s AND r.source = 'upload'
 UNION ALL
-SELECT r.id, d.owner_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
+SELECT r.id, m.user_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
        r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
-FROM readings r JOIN devices d ON d.device_id = r.device_id
-WHERE d.owner_id = %(user_id)s AND r.source = 'device'
+FROM device_members m
+JOIN devices d ON d.device_id = m.device_id
+JOIN readings r ON r.device_id = m.device_id
+WHERE m.user_id = %(user_id)s AND r.source = 'device'
+  AND (d.history_from IS NULL OR r.received_at >= d.history_from)
 """
 
-# The user's devices' cry episodes (served by events_cry_started, migration 0004).
+# The member devices' cry episodes (served by events_cry_started, migration 0004).
 _CRY_EPISODES = f"""
-SELECT e.time FROM events e JOIN devices d ON d.device_id = e.device_id
-WHERE d.owner_id = %(user_id)s AND e.kind = '{CRY_EPISODE_KIND}'
+SELECT e.time
+FROM device_members m
+JOIN devices d ON d.device_id = m.device_id
+JOIN events e ON e.device_id = m.device_id
+WHERE m.user_id = %(user_id)s AND e.kind = '{CRY_EPISODE_KIND}'
+  AND (d.history_from IS NULL OR e.received_at >= d.history_from)
 """  # noqa: S608 - a constant
 
 _LIST_SQL = f"""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cloud.storage.interface import DuplicateEmailError, StorageError
-from cloud.storage.postgres import health
+from cloud.storage.postgres import alerts, devices, health, sessions
 from cloud.storage.postgres.ingest import create_staging_tables, ingest
 from cloud.storage.postgres.migrations import (
     TimescalePolicies,
@@ -24,13 +25,19 @@ from cloud.storage.postgres.migrations import (
 )
 from cloud.storage.postgres.presence import check_offline, listen_alerts
 from cloud.storage.records import (
+    AlertQuery,
+    AlertView,
+    Caregiver,
+    CryEpisode,
     DeadLetter,
     DeviceState,
+    DeviceSummary,
     HealthRecord,
     HealthStats,
     HistoryQuery,
     IngestBatch,
     IngestResult,
+    RefreshUse,
     StoredAlert,
     TimeBucket,
     UploadRow,
@@ -134,13 +141,19 @@ class PostgresStorage:
             row = await cursor.fetchone()
         return None if row is None else UserCredentials(_user(row), row["password_hash"])
 
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection[DictRow]]:
+        """A pooled connection whose driver errors become StorageError (the storage errors
+        raised on purpose, such as NotFoundError, pass unchanged)."""
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StorageError(f"PostgreSQL: {exc}") from exc
+
     async def register_device(self, device_id: str, owner_id: int | None) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                "INSERT INTO devices (device_id, owner_id) VALUES (%s, %s)"
-                " ON CONFLICT (device_id) DO UPDATE SET owner_id = EXCLUDED.owner_id",
-                (device_id, owner_id),
-            )
+        async with self._connection() as conn:
+            await devices.register_device(conn, device_id, owner_id)
 
     async def ingest(self, batch: IngestBatch) -> IngestResult:
         try:
@@ -219,3 +232,110 @@ class PostgresStorage:
     ) -> list[TimeBucket]:
         async with self._pool.connection() as conn:
             return await health.health_timeseries(conn, user_id, bucket, start, end)
+
+    # --- claiming and sharing devices ---
+    async def set_claim_code(self, device_id: str, code_hash: str, expires_at: datetime) -> None:
+        async with self._connection() as conn:
+            await devices.set_claim_code(conn, device_id, code_hash, expires_at)
+
+    async def claim_device(
+        self, user_id: int, code_hash: str, now: datetime, name: str | None
+    ) -> DeviceSummary | None:
+        async with self._connection() as conn:
+            return await devices.claim_device(conn, user_id, code_hash, now, name)
+
+    async def list_devices(self, user_id: int) -> list[DeviceSummary]:
+        async with self._connection() as conn:
+            return await devices.list_devices(conn, user_id)
+
+    async def get_device(self, user_id: int, device_id: str) -> DeviceSummary | None:
+        async with self._connection() as conn:
+            return await devices.get_device(conn, user_id, device_id)
+
+    async def rename_device(self, user_id: int, device_id: str, name: str | None) -> DeviceSummary:
+        async with self._connection() as conn:
+            return await devices.rename_device(conn, user_id, device_id, name)
+
+    async def update_device_settings(
+        self,
+        user_id: int,
+        device_id: str,
+        nursery: dict[str, object] | None,
+        device: dict[str, object] | None,
+    ) -> DeviceSummary:
+        async with self._connection() as conn:
+            return await devices.update_device_settings(conn, user_id, device_id, nursery, device)
+
+    async def unclaim_device(self, user_id: int, device_id: str) -> None:
+        async with self._connection() as conn:
+            await devices.unclaim_device(conn, user_id, device_id)
+
+    async def list_caregivers(self, user_id: int, device_id: str) -> list[Caregiver]:
+        async with self._connection() as conn:
+            return await devices.list_caregivers(conn, user_id, device_id)
+
+    async def add_caregiver(self, owner_id: int, device_id: str, email: str) -> Caregiver:
+        async with self._connection() as conn:
+            return await devices.add_caregiver(conn, owner_id, device_id, email)
+
+    async def remove_caregiver(self, user_id: int, device_id: str, member_id: int) -> None:
+        async with self._connection() as conn:
+            await devices.remove_caregiver(conn, user_id, device_id, member_id)
+
+    async def list_cry_episodes(
+        self,
+        user_id: int,
+        device_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+    ) -> list[CryEpisode]:
+        async with self._connection() as conn:
+            return await devices.list_cry_episodes(conn, user_id, device_id, start, end, limit)
+
+    # --- alerts as each user sees them ---
+    async def list_user_alerts(self, user_id: int, query: AlertQuery) -> list[AlertView]:
+        async with self._connection() as conn:
+            return await alerts.list_user_alerts(conn, user_id, query)
+
+    async def count_unread_alerts(self, user_id: int) -> int:
+        async with self._connection() as conn:
+            return await alerts.count_unread_alerts(conn, user_id)
+
+    async def mark_alerts_read(
+        self, user_id: int, alert_ids: list[int] | None, now: datetime
+    ) -> int:
+        async with self._connection() as conn:
+            return await alerts.mark_alerts_read(conn, user_id, alert_ids, now)
+
+    async def alert_recipients(self, alert: StoredAlert) -> list[int]:
+        async with self._connection() as conn:
+            return await alerts.alert_recipients(conn, alert)
+
+    # --- refresh tokens ---
+    async def store_refresh_token(
+        self,
+        token_id: str,
+        user_id: int,
+        family_id: str,
+        issued_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        async with self._connection() as conn:
+            await sessions.store_refresh_token(
+                conn, token_id, user_id, family_id, issued_at, expires_at
+            )
+
+    async def use_refresh_token(
+        self, token_id: str, now: datetime
+    ) -> tuple[RefreshUse, int | None]:
+        async with self._connection() as conn:
+            return await sessions.use_refresh_token(conn, token_id, now)
+
+    async def revoke_refresh_family(self, family_id: str, now: datetime) -> None:
+        async with self._connection() as conn:
+            await sessions.revoke_refresh_family(conn, family_id, now)
+
+    async def revoke_user_refresh_tokens(self, user_id: int, now: datetime) -> int:
+        async with self._connection() as conn:
+            return await sessions.revoke_user_refresh_tokens(conn, user_id, now)

@@ -29,22 +29,30 @@ from cloud.storage.records import (
 from cloud.storage.sqlite.database import Transaction, from_db_time, to_db_time
 from cloud.storage.sqlite.ingest import insert_alert
 
-# Uploads of the user plus readings of the user's devices, as one history (see postgres/health).
+# Uploads of the user plus readings of the devices they are a member of, as one history (see
+# postgres/health), without what a device sent before it was last unclaimed.
 _HISTORY = """
 SELECT r.id, r.user_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
        r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
 FROM readings r WHERE r.user_id = :user_id AND r.source = 'upload'
 UNION ALL
-SELECT r.id, d.owner_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
+SELECT r.id, m.user_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
        r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
-FROM readings r JOIN devices d ON d.device_id = r.device_id
-WHERE d.owner_id = :user_id AND r.source = 'device'
+FROM device_members m
+JOIN devices d ON d.device_id = m.device_id
+JOIN readings r ON r.device_id = m.device_id
+WHERE m.user_id = :user_id AND r.source = 'device'
+  AND (d.history_from IS NULL OR r.received_at >= d.history_from)
 """
 
 # A literal kind, so SQLite can use the partial index events_cry_started.
 _CRY_EPISODES = f"""
-SELECT e.time FROM events e JOIN devices d ON d.device_id = e.device_id
-WHERE d.owner_id = :user_id AND e.kind = '{CRY_EPISODE_KIND}'
+SELECT e.time
+FROM device_members m
+JOIN devices d ON d.device_id = m.device_id
+JOIN events e ON e.device_id = m.device_id
+WHERE m.user_id = :user_id AND e.kind = '{CRY_EPISODE_KIND}'
+  AND (d.history_from IS NULL OR e.received_at >= d.history_from)
 """  # noqa: S608 - a constant
 
 _LIST_SQL = f"""

@@ -11,20 +11,26 @@ from pathlib import Path
 from cloud.storage.alert_hub import AlertHub
 from cloud.storage.interface import DuplicateEmailError
 from cloud.storage.records import (
+    AlertQuery,
+    AlertView,
+    Caregiver,
+    CryEpisode,
     DeadLetter,
     DeviceState,
+    DeviceSummary,
     HealthRecord,
     HealthStats,
     HistoryQuery,
     IngestBatch,
     IngestResult,
+    RefreshUse,
     StoredAlert,
     TimeBucket,
     UploadRow,
     User,
     UserCredentials,
 )
-from cloud.storage.sqlite import health
+from cloud.storage.sqlite import alerts, devices, health, sessions
 from cloud.storage.sqlite import ingest as sqlite_ingest
 from cloud.storage.sqlite.database import (
     SqliteDatabase,
@@ -119,14 +125,7 @@ class SqliteStorage:
         return await self._db.run(select)
 
     async def register_device(self, device_id: str, owner_id: int | None) -> None:
-        def upsert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO devices (device_id, owner_id, created_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (device_id) DO UPDATE SET owner_id = excluded.owner_id",
-                (device_id, owner_id, to_db_time(datetime.now(UTC))),
-            )
-
-        await self._db.run(upsert)
+        await self._db.run(lambda conn: devices.register_device(conn, device_id, owner_id))
 
     async def set_device_settings(self, device_id: str, settings: dict[str, float]) -> None:
         def update(conn: sqlite3.Connection) -> None:
@@ -212,4 +211,112 @@ class SqliteStorage:
     ) -> list[TimeBucket]:
         return await self._db.run(
             lambda conn: health.health_timeseries(conn, user_id, bucket, start, end)
+        )
+
+    # --- claiming and sharing devices ---
+    async def set_claim_code(self, device_id: str, code_hash: str, expires_at: datetime) -> None:
+        await self._db.run(
+            lambda conn: devices.set_claim_code(conn, device_id, code_hash, expires_at)
+        )
+
+    async def claim_device(
+        self, user_id: int, code_hash: str, now: datetime, name: str | None
+    ) -> DeviceSummary | None:
+        return await self._db.run(
+            lambda conn: devices.claim_device(conn, user_id, code_hash, now, name)
+        )
+
+    async def list_devices(self, user_id: int) -> list[DeviceSummary]:
+        return await self._db.run(lambda conn: devices.list_devices(conn, user_id))
+
+    async def get_device(self, user_id: int, device_id: str) -> DeviceSummary | None:
+        return await self._db.run(lambda conn: devices.get_device(conn, user_id, device_id))
+
+    async def rename_device(self, user_id: int, device_id: str, name: str | None) -> DeviceSummary:
+        return await self._db.run(
+            lambda conn: devices.rename_device(conn, user_id, device_id, name)
+        )
+
+    async def update_device_settings(
+        self,
+        user_id: int,
+        device_id: str,
+        nursery: dict[str, object] | None,
+        device: dict[str, object] | None,
+    ) -> DeviceSummary:
+        return await self._db.run(
+            lambda conn: devices.update_device_settings(conn, user_id, device_id, nursery, device)
+        )
+
+    async def unclaim_device(self, user_id: int, device_id: str) -> None:
+        await self._db.run(lambda conn: devices.unclaim_device(conn, user_id, device_id))
+
+    async def list_caregivers(self, user_id: int, device_id: str) -> list[Caregiver]:
+        return await self._db.run(lambda conn: devices.list_caregivers(conn, user_id, device_id))
+
+    async def add_caregiver(self, owner_id: int, device_id: str, email: str) -> Caregiver:
+        return await self._db.run(
+            lambda conn: devices.add_caregiver(conn, owner_id, device_id, email)
+        )
+
+    async def remove_caregiver(self, user_id: int, device_id: str, member_id: int) -> None:
+        await self._db.run(
+            lambda conn: devices.remove_caregiver(conn, user_id, device_id, member_id)
+        )
+
+    async def list_cry_episodes(
+        self,
+        user_id: int,
+        device_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+    ) -> list[CryEpisode]:
+        return await self._db.run(
+            lambda conn: devices.list_cry_episodes(conn, user_id, device_id, start, end, limit)
+        )
+
+    # --- alerts as each user sees them ---
+    async def list_user_alerts(self, user_id: int, query: AlertQuery) -> list[AlertView]:
+        return await self._db.run(lambda conn: alerts.list_user_alerts(conn, user_id, query))
+
+    async def count_unread_alerts(self, user_id: int) -> int:
+        return await self._db.run(lambda conn: alerts.count_unread_alerts(conn, user_id))
+
+    async def mark_alerts_read(
+        self, user_id: int, alert_ids: list[int] | None, now: datetime
+    ) -> int:
+        return await self._db.run(
+            lambda conn: alerts.mark_alerts_read(conn, user_id, alert_ids, now)
+        )
+
+    async def alert_recipients(self, alert: StoredAlert) -> list[int]:
+        return await self._db.run(lambda conn: alerts.alert_recipients(conn, alert))
+
+    # --- refresh tokens ---
+    async def store_refresh_token(
+        self,
+        token_id: str,
+        user_id: int,
+        family_id: str,
+        issued_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        await self._db.run(
+            lambda conn: sessions.store_refresh_token(
+                conn, token_id, user_id, family_id, issued_at, expires_at
+            )
+        )
+
+    async def use_refresh_token(
+        self, token_id: str, now: datetime
+    ) -> tuple[RefreshUse, int | None]:
+        return await self._db.run(lambda conn: sessions.use_refresh_token(conn, token_id, now))
+
+    async def revoke_refresh_family(self, family_id: str, now: datetime) -> None:
+        await self._db.run(lambda conn: sessions.revoke_refresh_family(conn, family_id, now))
+
+    async def revoke_user_refresh_tokens(self, user_id: int, now: datetime) -> int:
+        return await self._db.run(
+            lambda conn: sessions.revoke_user_refresh_tokens(conn, user_id, now)
         )

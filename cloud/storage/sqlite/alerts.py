@@ -1,0 +1,106 @@
+"""Alerts as each user sees them on SQLite, with the semantics of postgres/alerts.py."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+
+from cloud.storage.records import AlertQuery, AlertView, StoredAlert
+from cloud.storage.sharing_plan import MEMBER_ORDER
+from cloud.storage.sqlite.database import from_db_time, to_db_time
+
+_VISIBLE = """
+SELECT a.id, a.device_id, a.user_id, a.kind, a.time, a.created_at, a.message, a.sick_detected,
+       a.details
+FROM device_members m
+JOIN devices d ON d.device_id = m.device_id
+JOIN alerts a ON a.device_id = m.device_id
+WHERE m.user_id = :user_id AND (d.history_from IS NULL OR a.created_at >= d.history_from)
+UNION ALL
+SELECT a.id, a.device_id, a.user_id, a.kind, a.time, a.created_at, a.message, a.sick_detected,
+       a.details
+FROM alerts a
+WHERE a.user_id = :user_id AND a.device_id IS NULL
+"""
+
+_LIST_SQL = f"""
+SELECT v.*, r.alert_id IS NOT NULL AS read
+FROM ({_VISIBLE}) v
+LEFT JOIN alert_reads r ON r.alert_id = v.id AND r.user_id = :user_id
+WHERE (:device_id IS NULL OR v.device_id = :device_id)
+  AND (:kind IS NULL OR v.kind = :kind)
+  AND (NOT :unread_only OR r.alert_id IS NULL)
+  AND (:start IS NULL OR v.time >= :start)
+  AND (:end IS NULL OR v.time <= :end)
+ORDER BY v.time DESC, v.id DESC
+LIMIT :limit OFFSET :offset
+"""  # noqa: S608 - fixed fragments
+
+_UNREAD_SQL = f"""
+SELECT count(*) AS unread FROM ({_VISIBLE}) v
+WHERE NOT EXISTS (SELECT 1 FROM alert_reads r WHERE r.alert_id = v.id AND r.user_id = :user_id)
+"""  # noqa: S608 - fixed fragments
+
+# ``WHERE`` is required before ON CONFLICT in an INSERT ... SELECT (SQLite's parser).
+_MARK_SQL = f"""
+INSERT INTO alert_reads (alert_id, user_id, read_at)
+SELECT v.id, :user_id, :now FROM ({_VISIBLE}) v
+WHERE :ids IS NULL OR v.id IN (SELECT value FROM json_each(:ids))
+ON CONFLICT (alert_id, user_id) DO NOTHING
+"""  # noqa: S608 - fixed fragments
+
+
+def _optional(value: datetime | None) -> str | None:
+    return None if value is None else to_db_time(value)
+
+
+def _view(row: sqlite3.Row) -> AlertView:
+    return AlertView(
+        id=row["id"],
+        device_id=row["device_id"],
+        user_id=row["user_id"],
+        kind=row["kind"],
+        time=from_db_time(row["time"]),
+        created_at=from_db_time(row["created_at"]),
+        message=row["message"],
+        sick_detected=bool(row["sick_detected"]),
+        details=json.loads(row["details"]),
+        read=bool(row["read"]),
+    )
+
+
+def list_user_alerts(conn: sqlite3.Connection, user_id: int, query: AlertQuery) -> list[AlertView]:
+    rows = conn.execute(_LIST_SQL, {
+        "user_id": user_id, "device_id": query.device_id, "kind": query.kind,
+        "unread_only": query.unread_only, "start": _optional(query.start),
+        "end": _optional(query.end), "limit": query.limit, "offset": query.offset,
+    })  # fmt: skip
+    return [_view(row) for row in rows]
+
+
+def count_unread_alerts(conn: sqlite3.Connection, user_id: int) -> int:
+    return int(conn.execute(_UNREAD_SQL, {"user_id": user_id}).fetchone()["unread"])
+
+
+def mark_alerts_read(
+    conn: sqlite3.Connection, user_id: int, alert_ids: list[int] | None, now: datetime
+) -> int:
+    # One statement: atomic without an explicit transaction (autocommit mode).
+    cursor = conn.execute(_MARK_SQL, {
+        "user_id": user_id, "now": to_db_time(now),
+        "ids": None if alert_ids is None else json.dumps(alert_ids),
+    })  # fmt: skip
+    return cursor.rowcount
+
+
+def alert_recipients(conn: sqlite3.Connection, alert: StoredAlert) -> list[int]:
+    if alert.user_id is not None:
+        return [alert.user_id]
+    if alert.device_id is None:
+        return []
+    rows = conn.execute(
+        f"SELECT m.user_id FROM device_members m WHERE m.device_id = ? ORDER BY {MEMBER_ORDER}",  # noqa: S608
+        (alert.device_id,),
+    )
+    return [row["user_id"] for row in rows]
