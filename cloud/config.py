@@ -108,7 +108,10 @@ class ApiSettings:
     jwt_secret: str = field(repr=False)
     jwt_algorithm: str = "HS256"
     access_token_expire_minutes: int = 30
+    refresh_token_expire_days: int = 30
     environment: str = "development"
+    # The broker the API publishes devices' desired config to (as svc.api); None: not published.
+    mqtt: MqttSettings | None = None
     # Uploaded audio is kept here, outside any web root, under generated names.
     upload_dir: str = "var/uploads"
     max_upload_bytes: int = 20 * 1024 * 1024
@@ -144,7 +147,9 @@ class ApiSettings:
             jwt_secret=secret,
             jwt_algorithm=algorithm,
             access_token_expire_minutes=_int(env, "ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 24 * 60),
+            refresh_token_expire_days=_int(env, "REFRESH_TOKEN_EXPIRE_DAYS", 30, 1, 365),
             environment=environment,
+            mqtt=MqttSettings.from_env(env) if env.get("MQTT_HOST", "").strip() else None,
             upload_dir=env.get("NURSERY_UPLOAD_DIR", "").strip() or "var/uploads",
             max_upload_bytes=_int(env, "NURSERY_MAX_UPLOAD_MB", 20, 1, 500) * 1024 * 1024,
             login_failures_per_minute=_int(env, "NURSERY_LOGIN_FAILURES_PER_MINUTE", 10, 1, 10_000),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -15,20 +15,22 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from cloud.api.cry_analysis import CryAnalyzer
 from cloud.api.deps import AppServices
+from cloud.api.device_config import DesiredConfigPublisher
 from cloud.api.ratelimit import LoginRateLimiter
 from cloud.api.realtime import AlertBroadcaster
 from cloud.api.request_log import RequestLogMiddleware
-from cloud.api.routes import auth, health, ops, realtime
+from cloud.api.routes import alerts, auth, devices, health, ops, realtime
 from cloud.api.security import PasswordHasher, TokenIssuer
 from cloud.config import ApiSettings
-from cloud.storage import Storage, open_storage
-from cloud.storage.records import StoredAlert
+from cloud.storage import open_storage
 from cloud.uploads import AudioStore
 
 DESCRIPTION = f"""
 The parents' API of Nursery: accounts, the nursery's readings and the app's uploads, statistics,
-time series and real-time alerts. The documented app contract is kept exactly; fields and
-endpoints beyond it are additions that older clients can ignore.
+time series and real-time alerts; devices (claim, settings pushed to the device, sharing with
+other caregivers), alerts with a read state, cry episodes, refresh tokens. The documented app
+contract is kept exactly; fields and endpoints beyond it are additions that older clients can
+ignore.
 
 Authenticate with `POST /auth/token` (OAuth2 password form) or `POST /auth/login` (JSON) and send
 `Authorization: Bearer <access_token>`.
@@ -38,28 +40,19 @@ Authenticate with `POST /auth/token` (OAuth2 password form) or `POST /auth/login
 """
 
 
-def alert_recipients(storage: Storage) -> Callable[[StoredAlert], Awaitable[list[int]]]:
-    """Who is told about an alert: the uploader, or the owner of the device."""
-
-    async def recipients(alert: StoredAlert) -> list[int]:
-        if alert.user_id is not None:
-            return [alert.user_id]
-        if alert.device_id is None:
-            return []
-        device = await storage.get_device_state(alert.device_id)
-        return [device.owner_id] if device is not None and device.owner_id is not None else []
-
-    return recipients
-
-
 def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = await open_storage(settings.database_url)
         listener: asyncio.Task[None] | None = None
+        publisher: DesiredConfigPublisher | None = None
         try:
             await storage.migrate()
-            broadcaster = AlertBroadcaster(storage, alert_recipients(storage))
+            broadcaster = AlertBroadcaster(storage, storage.alert_recipients)
+            publisher = None
+            if settings.mqtt is not None:
+                publisher = DesiredConfigPublisher(settings.mqtt)
+                await publisher.start()
             app.state.services = AppServices(
                 storage=storage,
                 hasher=PasswordHasher(),
@@ -67,11 +60,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
                     secret=settings.jwt_secret,
                     algorithm=settings.jwt_algorithm,
                     access_ttl=timedelta(minutes=settings.access_token_expire_minutes),
+                    refresh_ttl=timedelta(days=settings.refresh_token_expire_days),
                 ),
                 login_limiter=LoginRateLimiter(settings.login_failures_per_minute),
                 analyzer=await asyncio.to_thread(CryAnalyzer.load),
                 audio_store=AudioStore(Path(settings.upload_dir), settings.max_upload_bytes),
                 broadcaster=broadcaster,
+                config_publisher=publisher,
             )
             listener = asyncio.create_task(broadcaster.run(), name="alert-listener")
             yield
@@ -80,6 +75,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await listener
+            if publisher is not None:
+                await publisher.stop()
             await storage.close()
 
     app = FastAPI(title="Nursery API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -94,6 +91,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(RequestLogMiddleware)
     app.include_router(auth.router)
     app.include_router(health.router)
+    app.include_router(devices.router)
+    app.include_router(alerts.router)
     app.include_router(realtime.router)
     app.include_router(ops.router)
     return app

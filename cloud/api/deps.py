@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
 from cloud.api.cry_analysis import CryAnalyzer
+from cloud.api.device_config import DesiredConfigPublisher
 from cloud.api.ratelimit import LoginRateLimiter
 from cloud.api.realtime import AlertBroadcaster
 from cloud.api.security import InvalidTokenError, PasswordHasher, TokenIssuer
@@ -28,6 +29,8 @@ class AppServices:
     analyzer: CryAnalyzer
     audio_store: AudioStore
     broadcaster: AlertBroadcaster
+    # None when no broker is configured (MQTT_HOST unset): settings are stored, not pushed.
+    config_publisher: DesiredConfigPublisher | None
 
 
 def get_services(request: Request) -> AppServices:

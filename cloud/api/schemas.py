@@ -39,6 +39,12 @@ class UserSummary(BaseModel):
 class Token(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
+    # Extensions to the documented response (older clients ignore them).
+    expires_in: int | None = Field(default=None, description="seconds the access token lives")
+    refresh_token: str | None = Field(
+        default=None,
+        description="single-use token for POST /auth/refresh; each use returns a new one",
+    )
 
 
 class LoginResponse(Token):

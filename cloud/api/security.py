@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import jwt
 from pwdlib import PasswordHash
 
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+REFRESH_TOKEN_TYPE = "refresh"  # noqa: S105 - a claim value, not a secret
 
 
 class InvalidTokenError(ValueError):
@@ -35,10 +37,51 @@ class PasswordHasher:
 
 
 @dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """A refresh token and what the server keeps about it (never the token itself)."""
+
+    token: str = field(repr=False)
+    token_id: str
+    family_id: str
+    user_id: int
+    issued_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class TokenIssuer:
     secret: str
     algorithm: str
     access_ttl: timedelta
+    refresh_ttl: timedelta = timedelta(days=30)
+
+    def issue_refresh_token(
+        self, user_id: int, family_id: str | None = None, now: datetime | None = None
+    ) -> RefreshToken:
+        """A long-lived, single-use token. Each use hands out its successor in the same
+        family; presenting a used one again means it was copied, and the family is revoked."""
+        issued_at = now or datetime.now(UTC)
+        token_id = secrets.token_urlsafe(16)
+        family = family_id or secrets.token_urlsafe(16)
+        claims = {
+            "sub": str(user_id),
+            "type": REFRESH_TOKEN_TYPE,
+            "jti": token_id,
+            "fam": family,
+            "iat": issued_at,
+            "exp": issued_at + self.refresh_ttl,
+        }
+        token = jwt.encode(claims, self.secret, algorithm=self.algorithm)
+        return RefreshToken(
+            token, token_id, family, user_id, issued_at, issued_at + self.refresh_ttl
+        )
+
+    def verify_refresh_token(self, token: str) -> tuple[int, str, str]:
+        """(user id, token id, family id) of a well-formed, unexpired refresh token."""
+        claims = self._decode(
+            token, REFRESH_TOKEN_TYPE, ["exp", "iat", "sub", "type", "jti", "fam"]
+        )
+        return self._subject(claims), str(claims["jti"]), str(claims["fam"])
 
     def issue_access_token(self, user_id: int, now: datetime | None = None) -> str:
         issued_at = now or datetime.now(UTC)
@@ -52,19 +95,24 @@ class TokenIssuer:
 
     def verify_access_token(self, token: str) -> int:
         """Return the user id the token was issued to; raises InvalidTokenError otherwise."""
+        claims = self._decode(token, ACCESS_TOKEN_TYPE, ["exp", "iat", "sub", "type"])
+        return self._subject(claims)
+
+    def _decode(self, token: str, token_type: str, required: list[str]) -> dict[str, object]:
         try:
             # Only the configured algorithm is accepted: no "none", no algorithm confusion.
-            claims = jwt.decode(
-                token,
-                self.secret,
-                algorithms=[self.algorithm],
-                options={"require": ["exp", "iat", "sub", "type"]},
+            claims: dict[str, object] = jwt.decode(
+                token, self.secret, algorithms=[self.algorithm], options={"require": required}
             )
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(str(exc)) from exc
-        if claims.get("type") != ACCESS_TOKEN_TYPE:
-            raise InvalidTokenError("not an access token")
+        if claims.get("type") != token_type:
+            raise InvalidTokenError(f"wrong token type (expected {token_type})")
+        return claims
+
+    @staticmethod
+    def _subject(claims: dict[str, object]) -> int:
         try:
-            return int(claims["sub"])
+            return int(str(claims["sub"]))
         except (TypeError, ValueError):
             raise InvalidTokenError("malformed subject") from None

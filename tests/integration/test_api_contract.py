@@ -111,7 +111,8 @@ def test_token_login_and_me_follow_the_documented_shapes(client: TestClient) -> 
     user_id, headers, email = signup(client, "Jane")
     form = client.post("/auth/token", data={"username": email, "password": "testPassword123"})
     assert form.status_code == 200
-    assert set(form.json()) == {"access_token", "token_type"}
+    # The documented fields, plus the refresh-token extension.
+    assert set(form.json()) == {"access_token", "token_type", "expires_in", "refresh_token"}
     assert form.json()["token_type"] == "bearer"
     login = client.post("/auth/login", json={"email": email, "password": "testPassword123"})
     assert login.json()["user"] == {"id": user_id, "email": email, "name": "Jane"}

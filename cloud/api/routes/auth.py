@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from cloud.api.deps import CREDENTIALS_ERROR, AppServices, CurrentUser, ServicesDep
+from cloud.api.device_schemas import RefreshRequest
 from cloud.api.ratelimit import RateLimitedError
 from cloud.api.schemas import LoginRequest, LoginResponse, Token, UserCreate, UserRead, UserSummary
+from cloud.api.security import InvalidTokenError
 from cloud.storage import DuplicateEmailError
 from cloud.storage.records import User
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 INVALID_LOGIN = HTTPException(
@@ -59,16 +64,76 @@ async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep, request: Request
 ) -> Token:
     user = await _authenticate(services, request, form.username, form.password)
-    return Token(access_token=services.tokens.issue_access_token(user.id))
+    return await _new_session(services, user.id)
 
 
 @router.post("/login", response_model=LoginResponse)
 async def login(body: LoginRequest, services: ServicesDep, request: Request) -> LoginResponse:
     user = await _authenticate(services, request, body.email, body.password)
+    session = await _new_session(services, user.id)
     return LoginResponse(
-        access_token=services.tokens.issue_access_token(user.id),
-        user=UserSummary(id=user.id, email=user.email, name=user.name),
+        **session.model_dump(), user=UserSummary(id=user.id, email=user.email, name=user.name)
     )
+
+
+async def _new_session(services: AppServices, user_id: int, family_id: str | None = None) -> Token:
+    """An access token and a refresh token (stored by id and family, never the token)."""
+    refresh = services.tokens.issue_refresh_token(user_id, family_id)
+    await services.storage.store_refresh_token(
+        refresh.token_id, user_id, refresh.family_id, refresh.issued_at, refresh.expires_at
+    )
+    return Token(
+        access_token=services.tokens.issue_access_token(user_id),
+        expires_in=int(services.tokens.access_ttl.total_seconds()),
+        refresh_token=refresh.token,
+    )
+
+
+INVALID_REFRESH = HTTPException(
+    status_code=status.HTTP_401_UNAUTHORIZED,
+    detail="Invalid or expired refresh token; sign in again",
+    headers={"WWW-Authenticate": "Bearer"},
+)
+
+
+@router.post("/refresh", response_model=Token, responses={401: {"description": "sign in again"}})
+async def refresh(body: RefreshRequest, services: ServicesDep) -> Token:
+    """Swap a refresh token for a new access token and a new refresh token (rotation). A
+    refresh token works once: presenting it again revokes its whole family, since only a
+    copy - a stolen token - would be presented twice."""
+    try:
+        user_id, token_id, family_id = services.tokens.verify_refresh_token(body.refresh_token)
+    except InvalidTokenError:
+        raise INVALID_REFRESH from None
+    outcome, _owner = await services.storage.use_refresh_token(token_id, datetime.now(UTC))
+    if outcome == "reused":
+        logger.warning("refresh token reused for user %d: family revoked", user_id)
+    if outcome != "ok" or await services.storage.get_user(user_id) is None:
+        raise INVALID_REFRESH
+    return await _new_session(services, user_id, family_id)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshRequest, services: ServicesDep) -> Response:
+    """End this sign-in: its refresh token family stops working. Access tokens already handed
+    out expire on their own (ACCESS_TOKEN_EXPIRE_MINUTES)."""
+    try:
+        _user_id, _token_id, family_id = services.tokens.verify_refresh_token(body.refresh_token)
+    except InvalidTokenError:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)  # nothing to end
+    await services.storage.revoke_refresh_family(family_id, datetime.now(UTC))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"description": "Invalid token"}},
+)
+async def logout_all(user: CurrentUser, services: ServicesDep) -> Response:
+    """End every sign-in of the caller (a lost phone)."""
+    await services.storage.revoke_user_refresh_tokens(user.id, datetime.now(UTC))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=UserRead, responses={401: {"description": "Invalid token"}})

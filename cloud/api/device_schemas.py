@@ -1,0 +1,137 @@
+"""Bodies of the endpoints beyond the documented app contract: devices, sharing, alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from models.contract import SettingValue
+
+# A name people give a nursery: no control characters (they break logs and notifications).
+DeviceName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
+
+
+class DeviceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    device_id: str
+    name: str | None
+    role: Literal["owner", "caregiver"] = Field(description="the caller's role for this device")
+    online: bool
+    last_seen: datetime | None
+    firmware_version: str | None
+    model_version: str | None
+    claimed_at: datetime | None
+    nursery_settings: dict[str, object] = Field(
+        description="safe ranges and grace periods the cloud's alert rules use"
+    )
+    device_settings: dict[str, object] = Field(
+        description="settings pushed to the device (intervals, cry sensitivity)"
+    )
+    device_settings_revision: int
+
+
+class DeviceSettingsRead(DeviceRead):
+    delivery: Literal["sent", "queued", "not_configured", "unchanged"] = Field(
+        description="what happened to the device settings: handed to the broker, queued until "
+        "the broker is reachable, no broker configured for this API, or no device settings sent"
+    )
+
+
+class DeviceClaim(BaseModel):
+    claim_code: str = Field(min_length=1, max_length=32, examples=["ABCDE-12345"])
+    name: DeviceName | None = None
+
+
+class DeviceRename(BaseModel):
+    name: DeviceName
+
+
+class DeviceSettingsUpdate(BaseModel):
+    """Either part may be left out; a part that is given replaces the stored one."""
+
+    nursery: dict[str, float] | None = Field(
+        default=None,
+        examples=[{"temperature_min_c": 18.0, "temperature_max_c": 22.0}],
+        description="temperature_min_c, temperature_max_c, humidity_min_pct, humidity_max_pct, "
+        "climate_grace_s, offline_grace_s, sick_body_temperature_c",
+    )
+    device: dict[str, SettingValue] | None = Field(
+        default=None,
+        examples=[{"cry_sensitivity": 0.6, "telemetry_interval_s": 10}],
+        description="telemetry_interval_s, status_interval_s, cry_detection_enabled, "
+        "cry_sensitivity, cry_min_duration_s, cry_cooldown_s (docs/protocol.md)",
+    )
+
+
+class CaregiverInvite(BaseModel):
+    email: EmailStr
+
+
+class CaregiverRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: int
+    email: str
+    name: str | None
+    role: Literal["owner", "caregiver"]
+    added_at: datetime
+
+
+class InviteAccepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    detail: str = (
+        "If an account exists for this address it now has access to the nursery; "
+        "otherwise ask the person to register first and invite them again."
+    )
+
+
+class AlertRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    device_id: str | None
+    kind: str
+    time: datetime
+    created_at: datetime
+    message: str
+    sick_detected: bool
+    details: dict[str, object]
+    read: bool
+
+
+class UnreadCount(BaseModel):
+    unread: int
+
+
+class MarkRead(BaseModel):
+    alert_ids: list[int] | None = Field(
+        default=None, max_length=1000, description="omit to mark every visible alert read"
+    )
+
+
+class MarkedRead(BaseModel):
+    marked: int
+
+
+class CryEpisodeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    device_id: str
+    episode_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    confidence: float
+    duration_s: float | None
+    sound_dbfs: float | None
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
