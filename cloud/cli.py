@@ -9,8 +9,10 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
+from cloud.claims import DEFAULT_CLAIM_TTL, generate_claim_code, hash_claim_code
 from cloud.config import ApiSettings, CollectorSettings, ConfigError
 from cloud.demo.processes import DemoError
 from cloud.logs import configure_logging
@@ -27,6 +29,7 @@ examples:
   DATABASE_URL=... JWT_SECRET=... nursery-cloud api --port 8000
   DATABASE_URL=... MQTT_USERNAME=svc.collector MQTT_PASSWORD=... nursery-cloud collector
   DATABASE_URL=... nursery-cloud device register nursery-0001 --owner-email parent@example.com
+  DATABASE_URL=... nursery-cloud device register nursery-0002 --claim-code
 """
 
 
@@ -47,7 +50,7 @@ async def _migrate() -> int:
     return 0
 
 
-async def _register_device(device_id: str, owner_email: str | None) -> int:
+async def _register_device(device_id: str, owner_email: str | None, claim_code: bool) -> int:
     storage = await open_storage(_database_url())
     try:
         await storage.migrate()
@@ -59,9 +62,17 @@ async def _register_device(device_id: str, owner_email: str | None) -> int:
                 return 2
             owner_id = credentials.user.id
         await storage.register_device(device_id, owner_id)
+        code = None
+        if claim_code and owner_id is None:
+            code = generate_claim_code()
+            expires = datetime.now(UTC) + DEFAULT_CLAIM_TTL
+            await storage.set_claim_code(device_id, hash_claim_code(code), expires)
     finally:
         await storage.close()
     print(f"device {device_id} registered" + (f" to {owner_email}" if owner_email else ""))
+    if code is not None:
+        # Shown once; only its hash is stored.
+        print(f"claim code: {code}  (single use, valid until {expires:%Y-%m-%d %H:%M} UTC)")
     return 0
 
 
@@ -155,7 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     device_commands = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
     register = device_commands.add_parser("register", help="register a device id (and its owner)")
     register.add_argument("device_id", help="the device id, as it appears in its MQTT topics")
-    register.add_argument("--owner-email", help="e-mail of the account that owns the device")
+    owner = register.add_mutually_exclusive_group()
+    owner.add_argument("--owner-email", help="e-mail of the account that owns the device")
+    owner.add_argument(
+        "--claim-code",
+        action="store_true",
+        help="print a single-use code the parents enter in the app to claim the device",
+    )
     return parser
 
 
@@ -173,7 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_demo(args)
         if args.command == "device":
             return asyncio.run(
-                _register_device(validate_device_id(args.device_id), args.owner_email)
+                _register_device(
+                    validate_device_id(args.device_id), args.owner_email, args.claim_code
+                )
             )
     except (ConfigError, ContractError, DemoError) as exc:
         print(f"error: {exc}", file=sys.stderr)
