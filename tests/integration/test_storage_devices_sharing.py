@@ -708,7 +708,8 @@ async def test_postgres_migration_makes_owners_members() -> None:
                 " (%s, NULL, %s)",
                 (OWNED, user["id"], T0, UNOWNED, T0 + HOUR),
             )
-            assert await apply_postgres_migrations(conn, migrations) == ["0005_devices_sharing"]
+            applied = await apply_postgres_migrations(conn, migrations)
+            assert applied[0] == "0005_devices_sharing"
             cursor = await conn.execute(
                 "SELECT device_id, user_id, role, added_at FROM device_members"
             )
@@ -744,7 +745,7 @@ def test_sqlite_migration_makes_owners_members(tmp_path: Path) -> None:
         "INSERT INTO devices (device_id, owner_id, created_at) VALUES (?, ?, ?), (?, NULL, ?)",
         (OWNED, user_id, to_db_time(T0), UNOWNED, to_db_time(T0 + HOUR)),
     )
-    assert apply_sqlite_migrations(conn) == ["0004_devices_sharing"]
+    assert apply_sqlite_migrations(conn)[0] == "0004_devices_sharing"
     members = conn.execute("SELECT device_id, user_id, role, added_at FROM device_members")
     assert [tuple(row) for row in members] == [(OWNED, user_id, "owner", to_db_time(T0))]
     devices = conn.execute(

@@ -70,6 +70,9 @@ async def timescaledb_installed(conn: AsyncConnection[Any]) -> bool:
 async def apply_migrations(conn: AsyncConnection[Any], migrations: list[Migration]) -> list[str]:
     applied_now: list[str] = []
     async with conn.transaction():
+        # Under the lock too: CREATE TABLE IF NOT EXISTS is not safe against a concurrent
+        # creator (two API processes starting at once collide on the table's type name).
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
