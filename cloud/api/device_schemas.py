@@ -36,6 +36,20 @@ class DeviceRead(BaseModel):
         description="settings pushed to the device (intervals, cry sensitivity)"
     )
     device_settings_revision: int
+    reported_revision: int | None = Field(
+        description="what the device last reported: the revision it applied or refused, and "
+        "why (null until the device has answered a desired config)"
+    )
+    reported_accepted: bool | None = Field(
+        description="whether the device applied reported_revision (false: it refused it)"
+    )
+    reported_error: str | None = Field(
+        description="why the device refused reported_revision; null when it applied it"
+    )
+    reported_at: datetime | None = Field(description="the device's time of its last report")
+    reported_settings: dict[str, object] | None = Field(
+        description="the settings the device said it runs with in its last report"
+    )
 
 
 class DeviceSettingsRead(DeviceRead):

@@ -22,6 +22,7 @@ from cloud.storage.records import (
     EventRow,
     IngestBatch,
     IngestResult,
+    ReportedConfigRow,
     StatusRow,
     TelemetryRow,
 )
@@ -47,6 +48,8 @@ def build_batch(items: list[IngestItem]) -> IngestBatch:
             batch.events.append(item)
         elif isinstance(item, StatusRow):
             batch.statuses.append(item)
+        elif isinstance(item, ReportedConfigRow):
+            batch.reported.append(item)
         elif isinstance(item, DeadLetter):
             batch.dead_letters.append(item)
     return batch

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cloud.storage.records import DeadLetter, EventRow, StatusRow, TelemetryRow
-from models.contract import ContractError, Event, Status, Telemetry, decode_message
+from cloud.storage.records import (
+    DeadLetter,
+    EventRow,
+    ReportedConfigRow,
+    StatusRow,
+    TelemetryRow,
+)
+from models.contract import (
+    ContractError,
+    Event,
+    ReportedConfig,
+    Status,
+    Telemetry,
+    decode_message,
+)
 
-IngestItem = TelemetryRow | EventRow | StatusRow | DeadLetter
+IngestItem = TelemetryRow | EventRow | StatusRow | ReportedConfigRow | DeadLetter
 _STATUS_BASE_FIELDS = {"schema_version", "device_id", "seq", "ts", "state", "firmware_version",
                        "model_version"}  # fmt: skip
 
@@ -54,6 +67,18 @@ def to_ingest_item(topic: str, raw: bytes, received_at: datetime) -> IngestItem:
             firmware_version=payload.firmware_version,
             model_version=payload.model_version,
             details=details,
+            raw=raw,
+        )
+    if isinstance(payload, ReportedConfig):
+        return ReportedConfigRow(
+            device_id=payload.device_id,
+            seq=payload.seq,
+            time=payload.ts,
+            received_at=received_at,
+            revision=payload.revision,
+            accepted=payload.accepted,
+            settings=dict(payload.settings),
+            error=payload.error,
             raw=raw,
         )
     return DeadLetter(topic, raw, f"{type(payload).__name__} is not collected", received_at)

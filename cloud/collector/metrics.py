@@ -65,6 +65,7 @@ class CollectorMetrics:
         self.rows.labels("telemetry").inc(result.readings_stored)
         self.rows.labels("event").inc(result.events_stored)
         self.rows.labels("status").inc(result.statuses_applied)
+        self.rows.labels("config_reported").inc(result.reported_applied)
         self.dead_letters.inc(result.dead_letters)
         self.duplicates.inc(result.duplicates)
         for alert in result.alerts:

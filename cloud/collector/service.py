@@ -31,7 +31,12 @@ from models.contract.topics import subscription_filter
 logger = logging.getLogger(__name__)
 
 QOS_AT_LEAST_ONCE = 1
-COLLECTED_KINDS = (MessageKind.TELEMETRY, MessageKind.EVENT, MessageKind.STATUS)
+COLLECTED_KINDS = (
+    MessageKind.TELEMETRY,
+    MessageKind.EVENT,
+    MessageKind.STATUS,
+    MessageKind.REPORTED_CONFIG,
+)
 
 
 class Collector:
@@ -114,7 +119,8 @@ class Collector:
                 self.metrics.received("dead_letter")
                 logger.info("dead letter on %s: %s", topic, item.error)
             else:
-                self.metrics.received(topic.rsplit("/", 1)[-1])
+                # nursery/v1/<id>/<kind>: "telemetry", ..., "config_reported"
+                self.metrics.received(topic.split("/", 3)[-1].replace("/", "_"))
                 self.metrics.observe_lag(item.time, received_at)
             self.metrics.in_flight.inc()
             try:

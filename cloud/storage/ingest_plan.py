@@ -10,7 +10,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cloud.storage.records import DeadLetter, EventRow, IngestBatch, StatusRow, TelemetryRow
+from cloud.storage.records import (
+    DeadLetter,
+    EventRow,
+    IngestBatch,
+    ReportedConfigRow,
+    StatusRow,
+    TelemetryRow,
+)
 from models.contract import MessageKind, topic_for
 
 UNKNOWN_DEVICE = "unknown device"
@@ -26,6 +33,7 @@ def split_known(batch: IngestBatch, known: Collection[str]) -> tuple[IngestBatch
         (batch.readings, MessageKind.TELEMETRY),
         (batch.events, MessageKind.EVENT),
         (batch.statuses, MessageKind.STATUS),
+        (batch.reported, MessageKind.REPORTED_CONFIG),
     ):
         dead += [
             DeadLetter(topic_for(r.device_id, kind), r.raw, UNKNOWN_DEVICE, r.received_at)
@@ -36,6 +44,7 @@ def split_known(batch: IngestBatch, known: Collection[str]) -> tuple[IngestBatch
         readings=[r for r in batch.readings if r.device_id in known],
         events=[r for r in batch.events if r.device_id in known],
         statuses=[r for r in batch.statuses if r.device_id in known],
+        reported=[r for r in batch.reported if r.device_id in known],
     )
     return kept, dead
 
@@ -46,6 +55,28 @@ def newest_statuses(statuses: Sequence[StatusRow]) -> dict[str, StatusRow]:
         if status.device_id not in newest or status.time > newest[status.device_id].time:
             newest[status.device_id] = status
     return newest
+
+
+def newest_reported(reported: Sequence[ReportedConfigRow]) -> dict[str, ReportedConfigRow]:
+    """Each device's latest report in the batch: highest revision, then newest time."""
+    newest: dict[str, ReportedConfigRow] = {}
+    for row in reported:
+        current = newest.get(row.device_id)
+        if current is None or reported_is_newer(row, current.revision, current.time):
+            newest[row.device_id] = row
+    return newest
+
+
+def reported_is_newer(
+    row: ReportedConfigRow, stored_revision: int | None, stored_at: datetime | None
+) -> bool:
+    """Whether ``row`` replaces the stored report: a higher revision always does (even with an
+    older device time: revisions are the cloud's, clocks are the device's); the same revision
+    only when sent later (the device re-sent it); an older revision never does, so a stale or
+    retained copy redelivered later cannot undo a newer answer."""
+    if stored_revision is None or stored_at is None:
+        return True
+    return (row.revision, row.time) > (stored_revision, stored_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,8 +223,11 @@ class Storage(Protocol):
         """Store a batch in one transaction and apply the alert rules to what was new.
 
         Rows whose ``(device_id, seq)`` is stored already are ignored; rows of unknown devices
-        become dead letters. Committed when this returns; the returned alerts are announced to
-        ``listen_alerts`` subscribers only after the commit.
+        become dead letters. A status or reported config replaces the device's stored one only
+        when newer: statuses by device time, reported configs by revision, then device time (an
+        older revision redelivered later never replaces a newer one). Committed when this
+        returns; the returned alerts are announced to ``listen_alerts`` subscribers only after
+        the commit.
         """
         ...
 

@@ -140,6 +140,22 @@ class StatusRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportedConfigRow:
+    """A device's answer to its desired config: the ``revision`` it applied (``accepted``) or
+    refused (with ``error``), and the settings it runs with now. Latest revision wins."""
+
+    device_id: str
+    seq: int
+    time: datetime
+    received_at: datetime
+    revision: int
+    accepted: bool
+    settings: dict[str, object]
+    error: str | None
+    raw: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A message that could not be accepted, kept verbatim with the reason."""
 
@@ -155,12 +171,15 @@ class IngestBatch:
     events: list[EventRow] = field(default_factory=list)
     statuses: list[StatusRow] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # Last, so positional construction (readings, events, statuses) keeps its meaning.
+    reported: list[ReportedConfigRow] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.readings) + len(self.events) + len(self.statuses) + len(self.dead_letters)
+        parts = (self.readings, self.events, self.statuses, self.dead_letters, self.reported)
+        return sum(len(part) for part in parts)
 
-    def device_rows(self) -> list[TelemetryRow | EventRow | StatusRow]:
-        return [*self.readings, *self.events, *self.statuses]
+    def device_rows(self) -> list[TelemetryRow | EventRow | StatusRow | ReportedConfigRow]:
+        return [*self.readings, *self.events, *self.statuses, *self.reported]
 
     def device_ids(self) -> list[str]:
         return sorted({row.device_id for row in self.device_rows()})
@@ -193,6 +212,8 @@ class IngestResult:
     alerts: list[StoredAlert] = field(default_factory=list)
     # Stream messages of known devices that were stored already (redeliveries, replays).
     duplicates: int = 0
+    # Devices whose reported config a newer revision (or a newer copy of it) replaced.
+    reported_applied: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +257,13 @@ class DeviceSummary:
     nursery_settings: dict[str, object]
     device_settings: dict[str, object]
     device_settings_revision: int
+    # What the device last reported on ``config/reported`` (all None until it has): the
+    # revision it applied or refused, why it refused, when, and the settings it runs with.
+    reported_revision: int | None = None
+    reported_accepted: bool | None = None
+    reported_error: str | None = None
+    reported_at: datetime | None = None
+    reported_settings: dict[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

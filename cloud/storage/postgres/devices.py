@@ -26,8 +26,13 @@ from cloud.storage.sharing_plan import (
     require_owner,
 )
 
+# What the device last reported on config/reported (the collector keeps the latest revision).
+_REPORTED_COLUMNS = (
+    "d.reported_revision, d.reported_accepted, d.reported_error, d.reported_at, d.reported_settings"
+)
+
 _SUMMARIES = f"""
-SELECT {SUMMARY_COLUMNS}
+SELECT {SUMMARY_COLUMNS}, {_REPORTED_COLUMNS}
 FROM device_members m JOIN devices d ON d.device_id = m.device_id
 WHERE m.user_id = %(user_id)s
 """  # noqa: S608 - a constant

@@ -22,7 +22,9 @@ from cloud.rules import NewAlert
 from cloud.storage.ingest_plan import (
     CLOCK_DRIFT_THRESHOLD_S,
     liveness,
+    newest_reported,
     newest_statuses,
+    reported_is_newer,
     split_known,
 )
 from cloud.storage.records import (
@@ -30,6 +32,7 @@ from cloud.storage.records import (
     EventRow,
     IngestBatch,
     IngestResult,
+    ReportedConfigRow,
     StatusRow,
     StoredAlert,
     TelemetryRow,
@@ -79,6 +82,17 @@ UPDATE devices d SET
     max_seq = GREATEST(d.max_seq, u.seq)
 FROM unnest(%(ids)s::text[], %(seen)s::timestamptz[], %(seqs)s::bigint[],
             %(offsets)s::double precision[]) AS u(device_id, seen, seq, offset_s)
+WHERE d.device_id = u.device_id
+"""
+
+# The rows are locked (ingest's SELECT ... FOR UPDATE) and already filtered to newer reports.
+_APPLY_REPORTED = """
+UPDATE devices d SET
+    reported_revision = u.revision, reported_accepted = u.accepted,
+    reported_settings = u.settings, reported_error = u.error, reported_at = u.at
+FROM unnest(%(ids)s::text[], %(revisions)s::bigint[], %(accepted)s::boolean[],
+            %(settings)s::jsonb[], %(errors)s::text[], %(times)s::timestamptz[])
+     AS u(device_id, revision, accepted, settings, error, at)
 WHERE d.device_id = u.device_id
 """
 
@@ -159,6 +173,36 @@ async def _apply_statuses(
         if status.online != device["online"]:
             changes.append(status)
     return applied, changes
+
+
+async def _apply_reported(
+    conn: AsyncConnection[Any],
+    reported: list[ReportedConfigRow],
+    devices: dict[str, dict[str, Any]],
+) -> int:
+    """Store each device's latest reported config unless what is stored is newer (a higher
+    revision, or the same one sent later); returns how many devices it changed."""
+    rows = [
+        row
+        for device_id, row in newest_reported(reported).items()
+        if reported_is_newer(
+            row, devices[device_id]["reported_revision"], devices[device_id]["reported_at"]
+        )
+    ]
+    if not rows:
+        return 0
+    await conn.execute(
+        _APPLY_REPORTED,
+        {
+            "ids": [r.device_id for r in rows],
+            "revisions": [r.revision for r in rows],
+            "accepted": [r.accepted for r in rows],
+            "settings": [Jsonb(r.settings) for r in rows],
+            "errors": [r.error for r in rows],
+            "times": [r.time for r in rows],
+        },
+    )
+    return len(rows)
 
 
 async def _update_liveness(
@@ -261,8 +305,8 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
         # Locking the batch's devices (in a fixed order, so two collectors cannot deadlock)
         # serialises rule evaluation per device across collectors.
         cursor = await conn.execute(
-            "SELECT device_id, settings, online, status_at FROM devices"
-            " WHERE device_id = ANY(%s) ORDER BY device_id FOR UPDATE",
+            "SELECT device_id, settings, online, status_at, reported_revision, reported_at"
+            " FROM devices WHERE device_id = ANY(%s) ORDER BY device_id FOR UPDATE",
             (device_ids,),
         )
         devices = {row["device_id"]: row for row in await cursor.fetchall()}
@@ -271,6 +315,7 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
         new_readings = await _store_readings(conn, known_batch.readings)
         new_events = await _store_events(conn, known_batch.events)
         applied, changes = await _apply_statuses(conn, known_batch.statuses, devices)
+        reported_applied = await _apply_reported(conn, known_batch.reported, devices)
         await _update_liveness(conn, known_batch, [*new_readings, *new_events])
         touched = IngestBatch(new_readings, new_events, changes).device_ids()
         alerts: list[StoredAlert] = []
@@ -281,4 +326,7 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
     duplicates = (
         len(known_batch.readings) + len(known_batch.events) - len(new_readings) - len(new_events)
     )
-    return IngestResult(len(new_readings), len(new_events), applied, len(dead), alerts, duplicates)
+    return IngestResult(
+        len(new_readings), len(new_events), applied, len(dead), alerts, duplicates,
+        reported_applied=reported_applied,
+    )  # fmt: skip

@@ -24,8 +24,13 @@ from cloud.storage.sharing_plan import (
 )
 from cloud.storage.sqlite.database import Transaction, from_db_time, optional_time, to_db_time
 
+# What the device last reported on config/reported (the collector keeps the latest revision).
+_REPORTED_COLUMNS = (
+    "d.reported_revision, d.reported_accepted, d.reported_error, d.reported_at, d.reported_settings"
+)
+
 _SUMMARIES = f"""
-SELECT {SUMMARY_COLUMNS}
+SELECT {SUMMARY_COLUMNS}, {_REPORTED_COLUMNS}
 FROM device_members m JOIN devices d ON d.device_id = m.device_id
 WHERE m.user_id = :user_id
 """  # noqa: S608 - a constant
@@ -101,7 +106,20 @@ def _summary(row: sqlite3.Row) -> DeviceSummary:
         nursery_settings=json.loads(row["nursery_settings"]),
         device_settings=json.loads(row["device_settings"]),
         device_settings_revision=row["device_settings_revision"],
+        reported_revision=row["reported_revision"],
+        reported_accepted=_optional_bool(row["reported_accepted"]),
+        reported_error=row["reported_error"],
+        reported_at=optional_time(row["reported_at"]),
+        reported_settings=_optional_json(row["reported_settings"]),
     )
+
+
+def _optional_bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _optional_json(value: str | None) -> dict[str, object] | None:
+    return None if value is None else cast(dict[str, object], json.loads(value))
 
 
 def _caregiver(row: sqlite3.Row) -> Caregiver:

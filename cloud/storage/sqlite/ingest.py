@@ -13,13 +13,16 @@ from cloud.rules import NewAlert
 from cloud.storage.ingest_plan import (
     CLOCK_DRIFT_THRESHOLD_S,
     liveness,
+    newest_reported,
     newest_statuses,
+    reported_is_newer,
     split_known,
 )
 from cloud.storage.records import (
     EventRow,
     IngestBatch,
     IngestResult,
+    ReportedConfigRow,
     StatusRow,
     StoredAlert,
     TelemetryRow,
@@ -83,6 +86,26 @@ def _apply_statuses(
         if status.online != bool(device["online"]):
             changes.append(status)
     return applied, changes
+
+
+def _apply_reported(
+    conn: sqlite3.Connection, reported: list[ReportedConfigRow], devices: dict[str, sqlite3.Row]
+) -> int:
+    applied = 0
+    for device_id, row in newest_reported(reported).items():
+        device = devices[device_id]
+        if not reported_is_newer(
+            row, device["reported_revision"], optional_time(device["reported_at"])
+        ):
+            continue
+        conn.execute(
+            "UPDATE devices SET reported_revision = ?, reported_accepted = ?,"
+            " reported_settings = ?, reported_error = ?, reported_at = ? WHERE device_id = ?",
+            (row.revision, row.accepted, json.dumps(row.settings), row.error,
+             to_db_time(row.time), device_id),
+        )  # fmt: skip
+        applied += 1
+    return applied
 
 
 def _update_liveness(
@@ -179,8 +202,8 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
         devices = {
             row["device_id"]: row
             for row in conn.execute(
-                "SELECT device_id, settings, online, status_at FROM devices"  # noqa: S608
-                f" WHERE device_id IN ({marks})",
+                "SELECT device_id, settings, online, status_at, reported_revision,"  # noqa: S608
+                f" reported_at FROM devices WHERE device_id IN ({marks})",
                 ids,
             )
         }
@@ -192,6 +215,7 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
         new_readings = _insert_readings(conn, known.readings)
         new_events = _insert_events(conn, known.events)
         applied, changes = _apply_statuses(conn, known.statuses, devices)
+        reported_applied = _apply_reported(conn, known.reported, devices)
         _update_liveness(conn, known, [*new_readings, *new_events])
         touched = IngestBatch(new_readings, new_events, changes).device_ids()
         alerts: list[StoredAlert] = []
@@ -201,7 +225,10 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
                 conn, rules, evaluate_batch(rules, new_readings, new_events, changes)
             )
     duplicates = len(known.readings) + len(known.events) - len(new_readings) - len(new_events)
-    return IngestResult(len(new_readings), len(new_events), applied, len(dead), alerts, duplicates)
+    return IngestResult(
+        len(new_readings), len(new_events), applied, len(dead), alerts, duplicates,
+        reported_applied=reported_applied,
+    )  # fmt: skip
 
 
 def check_offline(conn: sqlite3.Connection, now: datetime) -> list[StoredAlert]:
