@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -63,3 +63,13 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+# The OpenAPI declaration for every route that takes CurrentUser: a missing, malformed, expired
+# or deleted account's token is answered 401 before the route runs.
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_401_UNAUTHORIZED: {"description": "Missing, invalid or expired access token"}
+}
+# The OpenAPI declaration for every route with a JSON body: FastAPI answers 400 when the body
+# cannot be decoded (not UTF-8); a body that decodes but is not valid JSON is a 422.
+UNDECODABLE_BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_400_BAD_REQUEST: {"description": "The request body could not be decoded"}
+}

@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 MIN_PASSWORD_LENGTH = 8
+# PostgreSQL text cannot hold NUL characters: free text that is stored must not contain one.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+# Query dates outside this range are refused: nothing is recorded before the Unix epoch (time
+# buckets are aligned to it), and the upper bound leaves datetime a year of headroom for
+# bucket arithmetic below its year-9999 limit.
+EARLIEST_QUERY_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_QUERY_TIME = datetime(9998, 1, 1, tzinfo=UTC)
+
+
+def _query_time(moment: datetime) -> datetime:
+    """Query dates without a zone are UTC (the documented examples use Z); all are compared
+    in UTC."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        utc = aware.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST_QUERY_TIME <= utc <= LATEST_QUERY_TIME:
+        raise ValueError(
+            f"must be between {EARLIEST_QUERY_TIME:%Y-%m-%d} and {LATEST_QUERY_TIME:%Y-%m-%d} (UTC)"
+        )
+    return utc
+
+
+QueryTime = Annotated[datetime, AfterValidator(_query_time)]
 
 
 class UserCreate(BaseModel):
     email: EmailStr
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)
-    name: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200, pattern=NO_NUL_PATTERN)
 
 
 class LoginRequest(BaseModel):

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from cloud.api.deps import CREDENTIALS_ERROR, AppServices, CurrentUser, ServicesDep
+from cloud.api.deps import (
+    CREDENTIALS_ERROR,
+    UNDECODABLE_BODY_RESPONSES,
+    AppServices,
+    CurrentUser,
+    ServicesDep,
+)
 from cloud.api.device_schemas import RefreshRequest
 from cloud.api.ratelimit import RateLimitedError
 from cloud.api.schemas import LoginRequest, LoginResponse, Token, UserCreate, UserRead, UserSummary
@@ -27,13 +33,25 @@ INVALID_LOGIN = HTTPException(
 )
 
 
-@router.post("/register", response_model=UserRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/register",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={400: {"description": "Email already registered, or an undecodable body"}},
+)
 async def register(body: UserCreate, services: ServicesDep) -> User:
     password_hash = services.hasher.hash(body.password)
     try:
         return await services.storage.create_user(body.email, password_hash, body.name)
     except DuplicateEmailError:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Email already registered") from None
+
+
+# What a login can answer besides 200 and 422 (both login routes share _authenticate).
+LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Incorrect email or password"},
+    429: {"description": "Too many failed logins from this address or for this account"},
+}
 
 
 async def _authenticate(services: AppServices, request: Request, email: str, password: str) -> User:
@@ -50,7 +68,9 @@ async def _authenticate(services: AppServices, request: Request, email: str, pas
             f"Too many failed login attempts; try again in {exc.retry_after_s:.0f} s",
             headers={"Retry-After": f"{exc.retry_after_s:.0f}"},
         ) from None
-    credentials = await services.storage.get_credentials(email)
+    # No account's e-mail holds a NUL (registration validates e-mails) and PostgreSQL text cannot
+    # carry one: such a name is an unknown account, without asking the database.
+    credentials = None if "\x00" in email else await services.storage.get_credentials(email)
     password_hash = None if credentials is None else credentials.password_hash
     if not services.hasher.verify(password, password_hash) or credentials is None:
         services.login_limiter.record_failure(*keys)
@@ -59,7 +79,7 @@ async def _authenticate(services: AppServices, request: Request, email: str, pas
     return credentials.user
 
 
-@router.post("/token", response_model=Token)
+@router.post("/token", response_model=Token, responses=LOGIN_RESPONSES)
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep, request: Request
 ) -> Token:
@@ -67,7 +87,11 @@ async def token(
     return await _new_session(services, user.id)
 
 
-@router.post("/login", response_model=LoginResponse)
+@router.post(
+    "/login",
+    response_model=LoginResponse,
+    responses={**UNDECODABLE_BODY_RESPONSES, **LOGIN_RESPONSES},
+)
 async def login(body: LoginRequest, services: ServicesDep, request: Request) -> LoginResponse:
     user = await _authenticate(services, request, body.email, body.password)
     session = await _new_session(services, user.id)
@@ -96,7 +120,11 @@ INVALID_REFRESH = HTTPException(
 )
 
 
-@router.post("/refresh", response_model=Token, responses={401: {"description": "sign in again"}})
+@router.post(
+    "/refresh",
+    response_model=Token,
+    responses={**UNDECODABLE_BODY_RESPONSES, 401: {"description": "sign in again"}},
+)
 async def refresh(body: RefreshRequest, services: ServicesDep) -> Token:
     """Swap a refresh token for a new access token and a new refresh token (rotation). A
     refresh token works once: presenting it again revokes its whole family, since only a
@@ -113,7 +141,9 @@ async def refresh(body: RefreshRequest, services: ServicesDep) -> Token:
     return await _new_session(services, user_id, family_id)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNDECODABLE_BODY_RESPONSES
+)
 async def logout(body: RefreshRequest, services: ServicesDep) -> Response:
     """End this sign-in: its refresh token family stops working. Access tokens already handed
     out expire on their own (ACCESS_TOKEN_EXPIRE_MINUTES)."""

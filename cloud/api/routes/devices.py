@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
-from cloud.api.deps import CurrentUser, ServicesDep
+from cloud.api.deps import AUTH_RESPONSES, UNDECODABLE_BODY_RESPONSES, CurrentUser, ServicesDep
 from cloud.api.device_schemas import (
     CaregiverInvite,
     CaregiverRead,
@@ -26,6 +26,7 @@ from cloud.api.device_schemas import (
     InviteAccepted,
 )
 from cloud.api.ratelimit import RateLimitedError
+from cloud.api.schemas import QueryTime
 from cloud.claims import ClaimCodeError, hash_claim_code
 from cloud.rules import NurserySettings, SettingsError
 from cloud.storage import AccessDeniedError, NotFoundError
@@ -33,7 +34,7 @@ from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary
 from models.contract import ContractError, parse_device_settings
 from models.contract.topics import DEVICE_ID_PATTERN
 
-router = APIRouter(prefix="/devices", tags=["devices"])
+router = APIRouter(prefix="/devices", tags=["devices"], responses=AUTH_RESPONSES)
 
 DeviceId = Annotated[str, Path(pattern=DEVICE_ID_PATTERN.pattern, max_length=64)]
 NOT_FOUND = HTTPException(status.HTTP_404_NOT_FOUND, "Device not found")
@@ -52,7 +53,8 @@ OWNER_RESPONSES: dict[int | str, dict[str, Any]] = {
     response_model=DeviceRead,
     status_code=status.HTTP_201_CREATED,
     responses={
-        400: {"description": "not a claim code"},
+        **UNDECODABLE_BODY_RESPONSES,
+        400: {"description": "not a claim code, or an undecodable body"},
         404: {"description": "no device waits for this code (wrong, used or expired)"},
         429: {"description": "too many failed claims"},
     },
@@ -95,7 +97,11 @@ async def get_device(
     return device
 
 
-@router.patch("/{device_id}", response_model=DeviceRead, responses=OWNER_RESPONSES)
+@router.patch(
+    "/{device_id}",
+    response_model=DeviceRead,
+    responses={**OWNER_RESPONSES, **UNDECODABLE_BODY_RESPONSES},
+)
 async def rename(
     device_id: DeviceId, body: DeviceRename, user: CurrentUser, services: ServicesDep
 ) -> DeviceSummary:
@@ -110,7 +116,10 @@ async def rename(
 @router.put(
     "/{device_id}/settings",
     response_model=DeviceSettingsRead,
-    responses={**OWNER_RESPONSES, 400: {"description": "a setting is unknown or out of range"}},
+    responses={
+        **OWNER_RESPONSES,
+        400: {"description": "a setting is unknown or out of range, or an undecodable body"},
+    },
 )
 async def update_settings(
     device_id: DeviceId, body: DeviceSettingsUpdate, user: CurrentUser, services: ServicesDep
@@ -175,7 +184,7 @@ async def caregivers(
     "/{device_id}/caregivers",
     response_model=InviteAccepted,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=OWNER_RESPONSES,
+    responses={**OWNER_RESPONSES, **UNDECODABLE_BODY_RESPONSES},
 )
 async def invite(
     device_id: DeviceId, body: CaregiverInvite, user: CurrentUser, services: ServicesDep
@@ -222,8 +231,8 @@ async def episodes(
     device_id: DeviceId,
     user: CurrentUser,
     services: ServicesDep,
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
+    start_date: QueryTime | None = None,
+    end_date: QueryTime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[CryEpisode]:
     """Cry episodes newest first: start, end (null while still crying), peak confidence."""

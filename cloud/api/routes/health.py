@@ -11,12 +11,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile, status
 
-from cloud.api.deps import CurrentUser, ServicesDep
+from cloud.api.deps import AUTH_RESPONSES, CurrentUser, ServicesDep
 from cloud.api.intervals import IntervalError, parse_interval
 from cloud.api.schemas import (
+    NO_NUL_PATTERN,
     HealthRecordRead,
     HealthRouterStatus,
     HealthStatsRead,
+    QueryTime,
     TimeSeriesRead,
 )
 from cloud.rules import NurserySettings, is_sick
@@ -37,6 +39,7 @@ MAX_BUCKETS = 10_000
 DEFAULT_SERIES_SPAN = timedelta(days=7)
 READ_CHUNK_BYTES = 64 * 1024
 MAX_RECORD_ID = 2**63 - 1  # BIGINT
+MAX_OFFSET = 2**63 - 1  # OFFSET is a BIGINT in PostgreSQL, a 64-bit integer in SQLite
 NOT_FOUND = HTTPException(status.HTTP_404_NOT_FOUND, "Health record not found")
 
 
@@ -58,6 +61,7 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
     response_model=HealthRecordRead,
     status_code=status.HTTP_201_CREATED,
     responses={
+        **AUTH_RESPONSES,
         400: {"description": "temperature/humidity out of range, or an unsupported audio file"},
         503: {"description": "audio was sent but cry detection is unavailable"},
     },
@@ -65,9 +69,25 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
 async def upload(
     user: CurrentUser,
     services: ServicesDep,
-    temperature: Annotated[float, Form(description="body temperature, °C")],
-    humidity: Annotated[float, Form(description="room relative humidity, %")],
-    notes: Annotated[str | None, Form(max_length=MAX_NOTES_LENGTH)] = None,
+    # The ranges are documented in the schema but checked in the handler, which answers 400.
+    temperature: Annotated[
+        float,
+        Form(
+            description="body temperature, °C",
+            json_schema_extra={
+                "minimum": BODY_TEMPERATURE_RANGE_C[0],
+                "maximum": BODY_TEMPERATURE_RANGE_C[1],
+            },
+        ),
+    ],
+    humidity: Annotated[
+        float,
+        Form(
+            description="room relative humidity, %",
+            json_schema_extra={"minimum": HUMIDITY_RANGE_PCT[0], "maximum": HUMIDITY_RANGE_PCT[1]},
+        ),
+    ],
+    notes: Annotated[str | None, Form(max_length=MAX_NOTES_LENGTH, pattern=NO_NUL_PATTERN)] = None,
     audio: Annotated[
         UploadFile | None,
         File(description="WAV, MP3, M4A, OGG or FLAC; recognised by content, not name"),
@@ -126,16 +146,16 @@ async def _analyse_audio(
     return analysis.is_cry, analysis.max_score, stored.relative_url
 
 
-@router.get("/history", response_model=list[HealthRecordRead])
+@router.get("/history", response_model=list[HealthRecordRead], responses=AUTH_RESPONSES)
 async def history(
     user: CurrentUser,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     cry_detected: bool | None = None,
     sick_detected: bool | None = None,
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
+    start_date: QueryTime | None = None,
+    end_date: QueryTime | None = None,
 ) -> list[HealthRecord]:
     query = HistoryQuery(
         limit=limit,
@@ -148,7 +168,7 @@ async def history(
     return await services.storage.list_health_records(user.id, query)
 
 
-@router.get("/stats", response_model=HealthStatsRead)
+@router.get("/stats", response_model=HealthStatsRead, responses=AUTH_RESPONSES)
 async def stats(user: CurrentUser, services: ServicesDep) -> HealthStats:
     return await services.storage.health_stats(user.id)
 
@@ -156,21 +176,21 @@ async def stats(user: CurrentUser, services: ServicesDep) -> HealthStats:
 @router.get(
     "/timeseries",
     response_model=TimeSeriesRead,
-    responses={400: {"description": "invalid interval or date range"}},
+    responses={**AUTH_RESPONSES, 400: {"description": "invalid interval or date range"}},
 )
 async def timeseries(
     user: CurrentUser,
     services: ServicesDep,
     interval: Annotated[str, Query(max_length=32, examples=["1 hour", "1 day"])] = "1 hour",
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
+    start_date: QueryTime | None = None,
+    end_date: QueryTime | None = None,
 ) -> TimeSeriesRead:
     try:
         bucket = parse_interval(interval)
     except IntervalError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    end = _aware(end_date) if end_date else datetime.now(UTC)
-    start = _aware(start_date) if start_date else end - DEFAULT_SERIES_SPAN
+    end = end_date or datetime.now(UTC)
+    start = start_date or end - DEFAULT_SERIES_SPAN
     if start >= end:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "start_date must be before end_date")
     if (end - start) / bucket > MAX_BUCKETS:
@@ -194,7 +214,7 @@ async def test_endpoint(services: ServicesDep) -> HealthRouterStatus:
 @router.get(
     "/{record_id}",
     response_model=HealthRecordRead,
-    responses={404: {"description": "no such record, or not the caller's"}},
+    responses={**AUTH_RESPONSES, 404: {"description": "no such record, or not the caller's"}},
 )
 async def record(
     record_id: Annotated[int, Path(ge=1, le=MAX_RECORD_ID)],
