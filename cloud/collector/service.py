@@ -19,7 +19,7 @@ from typing import Any
 import gmqtt
 from gmqtt.mqtt.constants import MQTTv50, PubAckReasonCode
 
-from cloud.collector.batcher import Batcher, BatchPolicy
+from cloud.collector.batcher import Batcher, BatchPolicy, InFlightLimit
 from cloud.collector.decode import to_ingest_item
 from cloud.collector.metrics import CollectorMetrics
 from cloud.config import CollectorSettings
@@ -52,7 +52,8 @@ class Collector:
             self.metrics.committed,
         )
         # Mosquitto ignores the client's Receive Maximum, so bound in-flight work ourselves.
-        self._in_flight = asyncio.Semaphore(settings.max_in_flight)
+        self._in_flight = InFlightLimit(settings.max_in_flight)
+        self.metrics.in_flight.set_function(lambda: self._in_flight.count)
         self._client = gmqtt.Client(
             settings.client_id,
             clean_session=False,
@@ -113,7 +114,8 @@ class Collector:
         self, client: gmqtt.Client, topic: str, raw: bytes, qos: int, properties: Any
     ) -> int:
         received_at = datetime.now(UTC)
-        async with self._in_flight:
+        await self._in_flight.acquire()
+        try:
             item = to_ingest_item(topic, raw, received_at)
             if isinstance(item, DeadLetter):
                 self.metrics.received("dead_letter")
@@ -122,11 +124,9 @@ class Collector:
                 # nursery/v1/<id>/<kind>: "telemetry", ..., "config_reported"
                 self.metrics.received(topic.split("/", 3)[-1].replace("/", "_"))
                 self.metrics.observe_lag(item.time, received_at)
-            self.metrics.in_flight.inc()
-            try:
-                await self._batcher.submit(item)
-            finally:
-                self.metrics.in_flight.dec()
+            await self._batcher.submit(item)
+        finally:
+            self._in_flight.release()
         return int(PubAckReasonCode.SUCCESS)
 
     async def _check_offline_periodically(self) -> None:
