@@ -1,13 +1,23 @@
-"""Storage fixtures: every storage contract test runs against each backend."""
+"""Integration fixtures: every storage-backed test runs against each backend; an in-process
+collector and an in-process API on top of that storage."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from cloud.api import create_app
+from cloud.collector import Collector
+from cloud.config import ApiSettings, CollectorSettings, MqttSettings
 from cloud.storage import Storage, open_storage
+from tests.harness.api import API_TEST_SECRET, Api
+from tests.harness.mosquitto import MosquittoBroker
+from tests.harness.services import BrokerAccount
 
 BACKENDS = ["postgres", "sqlite"]
 
@@ -23,3 +33,52 @@ async def storage(
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture
+async def collector(
+    storage: Storage,
+    database_url: str,
+    mosquitto: MosquittoBroker,
+    collector_account: BrokerAccount,
+) -> AsyncIterator[Collector]:
+    settings = CollectorSettings(
+        database_url=database_url,
+        mqtt=MqttSettings(
+            host=mosquitto.host,
+            port=mosquitto.port,
+            username=collector_account.username,
+            password=collector_account.password,
+        ),
+        client_id=f"collector-{uuid.uuid4().hex[:8]}",
+        share_group=f"g{uuid.uuid4().hex[:8]}",
+        http_port=0,
+    )
+    collector = Collector(settings, storage)
+    await collector.start()
+    await asyncio.sleep(0.3)  # let the SUBSCRIBE be acknowledged before devices publish
+    try:
+        yield collector
+    finally:
+        await collector.stop()
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def api(
+    request: pytest.FixtureRequest,
+    database_url: str,
+    mosquitto: MosquittoBroker,
+    api_account: BrokerAccount,
+    tmp_path: Path,
+) -> Iterator[Api]:
+    url = database_url if request.param == "postgres" else f"sqlite:///{tmp_path / 'api.db'}"
+    settings = ApiSettings(
+        database_url=url,
+        jwt_secret=API_TEST_SECRET,
+        upload_dir=str(tmp_path / "uploads"),
+        mqtt=MqttSettings(
+            mosquitto.host, mosquitto.port, api_account.username, api_account.password
+        ),
+    )
+    with TestClient(create_app(settings)) as client:
+        yield Api(client)

@@ -5,88 +5,14 @@ with a real Mosquitto receiving the desired config, and cross-user attempts ever
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-import pytest
-from fastapi.testclient import TestClient
-
-from cloud.api import create_app
-from cloud.claims import generate_claim_code, hash_claim_code
-from cloud.config import ApiSettings, MqttSettings
-from cloud.storage import Storage
 from cloud.storage.records import EventRow, IngestBatch, TelemetryRow
 from models.contract import DesiredConfig, MessageKind, decode_message, topic_for
+from tests.harness.api import Api
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import ProbeClient
-from tests.harness.services import BrokerAccount, create_account
-
-SECRET = "api-devices-test-secret-0123456789-abcdefghijk"
-
-
-@dataclass
-class Api:
-    client: TestClient
-
-    @property
-    def storage(self) -> Storage:
-        storage: Storage = self.client.app.state.services.storage  # type: ignore[attr-defined]
-        return storage
-
-    def run(self, function: Any, *args: Any) -> Any:
-        """Call an async storage method on the app's own event loop."""
-        return self.client.portal.call(function, *args)  # type: ignore[union-attr]
-
-    def signup(self, name: str) -> tuple[int, dict[str, str], dict[str, Any]]:
-        email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
-        user = self.client.post(
-            "/auth/register", json={"email": email, "password": "testPassword123", "name": name}
-        ).json()
-        login = self.client.post(
-            "/auth/login", json={"email": email, "password": "testPassword123"}
-        )
-        session = login.json()
-        return user["id"], {"Authorization": f"Bearer {session['access_token']}"}, session
-
-    def new_device(self) -> tuple[str, str]:
-        device_id = f"dev-{uuid.uuid4().hex[:10]}"
-        code = generate_claim_code()
-        expires = datetime.now(UTC) + timedelta(days=1)
-        self.run(self.storage.set_claim_code, device_id, hash_claim_code(code), expires)
-        return device_id, code
-
-    def claimed_device(self, headers: dict[str, str]) -> str:
-        device_id, code = self.new_device()
-        response = self.client.post(
-            "/devices/claim", headers=headers, json={"claim_code": code, "name": "Nursery"}
-        )
-        assert response.status_code == 201, response.text
-        return device_id
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def api(
-    request: pytest.FixtureRequest,
-    database_url: str,
-    mosquitto: MosquittoBroker,
-    api_account: BrokerAccount,
-    tmp_path: Path,
-) -> Iterator[Api]:
-    url = database_url if request.param == "postgres" else f"sqlite:///{tmp_path / 'api.db'}"
-    settings = ApiSettings(
-        database_url=url,
-        jwt_secret=SECRET,
-        upload_dir=str(tmp_path / "uploads"),
-        mqtt=MqttSettings(
-            mosquitto.host, mosquitto.port, api_account.username, api_account.password
-        ),
-    )
-    with TestClient(create_app(settings)) as client:
-        yield Api(client)
+from tests.harness.services import create_account
 
 
 def test_a_claim_code_works_once_and_wrong_codes_reveal_nothing(api: Api) -> None:

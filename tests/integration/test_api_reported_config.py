@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-from fastapi.testclient import TestClient
-
-from cloud.api import create_app
-from cloud.config import ApiSettings, MqttSettings
 from cloud.storage.records import IngestBatch, ReportedConfigRow
-from tests.harness.mosquitto import MosquittoBroker
-from tests.harness.services import BrokerAccount
-from tests.integration.test_api_devices import SECRET, Api
+from tests.harness.api import Api
 
 REPORTED_KEYS = (
     "reported_revision", "reported_accepted", "reported_error", "reported_at",
     "reported_settings",
 )  # fmt: skip
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def api(
-    request: pytest.FixtureRequest,
-    database_url: str,
-    mosquitto: MosquittoBroker,
-    api_account: BrokerAccount,
-    tmp_path: Path,
-) -> Iterator[Api]:
-    url = database_url if request.param == "postgres" else f"sqlite:///{tmp_path / 'api.db'}"
-    settings = ApiSettings(
-        database_url=url,
-        jwt_secret=SECRET,
-        upload_dir=str(tmp_path / "uploads"),
-        mqtt=MqttSettings(
-            mosquitto.host, mosquitto.port, api_account.username, api_account.password
-        ),
-    )
-    with TestClient(create_app(settings)) as client:
-        yield Api(client)
 
 
 def test_the_device_shows_its_last_report(api: Api) -> None:

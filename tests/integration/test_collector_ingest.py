@@ -4,49 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from cloud.collector import Collector
-from cloud.config import CollectorSettings, MqttSettings
 from cloud.storage import Storage
 from cloud.storage.records import HistoryQuery
 from models.contract import MessageKind, Telemetry, topic_for
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import probe
-from tests.harness.services import BrokerAccount, create_account
+from tests.harness.services import create_account
 
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def collector(
-    storage: Storage,
-    database_url: str,
-    mosquitto: MosquittoBroker,
-    collector_account: BrokerAccount,
-) -> AsyncIterator[Collector]:
-    settings = CollectorSettings(
-        database_url=database_url,
-        mqtt=MqttSettings(
-            host=mosquitto.host,
-            port=mosquitto.port,
-            username=collector_account.username,
-            password=collector_account.password,
-        ),
-        client_id=f"collector-{uuid.uuid4().hex[:8]}",
-        share_group=f"g{uuid.uuid4().hex[:8]}",
-        http_port=0,
-    )
-    collector = Collector(settings, storage)
-    await collector.start()
-    await asyncio.sleep(0.3)  # let the SUBSCRIBE be acknowledged before devices publish
-    try:
-        yield collector
-    finally:
-        await collector.stop()
 
 
 async def _wait_for(predicate_count: int, collector: Collector, timeout_s: float = 10.0) -> None:

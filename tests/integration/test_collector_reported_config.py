@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from cloud.collector import Collector
-from cloud.config import CollectorSettings, MqttSettings
 from cloud.storage import Storage
 from cloud.storage.records import DeviceSummary, HistoryQuery
 from models.contract import MessageKind, ReportedConfig, Telemetry, topic_for
@@ -21,34 +17,6 @@ from tests.harness.services import BrokerAccount, create_account
 
 T0 = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 TIMEOUT_S = 10.0
-
-
-@pytest.fixture
-async def collector(
-    storage: Storage,
-    database_url: str,
-    mosquitto: MosquittoBroker,
-    collector_account: BrokerAccount,
-) -> AsyncIterator[Collector]:
-    settings = CollectorSettings(
-        database_url=database_url,
-        mqtt=MqttSettings(
-            host=mosquitto.host,
-            port=mosquitto.port,
-            username=collector_account.username,
-            password=collector_account.password,
-        ),
-        client_id=f"collector-{uuid.uuid4().hex[:8]}",
-        share_group=f"g{uuid.uuid4().hex[:8]}",
-        http_port=0,
-    )
-    collector = Collector(settings, storage)
-    await collector.start()
-    await asyncio.sleep(0.3)  # let the SUBSCRIBE be acknowledged before devices publish
-    try:
-        yield collector
-    finally:
-        await collector.stop()
 
 
 def answer(
