@@ -44,7 +44,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = await open_storage(settings.database_url)
-        listener: asyncio.Task[None] | None = None
+        listeners: list[asyncio.Task[None]] = []
         publisher: DesiredConfigPublisher | None = None
         try:
             await storage.migrate()
@@ -68,10 +68,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 broadcaster=broadcaster,
                 config_publisher=publisher,
             )
-            listener = asyncio.create_task(broadcaster.run(), name="alert-listener")
+            listeners = [
+                asyncio.create_task(broadcaster.run(), name="alert-listener"),
+                asyncio.create_task(broadcaster.run_readings(), name="reading-listener"),
+            ]
             yield
         finally:
-            if listener is not None:
+            for listener in listeners:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await listener

@@ -6,6 +6,9 @@ LISTEN/NOTIFY, or the in-process hub for SQLite). Each process then sends it to 
 *it* holds for the alert's recipients - so with several API processes a caregiver connected to
 one of them gets it exactly once.
 
+Live readings (the newest of each device per committed batch) go the same way to the device's
+members, as ``READING`` messages.
+
 Every socket has its own bounded queue and sender task: a slow or dead client only fills its own
 queue (oldest messages dropped, counted) and never delays anyone else.
 """
@@ -16,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,13 +27,14 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from cloud.storage import Storage
-from cloud.storage.records import StoredAlert
+from cloud.storage.records import StoredAlert, TelemetryRow
 
 logger = logging.getLogger(__name__)
 
 CLIENT_QUEUE_SIZE = 100
 HEARTBEAT_INTERVAL_S = 25.0  # below common proxy idle timeouts (30-60 s)
 LISTEN_RETRY_S = 2.0
+MEMBERS_TTL_S = 30.0
 SEND_TIMEOUT_S = 10.0
 
 Message = dict[str, Any]
@@ -59,6 +64,22 @@ def alert_message(alert: StoredAlert) -> Message:
         "message": alert.message,
     }
     return message
+
+
+def reading_message(row: TelemetryRow) -> Message:
+    """A device's newest reading, so screens update without polling."""
+    return {
+        "event": "READING",
+        "timestamp": _iso(row.time),
+        "device_id": row.device_id,
+        "data": {
+            "temperature": row.temperature,
+            "humidity": row.humidity,
+            "sound_dbfs_avg": row.sound_dbfs_avg,
+            "sound_dbfs_max": row.sound_dbfs_max,
+            "seq": row.seq,
+        },
+    }
 
 
 def heartbeat_message() -> Message:
@@ -95,10 +116,16 @@ class ClientConnection:
 class AlertBroadcaster:
     """Owns the connected sockets of this process and feeds them committed alerts."""
 
-    def __init__(self, storage: Storage, recipients: Recipients) -> None:
+    def __init__(
+        self, storage: Storage, recipients: Recipients, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._storage = storage
         self._recipients = recipients
+        self._clock = clock
         self._clients: dict[int, set[ClientConnection]] = {}
+        # device id -> (members, looked up at): readings arrive every few seconds per device,
+        # membership changes rarely; a change shows on live readings within MEMBERS_TTL_S.
+        self._members: dict[str, tuple[list[int], float]] = {}
         self.delivered = 0
 
     def connected_clients(self) -> int:
@@ -115,6 +142,36 @@ class AlertBroadcaster:
             except Exception:
                 logger.exception("alert listener failed; retrying in %.0f s", LISTEN_RETRY_S)
             await asyncio.sleep(LISTEN_RETRY_S)
+
+    async def run_readings(self) -> None:
+        """Forward live readings to the devices' members until cancelled."""
+        while True:
+            try:
+                async for row in self._storage.listen_readings():
+                    await self._dispatch_reading(row)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("reading listener failed; retrying in %.0f s", LISTEN_RETRY_S)
+            await asyncio.sleep(LISTEN_RETRY_S)
+
+    async def _dispatch_reading(self, row: TelemetryRow) -> None:
+        if not self._clients:
+            return  # nobody is watching: no membership lookups either
+        now = self._clock()
+        cached = self._members.get(row.device_id)
+        if cached is None or now - cached[1] > MEMBERS_TTL_S:
+            try:
+                cached = (await self._storage.device_member_ids(row.device_id), now)
+            except Exception:
+                logger.exception("cannot resolve members of device %s", row.device_id)
+                return
+            self._members[row.device_id] = cached
+        message: str | None = None
+        for user_id in cached[0]:
+            for client in list(self._clients.get(user_id, ())):
+                message = message or json.dumps(reading_message(row), separators=(",", ":"))
+                client.offer(message)
 
     async def _dispatch(self, alert: StoredAlert) -> None:
         try:

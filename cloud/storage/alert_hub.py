@@ -1,30 +1,34 @@
-"""In-process fan-out of committed alerts, for the SQLite mode (one process runs it all)."""
+"""In-process fan-out of committed alerts and live readings, for the SQLite mode (one process
+runs it all)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Generic, TypeVar
 
-from cloud.storage.records import StoredAlert
+T = TypeVar("T")
 
 SUBSCRIBER_QUEUE_SIZE = 1000
 
 
-class AlertHub:
-    def __init__(self) -> None:
-        self._subscribers: set[asyncio.Queue[StoredAlert]] = set()
+class AlertHub(Generic[T]):
+    """Fan-out of committed items (alerts, live readings) to in-process subscribers."""
 
-    def publish(self, alerts: list[StoredAlert]) -> None:
+    def __init__(self) -> None:
+        self._subscribers: set[asyncio.Queue[T]] = set()
+
+    def publish(self, items: list[T]) -> None:
         for queue in list(self._subscribers):
-            for alert in alerts:
+            for item in items:
                 if queue.full():
-                    # A subscriber that stopped reading loses its oldest alert, never blocks
+                    # A subscriber that stopped reading loses its oldest item, never blocks
                     # the writer or the other subscribers.
                     queue.get_nowait()
-                queue.put_nowait(alert)
+                queue.put_nowait(item)
 
-    async def subscribe(self) -> AsyncIterator[StoredAlert]:
-        queue: asyncio.Queue[StoredAlert] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_SIZE)
+    async def subscribe(self) -> AsyncIterator[T]:
+        queue: asyncio.Queue[T] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_SIZE)
         self._subscribers.add(queue)
         try:
             while True:

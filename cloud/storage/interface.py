@@ -21,6 +21,7 @@ from cloud.storage.records import (
     IngestResult,
     RefreshUse,
     StoredAlert,
+    TelemetryRow,
     TimeBucket,
     UploadRow,
     User,
@@ -182,6 +183,10 @@ class Storage(Protocol):
         cannot see are ignored. Returns how many became read now."""
         ...
 
+    async def device_member_ids(self, device_id: str) -> list[int]:
+        """The users who may see the device: owner first, then caregivers."""
+        ...
+
     async def alert_recipients(self, alert: StoredAlert) -> list[int]:
         """Who is told about an alert: the uploader of an upload alert; every member of the
         device (owner first) of a device alert."""
@@ -237,6 +242,10 @@ class Storage(Protocol):
 
     def listen_alerts(self) -> AsyncIterator[StoredAlert]:
         """Every alert committed from now on, by any process writing to this database."""
+        ...
+
+    def listen_readings(self) -> AsyncIterator[TelemetryRow]:
+        """From now on, the newest new reading of each device in every committed batch."""
         ...
 
     async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...

@@ -214,6 +214,8 @@ class IngestResult:
     duplicates: int = 0
     # Devices whose reported config a newer revision (or a newer copy of it) replaced.
     reported_applied: int = 0
+    # The newest new reading of each device, announced live to the API after the commit.
+    latest_readings: list[TelemetryRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

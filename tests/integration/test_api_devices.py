@@ -260,3 +260,37 @@ def test_logout_ends_one_session_and_logout_all_ends_every_one(api: Api) -> None
         ).status_code
         == 401
     )
+
+
+def test_live_readings_reach_the_devices_members_and_nobody_else(api: Api) -> None:
+    alice_id, alice, alice_session = api.signup("Alice")
+    carol_id, carol, carol_session = api.signup("Carol")
+    mallory_id, _mallory, mallory_session = api.signup("Mallory")
+    device_id = api.claimed_device(alice)
+    carol_email = api.client.get("/auth/me", headers=carol).json()["email"]
+    api.client.post(f"/devices/{device_id}/caregivers", headers=alice, json={"email": carol_email})
+    own_device = api.claimed_device({"Authorization": f"Bearer {mallory_session['access_token']}"})
+    now = datetime.now(UTC).replace(microsecond=0)
+    with (
+        api.client.websocket_connect(f"/ws/{alice_id}?token={alice_session['access_token']}") as a,
+        api.client.websocket_connect(f"/ws/{carol_id}?token={carol_session['access_token']}") as c,
+        api.client.websocket_connect(
+            f"/ws/{mallory_id}?token={mallory_session['access_token']}"
+        ) as m,
+    ):
+        api.run(
+            api.storage.ingest,
+            IngestBatch(
+                readings=[
+                    _reading(device_id, 1, now, 21.5),
+                    _reading(device_id, 2, now + timedelta(seconds=10), 21.7),
+                ]
+            ),
+        )
+        for socket in (a, c):
+            message = socket.receive_json()
+            assert (message["event"], message["device_id"]) == ("READING", device_id)
+            assert (message["data"]["seq"], message["data"]["temperature"]) == (2, 21.7)
+        # Mallory's socket sees only her own device's reading, never Alice's.
+        api.run(api.storage.ingest, IngestBatch(readings=[_reading(own_device, 1, now, 18.0)]))
+        assert m.receive_json()["device_id"] == own_device

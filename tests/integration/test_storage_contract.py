@@ -192,3 +192,29 @@ async def test_alerts_are_announced_after_commit(storage: Storage) -> None:
     announced = await asyncio.wait_for(first, timeout=5)
     assert announced == result.alerts[0]
     await feed.aclose()  # type: ignore[attr-defined]
+
+
+async def test_the_newest_new_reading_of_each_device_is_announced_live(storage: Storage) -> None:
+    _owner, first_device = await new_device(storage)
+    _owner, second_device = await new_device(storage)
+    feed = storage.listen_readings()
+    received = asyncio.ensure_future(anext(feed))
+    await asyncio.sleep(0.3)  # subscribed before the batch commits
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [
+        TelemetryRow(
+            first_device, seq, now + timedelta(seconds=seq), now, 20.0 + seq, 45.0, None, None
+        )
+        for seq in (1, 3, 2)
+    ] + [TelemetryRow(second_device, 1, now, now, 19.0, 50.0, -60.0, -50.0)]
+    result = await storage.ingest(IngestBatch(readings=rows))
+    announced = [await asyncio.wait_for(received, timeout=5)]
+    announced.append(await asyncio.wait_for(anext(feed), timeout=5))
+    by_device = {row.device_id: row for row in announced}
+    assert (by_device[first_device].seq, by_device[first_device].temperature) == (3, 23.0)
+    assert by_device[second_device].sound_dbfs_max == -50.0
+    assert sorted(r.device_id for r in result.latest_readings) == sorted(by_device)
+    # A redelivered batch stores nothing new and announces nothing.
+    again = await storage.ingest(IngestBatch(readings=rows))
+    assert again.latest_readings == []
+    await feed.aclose()  # type: ignore[attr-defined]

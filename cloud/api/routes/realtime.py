@@ -22,6 +22,8 @@ Messages (JSON), one per committed alert, to every connected caregiver of the nu
 - `CLIMATE_OUT_OF_RANGE`, `CLIMATE_NORMAL` — the room left or re-entered the safe range
   (`data` names the measure, value and limits).
 - `DEVICE_OFFLINE`, `DEVICE_ONLINE` — presence of a nursery device.
+- `READING` — a device's newest reading (`data`: temperature, humidity, sound_dbfs_avg,
+  sound_dbfs_max, seq), to the device's members, as the collector commits it.
 - `HEARTBEAT` — `{"event": "HEARTBEAT", "timestamp"}` after 25 s without traffic.
 
 Clients may send any text (it is ignored); a client that stops reading loses its oldest queued

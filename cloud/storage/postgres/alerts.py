@@ -87,8 +87,13 @@ async def alert_recipients(conn: AsyncConnection[Any], alert: StoredAlert) -> li
         return [alert.user_id]
     if alert.device_id is None:
         return []
+    return await device_member_ids(conn, alert.device_id)
+
+
+async def device_member_ids(conn: AsyncConnection[Any], device_id: str) -> list[int]:
+    """Who may see the device: its owner first, then its caregivers."""
     cursor = await conn.execute(
         f"SELECT m.user_id FROM device_members m WHERE m.device_id = %s ORDER BY {MEMBER_ORDER}",  # noqa: S608
-        (alert.device_id,),
+        (device_id,),
     )
     return [row["user_id"] for row in await cursor.fetchall()]

@@ -28,6 +28,7 @@ from cloud.storage.ingest_plan import (
     reported_is_newer,
     split_known,
 )
+from cloud.storage.live_readings import READING_CHANNEL, latest_per_device, reading_to_json
 from cloud.storage.records import (
     DeadLetter,
     EventRow,
@@ -335,10 +336,17 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
             rules = await load_rules(conn, touched, devices)
             raised = evaluate_batch(rules, new_readings, new_events, changes)
             alerts = await save_rules_and_alerts(conn, rules, raised)
+        latest = latest_per_device(new_readings)
+        if latest:
+            # Delivered to the API processes only if and when this transaction commits.
+            await conn.execute(
+                "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload",
+                (READING_CHANNEL, [reading_to_json(row) for row in latest]),
+            )
     duplicates = (
         len(known_batch.readings) + len(known_batch.events) - len(new_readings) - len(new_events)
     )
     return IngestResult(
         len(new_readings), len(new_events), applied, len(dead), alerts, duplicates,
-        reported_applied=reported_applied,
+        reported_applied=reported_applied, latest_readings=latest,
     )  # fmt: skip

@@ -9,13 +9,14 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from cloud.alerting import evaluate_presence
+from cloud.storage.live_readings import READING_CHANNEL, reading_from_json
 from cloud.storage.postgres.ingest import (
     ALERT_CHANNEL,
     alert_from_json,
     load_rules,
     save_rules_and_alerts,
 )
-from cloud.storage.records import StoredAlert
+from cloud.storage.records import StoredAlert, TelemetryRow
 
 _OFFLINE_CANDIDATES = """
 SELECT d.device_id, d.settings FROM devices d JOIN rule_state r USING (device_id)
@@ -46,3 +47,13 @@ async def listen_alerts(database_url: str) -> AsyncIterator[StoredAlert]:
         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(ALERT_CHANNEL)))
         async for notify in conn.notifies():
             yield alert_from_json(notify.payload)
+
+
+async def listen_readings(database_url: str) -> AsyncIterator[TelemetryRow]:
+    """The newest reading of each device per committed batch, for as long as the caller
+    iterates."""
+    conn = await AsyncConnection.connect(database_url, autocommit=True)
+    async with conn:
+        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(READING_CHANNEL)))
+        async for notify in conn.notifies():
+            yield reading_from_json(notify.payload)

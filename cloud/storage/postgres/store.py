@@ -23,7 +23,7 @@ from cloud.storage.postgres.migrations import (
     apply_timescale_policies,
     bundled_migrations,
 )
-from cloud.storage.postgres.presence import check_offline, listen_alerts
+from cloud.storage.postgres.presence import check_offline, listen_alerts, listen_readings
 from cloud.storage.records import (
     AlertQuery,
     AlertView,
@@ -39,6 +39,7 @@ from cloud.storage.records import (
     IngestResult,
     RefreshUse,
     StoredAlert,
+    TelemetryRow,
     TimeBucket,
     UploadRow,
     User,
@@ -171,6 +172,9 @@ class PostgresStorage:
 
     def listen_alerts(self) -> AsyncIterator[StoredAlert]:
         return listen_alerts(self._database_url)
+
+    def listen_readings(self) -> AsyncIterator[TelemetryRow]:
+        return listen_readings(self._database_url)
 
     async def set_device_settings(self, device_id: str, settings: dict[str, float]) -> None:
         async with self._pool.connection() as conn:
@@ -311,6 +315,10 @@ class PostgresStorage:
     async def alert_recipients(self, alert: StoredAlert) -> list[int]:
         async with self._connection() as conn:
             return await alerts.alert_recipients(conn, alert)
+
+    async def device_member_ids(self, device_id: str) -> list[int]:
+        async with self._connection() as conn:
+            return await alerts.device_member_ids(conn, device_id)
 
     # --- refresh tokens ---
     async def store_refresh_token(

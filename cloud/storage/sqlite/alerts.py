@@ -99,8 +99,13 @@ def alert_recipients(conn: sqlite3.Connection, alert: StoredAlert) -> list[int]:
         return [alert.user_id]
     if alert.device_id is None:
         return []
+    return device_member_ids(conn, alert.device_id)
+
+
+def device_member_ids(conn: sqlite3.Connection, device_id: str) -> list[int]:
+    """Who may see the device: its owner first, then its caregivers."""
     rows = conn.execute(
         f"SELECT m.user_id FROM device_members m WHERE m.device_id = ? ORDER BY {MEMBER_ORDER}",  # noqa: S608
-        (alert.device_id,),
+        (device_id,),
     )
     return [row["user_id"] for row in rows]

@@ -18,6 +18,7 @@ from cloud.storage.ingest_plan import (
     reported_is_newer,
     split_known,
 )
+from cloud.storage.live_readings import latest_per_device
 from cloud.storage.records import (
     EventRow,
     IngestBatch,
@@ -227,7 +228,7 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
     duplicates = len(known.readings) + len(known.events) - len(new_readings) - len(new_events)
     return IngestResult(
         len(new_readings), len(new_events), applied, len(dead), alerts, duplicates,
-        reported_applied=reported_applied,
+        reported_applied=reported_applied, latest_readings=latest_per_device(new_readings),
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from cloud.storage.records import (
     IngestResult,
     RefreshUse,
     StoredAlert,
+    TelemetryRow,
     TimeBucket,
     UploadRow,
     User,
@@ -64,7 +65,8 @@ def _alert(row: sqlite3.Row) -> StoredAlert:
 class SqliteStorage:
     def __init__(self, database: SqliteDatabase) -> None:
         self._db = database
-        self._alerts = AlertHub()
+        self._alerts: AlertHub[StoredAlert] = AlertHub()
+        self._readings: AlertHub[TelemetryRow] = AlertHub()
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStorage:
@@ -157,6 +159,7 @@ class SqliteStorage:
     async def ingest(self, batch: IngestBatch) -> IngestResult:
         result = await self._db.run(lambda conn: sqlite_ingest.ingest(conn, batch))
         self._alerts.publish(result.alerts)  # after the commit, as with PostgreSQL NOTIFY
+        self._readings.publish(result.latest_readings)
         return result
 
     async def check_offline(self, now: datetime) -> list[StoredAlert]:
@@ -166,6 +169,9 @@ class SqliteStorage:
 
     def listen_alerts(self) -> AsyncIterator[StoredAlert]:
         return self._alerts.subscribe()
+
+    def listen_readings(self) -> AsyncIterator[TelemetryRow]:
+        return self._readings.subscribe()
 
     async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         def select(conn: sqlite3.Connection) -> list[DeadLetter]:
@@ -292,6 +298,9 @@ class SqliteStorage:
 
     async def alert_recipients(self, alert: StoredAlert) -> list[int]:
         return await self._db.run(lambda conn: alerts.alert_recipients(conn, alert))
+
+    async def device_member_ids(self, device_id: str) -> list[int]:
+        return await self._db.run(lambda conn: alerts.device_member_ids(conn, device_id))
 
     # --- refresh tokens ---
     async def store_refresh_token(
