@@ -175,6 +175,12 @@ async def test_a_device_cry_reaches_each_caregiver_once_across_two_api_processes
         assert len(cries(carer_messages)) == 1, carer_messages
         assert cries(owner_messages)[0]["alert_id"] == cries(carer_messages)[0]["alert_id"]
         assert cries(owner_messages)[0]["device_id"] == device_id
+        # Live readings reach both screens too, through both processes.
+        for messages in (owner_messages, carer_messages):
+            readings = [m for m in messages if m["event"] == "READING"]
+            assert readings, messages
+            assert readings[-1]["device_id"] == device_id
+            assert readings[-1]["data"]["temperature"] is not None
 
         # The owner turns the sensitivity up in the app (through the other API process);
         # the device applies it and says so.
