@@ -80,8 +80,9 @@ class RemoteConfig:
 
     def report_current(self) -> None:
         """Publish what the device runs with (at start-up, before any new revision arrives)."""
-        if self._revision != NO_REVISION:
-            self._send_report(self._revision, accepted=True, error=None)
+        with self._lock:  # handle() may be applying a newer revision on the MQTT thread
+            if self._revision != NO_REVISION:
+                self._send_report(self._revision, accepted=True, error=None)
 
     def handle(self, desired: DesiredConfig) -> None:
         """Apply one desired config (called on the MQTT thread)."""

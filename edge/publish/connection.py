@@ -44,6 +44,9 @@ from models.contract import (
 
 logger = logging.getLogger(__name__)
 
+# Longest sleep between refreshes of ``last_loop_at`` (the daemon's watchdog reads it).
+ALIVE_SLICE_S = 5.0
+
 StatusFactory = Callable[[str], Status]
 DesiredConfigHandler = Callable[[DesiredConfig], None]
 
@@ -208,7 +211,12 @@ class DeviceConnection:
             return
         delay = self._backoff.next_delay()
         logger.debug("reconnecting in %.1f s (attempt %d)", delay, self._backoff.attempts)
-        self._stop.wait(delay)
+        # Waiting is not hanging: keep the watchdog's view of this thread fresh while the
+        # broker stays away (backoff grows to minutes).
+        deadline = time.monotonic() + delay
+        while not self._stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            self.last_loop_at = time.monotonic()
+            self._stop.wait(min(remaining, ALIVE_SLICE_S))
 
     def _connection_lost(self, rc: MQTTErrorCode) -> None:
         if self._session_up:
