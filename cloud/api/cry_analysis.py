@@ -19,12 +19,16 @@ from models.cry import Analysis, CryDetector, CryDetectorError
 
 logger = logging.getLogger(__name__)
 
+ANALYSES_AT_ONCE = 2
+
 
 class CryAnalyzer:
     def __init__(self, detector: CryDetector | None, problem: str | None = None) -> None:
         self._detector = detector
         self.problem = problem
         self._lock = threading.Lock()
+        # Decoding and analysis hold a whole clip in memory: at most this many uploads at once.
+        self.slots = asyncio.Semaphore(ANALYSES_AT_ONCE)
 
     @classmethod
     def load(cls) -> CryAnalyzer:

@@ -45,6 +45,30 @@ class LoginRateLimiter:
         if longest > 0:
             raise RateLimitedError(math.ceil(longest))
 
+    def attempt(self, *keys: str) -> None:
+        """Check and count one attempt atomically, before any await: concurrent requests
+        cannot all pass the check before the first failure is recorded. Call ``forgive``
+        when the attempt succeeds."""
+        now = self._clock()
+        with self._lock:
+            longest = max((self._wait(key, now) for key in keys), default=0.0)
+            if longest > 0:
+                raise RateLimitedError(math.ceil(longest))
+            if len(self._failures) >= self._max_keys:
+                self._forget_expired(now)
+            for key in keys:
+                self._failures.setdefault(key, deque()).append(now)
+
+    def forgive(self, clear: str, *keys: str) -> None:
+        """A counted attempt succeeded: forget ``clear`` entirely and the newest mark of
+        ``keys`` (a shared address keeps the other clients' failures)."""
+        with self._lock:
+            self._failures.pop(clear, None)
+            for key in keys:
+                marks = self._failures.get(key)
+                if marks:
+                    marks.pop()
+
     def record_failure(self, *keys: str) -> None:
         now = self._clock()
         with self._lock:
@@ -52,11 +76,6 @@ class LoginRateLimiter:
                 self._forget_expired(now)
             for key in keys:
                 self._failures.setdefault(key, deque()).append(now)
-
-    def record_success(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
 
     def _wait(self, key: str, now: float) -> float:
         failures = self._failures.get(key)

@@ -191,13 +191,15 @@ class AlertBroadcaster:
         self._clients.setdefault(user_id, set()).add(client)
         sender = asyncio.create_task(client.send_forever())
         try:
-            while True:
+            while not sender.done():  # a sender that failed (timeout, broken pipe) ends it
                 try:
-                    # Clients may send acknowledgements or pings; reading also notices a close.
-                    await asyncio.wait_for(websocket.receive_text(), HEARTBEAT_INTERVAL_S)
+                    # Clients may send acknowledgements or pings (text or binary, both ignored);
+                    # reading also notices a close.
+                    received = await asyncio.wait_for(websocket.receive(), HEARTBEAT_INTERVAL_S)
                 except TimeoutError:
                     client.offer(json.dumps(heartbeat_message()))
-                if sender.done():
+                    continue
+                if received["type"] == "websocket.disconnect":
                     break
         except WebSocketDisconnect:
             pass

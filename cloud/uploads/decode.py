@@ -46,9 +46,12 @@ FloatArray = npt.NDArray[np.float32]
 
 DEFAULT_MAX_SECONDS = 600.0
 # Outside these rates a file is either not a recording of a room or a header made up to make
-# the polyphase resampler build an enormous filter.
+# the polyphase resampler build an enormous filter. The upper bound is what phones record at:
+# the duration limit is in seconds, so a higher rate would multiply the memory a tiny, highly
+# compressible upload can demand (an 841 KB FLAC of 600 s of silence at 384 kHz peaked at
+# 1.8 GB while decoding; at 48 kHz the same file is bounded by ~8x less).
 MIN_SAMPLE_RATE = 4_000
-MAX_SAMPLE_RATE = 384_000
+MAX_SAMPLE_RATE = 48_000
 # Samples (frames x channels) per block read from libsndfile: ~4 MB of float32.
 _BLOCK_SAMPLES = 1 << 20
 # libsndfile reports SF_COUNT_MAX (2**63 - 1) frames when it cannot tell a file's length.

@@ -34,7 +34,9 @@ MAX_HISTORY_LIMIT = 1000
 BODY_TEMPERATURE_RANGE_C = (25.0, 45.0)
 HUMIDITY_RANGE_PCT = (0.0, 100.0)
 MAX_NOTES_LENGTH = 2000
-MAX_AUDIO_SECONDS = 600.0
+# Ten minutes of crying is plenty to judge; it also bounds the memory one upload can take.
+MAX_AUDIO_SECONDS = 300.0
+
 MAX_BUCKETS = 10_000
 DEFAULT_SERIES_SPAN = timedelta(days=7)
 READ_CHUNK_BYTES = 64 * 1024
@@ -129,20 +131,25 @@ async def _analyse_audio(
     except UploadError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     try:
-        decoded = await asyncio.to_thread(
-            decode_audio,
-            stored.path,
-            stored.format,
-            services.analyzer.sample_rate,
-            MAX_AUDIO_SECONDS,
-        )
-        analysis = await services.analyzer.analyze(decoded.samples, decoded.sample_rate)
+        async with services.analyzer.slots:
+            decoded = await asyncio.to_thread(
+                decode_audio,
+                stored.path,
+                stored.format,
+                services.analyzer.sample_rate,
+                MAX_AUDIO_SECONDS,
+            )
+            analysis = await services.analyzer.analyze(decoded.samples, decoded.sample_rate)
     except UploadError as exc:
         await services.audio_store.delete(stored)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     except CryDetectorError as exc:
         await services.audio_store.delete(stored)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    except BaseException:
+        # A disconnect (cancellation) or an unexpected failure: no file without a record.
+        await asyncio.shield(services.audio_store.delete(stored))
+        raise
     return analysis.is_cry, analysis.max_score, stored.relative_url
 
 
