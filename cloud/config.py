@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # The example secret from the app documentation; refused outside development.
 EXAMPLE_JWT_SECRETS = frozenset(
@@ -39,6 +40,50 @@ def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) ->
     if not low <= value <= high:
         raise ConfigError(f"{key} must be between {low} and {high}, got {value}")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisioningSettings:
+    """Where device accounts are written and what devices are told about the broker.
+
+    Set ``MOSQUITTO_PASSWORD_FILE`` to enable provisioning (``POST /installer/devices``,
+    ``nursery-cloud device add``); without it those answer that provisioning is not configured.
+    """
+
+    # The broker's password_file and pid_file (the API writes one and signals the other).
+    password_file: str
+    pid_file: str
+    # The broker address devices connect to (its public TLS listener).
+    device_host: str
+    device_port: int = 8883
+    # PEM of the CA that signed the broker's certificate, handed to devices at setup.
+    ca_certificate: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ProvisioningSettings | None:
+        password_file = env.get("MOSQUITTO_PASSWORD_FILE", "").strip()
+        if not password_file:
+            return None
+        ca_file = env.get("NURSERY_DEVICE_MQTT_CA_FILE", "").strip()
+        ca_certificate = None
+        if ca_file:
+            try:
+                ca_certificate = Path(ca_file).read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(
+                    f"NURSERY_DEVICE_MQTT_CA_FILE: cannot read {ca_file}: {exc}"
+                ) from None
+            if "BEGIN CERTIFICATE" not in ca_certificate:
+                raise ConfigError(
+                    f"NURSERY_DEVICE_MQTT_CA_FILE: {ca_file} is not a PEM certificate"
+                )
+        return cls(
+            password_file=password_file,
+            pid_file=_require(env, "MOSQUITTO_PID_FILE"),
+            device_host=_require(env, "NURSERY_DEVICE_MQTT_HOST"),
+            device_port=_int(env, "NURSERY_DEVICE_MQTT_PORT", 8883, 1, 65535),
+            ca_certificate=ca_certificate,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +164,8 @@ class ApiSettings:
     login_failures_per_minute: int = 10
     # Browser origins allowed to call the API (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
+    # Device provisioning by installers; None: not offered.
+    provisioning: ProvisioningSettings | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
@@ -158,4 +205,5 @@ class ApiSettings:
                 for origin in env.get("NURSERY_CORS_ORIGINS", "").split(",")
                 if origin.strip()
             ),
+            provisioning=ProvisioningSettings.from_env(env),
         )

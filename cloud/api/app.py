@@ -19,7 +19,7 @@ from cloud.api.device_config import DesiredConfigPublisher
 from cloud.api.ratelimit import LoginRateLimiter
 from cloud.api.realtime import AlertBroadcaster
 from cloud.api.request_log import RequestLogMiddleware
-from cloud.api.routes import alerts, auth, devices, health, ops, realtime
+from cloud.api.routes import alerts, auth, devices, health, installer, ops, realtime
 from cloud.api.security import PasswordHasher, TokenIssuer
 from cloud.config import ApiSettings
 from cloud.storage import open_storage
@@ -67,6 +67,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 audio_store=AudioStore(Path(settings.upload_dir), settings.max_upload_bytes),
                 broadcaster=broadcaster,
                 config_publisher=publisher,
+                provisioning=settings.provisioning,
             )
             listeners = [
                 asyncio.create_task(broadcaster.run(), name="alert-listener"),
@@ -95,6 +96,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(health.router)
     app.include_router(devices.router)
+    app.include_router(installer.router)
     app.include_router(alerts.router)
     app.include_router(realtime.router)
     app.include_router(ops.router)

@@ -13,6 +13,7 @@ from cloud.api.device_config import DesiredConfigPublisher
 from cloud.api.ratelimit import LoginRateLimiter
 from cloud.api.realtime import AlertBroadcaster
 from cloud.api.security import InvalidTokenError, PasswordHasher, TokenIssuer
+from cloud.config import ProvisioningSettings
 from cloud.storage import Storage
 from cloud.storage.records import User
 from cloud.uploads import AudioStore
@@ -31,6 +32,8 @@ class AppServices:
     broadcaster: AlertBroadcaster
     # None when no broker is configured (MQTT_HOST unset): settings are stored, not pushed.
     config_publisher: DesiredConfigPublisher | None
+    # None when device provisioning is not configured (MOSQUITTO_PASSWORD_FILE unset).
+    provisioning: ProvisioningSettings | None = None
 
 
 def get_services(request: Request) -> AppServices:
@@ -72,4 +75,17 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 # cannot be decoded (not UTF-8); a body that decodes but is not valid JSON is a 422.
 UNDECODABLE_BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_400_BAD_REQUEST: {"description": "The request body could not be decoded"}
+}
+
+
+async def get_installer(user: CurrentUser) -> User:
+    if user.role != "installer":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Only installer accounts may do this")
+    return user
+
+
+InstallerUser = Annotated[User, Depends(get_installer)]
+INSTALLER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    status.HTTP_403_FORBIDDEN: {"description": "the account is not an installer account"},
 }

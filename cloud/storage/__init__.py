@@ -5,6 +5,7 @@ from __future__ import annotations
 from cloud.storage.interface import (
     AccessDeniedError,
     ClaimCodeInUseError,
+    DuplicateDeviceError,
     DuplicateEmailError,
     NotFoundError,
     Storage,
@@ -31,6 +32,7 @@ async def open_storage(database_url: str) -> Storage:
 __all__ = [
     "AccessDeniedError",
     "ClaimCodeInUseError",
+    "DuplicateDeviceError",
     "DuplicateEmailError",
     "NotFoundError",
     "Storage",

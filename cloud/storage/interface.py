@@ -19,6 +19,7 @@ from cloud.storage.records import (
     HistoryQuery,
     IngestBatch,
     IngestResult,
+    ProvisionedDevice,
     RefreshUse,
     StoredAlert,
     TelemetryRow,
@@ -26,6 +27,7 @@ from cloud.storage.records import (
     UploadRow,
     User,
     UserCredentials,
+    UserRole,
 )
 
 
@@ -57,6 +59,10 @@ class ClaimCodeInUseError(StorageError):
     """Another device waits for a claim code with this hash; mint a new code."""
 
 
+class DuplicateDeviceError(StorageError):
+    """A device with this id exists already; mint another id."""
+
+
 class Storage(Protocol):
     async def migrate(self) -> list[str]:
         """Apply pending schema migrations; returns the versions applied now (idempotent)."""
@@ -69,7 +75,13 @@ class Storage(Protocol):
         ...
 
     # --- accounts and devices ---
-    async def create_user(self, email: str, password_hash: str, name: str | None) -> User: ...
+    async def create_user(
+        self, email: str, password_hash: str, name: str | None, role: UserRole = "parent"
+    ) -> User: ...
+
+    async def set_user_role(self, email: str, role: UserRole) -> User | None:
+        """Change an account's role (the operator's CLI); None when no such account."""
+        ...
 
     async def get_user(self, user_id: int) -> User | None: ...
 
@@ -86,6 +98,29 @@ class Storage(Protocol):
         ...
 
     async def get_device_state(self, device_id: str) -> DeviceState | None: ...
+
+    # --- provisioning (installers and the operator) ---
+    async def provision_device(
+        self,
+        device_id: str,
+        code_hash: str,
+        claim_expires_at: datetime,
+        provisioned_by: int | None,
+    ) -> None:
+        """Create a new, unowned device waiting for the claim code hashing to ``code_hash``.
+        DuplicateDeviceError when the id exists (revoked ids are never reused);
+        ClaimCodeInUseError when another device waits for the same hash."""
+        ...
+
+    async def revoke_device(self, device_id: str, now: datetime, installer_id: int | None) -> bool:
+        """Mark the device revoked and drop any claim code waiting for it. With ``installer_id``
+        only a device that installer provisioned qualifies; None is the operator (any device).
+        False when there is no such device for the caller. Members keep its history."""
+        ...
+
+    async def list_provisioned_devices(self, installer_id: int) -> list[ProvisionedDevice]:
+        """The devices this installer provisioned, newest first."""
+        ...
 
     # --- claiming and sharing devices (the parents' API) ---
     async def set_claim_code(self, device_id: str, code_hash: str, expires_at: datetime) -> None:

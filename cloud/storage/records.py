@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Literal
 
 RecordSource = Literal["device", "upload"]
+# "parent" uses the app; "installer" may also provision devices and revoke those it provisioned.
+UserRole = Literal["parent", "installer"]
+USER_ROLES: tuple[UserRole, ...] = ("parent", "installer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +18,7 @@ class User:
     email: str
     name: str | None
     created_at: datetime
+    role: UserRole = "parent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,3 +327,16 @@ class CryEpisode:
     confidence: float
     duration_s: float | None
     sound_dbfs: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionedDevice:
+    """A device as its installer sees it: whether parents claimed it, whether it was revoked,
+    whether it is online. Never the readings: those are the family's."""
+
+    device_id: str
+    created_at: datetime
+    claimed: bool
+    revoked_at: datetime | None
+    online: bool
+    last_seen: datetime | None

@@ -60,6 +60,10 @@ class MosquittoBroker:
         self.config_file.write_text(config)
 
     @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "mosquitto.pid"
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "mosquitto.log"
 

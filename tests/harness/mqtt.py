@@ -34,6 +34,8 @@ class ProbeClient:
         self.client.on_publish = self._on_publish
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = lambda _c, _u, message: self.messages.append(message)
+        self.disconnected = threading.Event()
+        self.client.on_disconnect = lambda *_args: self.disconnected.set()
 
     def _on_connect(
         self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object

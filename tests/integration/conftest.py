@@ -13,13 +13,23 @@ from fastapi.testclient import TestClient
 
 from cloud.api import create_app
 from cloud.collector import Collector
-from cloud.config import ApiSettings, CollectorSettings, MqttSettings
+from cloud.config import ApiSettings, CollectorSettings, MqttSettings, ProvisioningSettings
 from cloud.storage import Storage, open_storage
 from tests.harness.api import API_TEST_SECRET, Api
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.services import BrokerAccount
 
 BACKENDS = ["postgres", "sqlite"]
+
+
+def provisioning_settings(mosquitto: MosquittoBroker) -> ProvisioningSettings:
+    """Provisioning writes device accounts into the test broker's own password file."""
+    return ProvisioningSettings(
+        password_file=str(mosquitto.password_file),
+        pid_file=str(mosquitto.pid_file),
+        device_host=mosquitto.host,
+        device_port=mosquitto.port,
+    )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -79,6 +89,7 @@ def api(
         mqtt=MqttSettings(
             mosquitto.host, mosquitto.port, api_account.username, api_account.password
         ),
+        provisioning=provisioning_settings(mosquitto),
     )
     with TestClient(create_app(settings)) as client:
         yield Api(client)

@@ -153,7 +153,7 @@ def test_bad_tokens_are_refused(client: TestClient, problem: str) -> None:
         "missing": None,
         "tampered": token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"),
         "expired": jwt.encode({**claims, "exp": now - timedelta(seconds=1)}, SECRET, "HS256"),
-        "alg-none": jwt.encode(claims, key=None, algorithm="none"),
+        "alg-none": jwt.encode(claims, key="", algorithm="none"),
         "garbage": "not.a.jwt",
     }[problem]
     sent = {} if bad is None else {"Authorization": f"Bearer {bad}"}

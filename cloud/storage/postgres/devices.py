@@ -54,6 +54,7 @@ _CLAIM = """
 UPDATE devices SET owner_id = %(user_id)s, name = %(name)s, claimed_at = %(now)s,
        claim_code_hash = NULL, claim_expires_at = NULL
 WHERE claim_code_hash = %(code_hash)s AND claim_expires_at > %(now)s AND owner_id IS NULL
+      AND revoked_at IS NULL
 RETURNING device_id
 """
 

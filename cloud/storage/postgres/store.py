@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cloud.storage.interface import DuplicateEmailError, StorageError
-from cloud.storage.postgres import alerts, devices, health, sessions
+from cloud.storage.postgres import alerts, devices, health, provisioning, sessions
 from cloud.storage.postgres.ingest import create_staging_tables, ingest
 from cloud.storage.postgres.migrations import (
     TimescalePolicies,
@@ -37,6 +37,7 @@ from cloud.storage.records import (
     HistoryQuery,
     IngestBatch,
     IngestResult,
+    ProvisionedDevice,
     RefreshUse,
     StoredAlert,
     TelemetryRow,
@@ -44,6 +45,7 @@ from cloud.storage.records import (
     UploadRow,
     User,
     UserCredentials,
+    UserRole,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,13 @@ PING_TIMEOUT_S = 2.0
 
 
 def _user(row: dict[str, Any]) -> User:
-    return User(id=row["id"], email=row["email"], name=row["name"], created_at=row["created_at"])
+    return User(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        created_at=row["created_at"],
+        role=row["role"],
+    )
 
 
 class PostgresStorage:
@@ -110,13 +118,15 @@ class PostgresStorage:
             await apply_timescale_policies(conn, self._timescale)
         return applied
 
-    async def create_user(self, email: str, password_hash: str, name: str | None) -> User:
+    async def create_user(
+        self, email: str, password_hash: str, name: str | None, role: UserRole = "parent"
+    ) -> User:
         try:
             async with self._pool.connection() as conn:
                 cursor = await conn.execute(
-                    "INSERT INTO users (email, password_hash, name) VALUES (%s, %s, %s)"
-                    " RETURNING id, email, name, created_at",
-                    (email, password_hash, name),
+                    "INSERT INTO users (email, password_hash, name, role) VALUES (%s, %s, %s, %s)"
+                    " RETURNING id, email, name, created_at, role",
+                    (email, password_hash, name, role),
                 )
                 row = await cursor.fetchone()
         except psycopg.errors.UniqueViolation as exc:
@@ -127,7 +137,7 @@ class PostgresStorage:
     async def get_user(self, user_id: int) -> User | None:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT id, email, name, created_at FROM users WHERE id = %s", (user_id,)
+                "SELECT id, email, name, created_at, role FROM users WHERE id = %s", (user_id,)
             )
             row = await cursor.fetchone()
         return None if row is None else _user(row)
@@ -135,12 +145,22 @@ class PostgresStorage:
     async def get_credentials(self, email: str) -> UserCredentials | None:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT id, email, name, created_at, password_hash FROM users"
+                "SELECT id, email, name, created_at, role, password_hash FROM users"
                 " WHERE lower(email) = lower(%s)",
                 (email,),
             )
             row = await cursor.fetchone()
         return None if row is None else UserCredentials(_user(row), row["password_hash"])
+
+    async def set_user_role(self, email: str, role: UserRole) -> User | None:
+        async with self._connection() as conn:
+            cursor = await conn.execute(
+                "UPDATE users SET role = %s WHERE lower(email) = lower(%s)"
+                " RETURNING id, email, name, created_at, role",
+                (role, email),
+            )
+            row = await cursor.fetchone()
+        return None if row is None else _user(row)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection[DictRow]]:
@@ -238,6 +258,26 @@ class PostgresStorage:
             return await health.health_timeseries(conn, user_id, bucket, start, end)
 
     # --- claiming and sharing devices ---
+    async def provision_device(
+        self,
+        device_id: str,
+        code_hash: str,
+        claim_expires_at: datetime,
+        provisioned_by: int | None,
+    ) -> None:
+        async with self._connection() as conn:
+            await provisioning.provision_device(
+                conn, device_id, code_hash, claim_expires_at, provisioned_by
+            )
+
+    async def revoke_device(self, device_id: str, now: datetime, installer_id: int | None) -> bool:
+        async with self._connection() as conn:
+            return await provisioning.revoke_device(conn, device_id, now, installer_id)
+
+    async def list_provisioned_devices(self, installer_id: int) -> list[ProvisionedDevice]:
+        async with self._connection() as conn:
+            return await provisioning.list_provisioned_devices(conn, installer_id)
+
     async def set_claim_code(self, device_id: str, code_hash: str, expires_at: datetime) -> None:
         async with self._connection() as conn:
             await devices.set_claim_code(conn, device_id, code_hash, expires_at)

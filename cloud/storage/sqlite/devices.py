@@ -46,6 +46,7 @@ _CLAIM = """
 UPDATE devices SET owner_id = :user_id, name = :name, claimed_at = :now,
        claim_code_hash = NULL, claim_expires_at = NULL
 WHERE claim_code_hash = :code_hash AND claim_expires_at > :now AND owner_id IS NULL
+      AND revoked_at IS NULL
 RETURNING device_id
 """
 

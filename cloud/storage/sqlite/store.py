@@ -23,6 +23,7 @@ from cloud.storage.records import (
     HistoryQuery,
     IngestBatch,
     IngestResult,
+    ProvisionedDevice,
     RefreshUse,
     StoredAlert,
     TelemetryRow,
@@ -30,8 +31,9 @@ from cloud.storage.records import (
     UploadRow,
     User,
     UserCredentials,
+    UserRole,
 )
-from cloud.storage.sqlite import alerts, devices, health, sessions
+from cloud.storage.sqlite import alerts, devices, health, provisioning, sessions
 from cloud.storage.sqlite import ingest as sqlite_ingest
 from cloud.storage.sqlite.database import (
     SqliteDatabase,
@@ -45,7 +47,7 @@ from cloud.storage.sqlite.migrations import apply_migrations
 
 
 def _user(row: sqlite3.Row) -> User:
-    return User(row["id"], row["email"], row["name"], from_db_time(row["created_at"]))
+    return User(row["id"], row["email"], row["name"], from_db_time(row["created_at"]), row["role"])
 
 
 def _alert(row: sqlite3.Row) -> StoredAlert:
@@ -91,14 +93,16 @@ class SqliteStorage:
     async def migrate(self) -> list[str]:
         return await self._db.run(apply_migrations)
 
-    async def create_user(self, email: str, password_hash: str, name: str | None) -> User:
+    async def create_user(
+        self, email: str, password_hash: str, name: str | None, role: UserRole = "parent"
+    ) -> User:
         def insert(conn: sqlite3.Connection) -> User:
             try:
                 with Transaction(conn):
                     row = conn.execute(
-                        "INSERT INTO users (email, password_hash, name, created_at)"
-                        " VALUES (?, ?, ?, ?) RETURNING id, email, name, created_at",
-                        (email, password_hash, name, to_db_time(datetime.now(UTC))),
+                        "INSERT INTO users (email, password_hash, name, created_at, role)"
+                        " VALUES (?, ?, ?, ?, ?) RETURNING id, email, name, created_at, role",
+                        (email, password_hash, name, to_db_time(datetime.now(UTC)), role),
                     ).fetchone()
             except sqlite3.IntegrityError as exc:
                 raise DuplicateEmailError(email) from exc
@@ -109,7 +113,7 @@ class SqliteStorage:
     async def get_user(self, user_id: int) -> User | None:
         def select(conn: sqlite3.Connection) -> User | None:
             row = conn.execute(
-                "SELECT id, email, name, created_at FROM users WHERE id = ?", (user_id,)
+                "SELECT id, email, name, created_at, role FROM users WHERE id = ?", (user_id,)
             ).fetchone()
             return None if row is None else _user(row)
 
@@ -118,7 +122,7 @@ class SqliteStorage:
     async def get_credentials(self, email: str) -> UserCredentials | None:
         def select(conn: sqlite3.Connection) -> UserCredentials | None:
             row = conn.execute(
-                "SELECT id, email, name, created_at, password_hash FROM users"
+                "SELECT id, email, name, created_at, role, password_hash FROM users"
                 " WHERE lower(email) = lower(?)",
                 (email,),
             ).fetchone()
@@ -220,6 +224,41 @@ class SqliteStorage:
         )
 
     # --- claiming and sharing devices ---
+    async def set_user_role(self, email: str, role: UserRole) -> User | None:
+        def update(conn: sqlite3.Connection) -> User | None:
+            with Transaction(conn):
+                row = conn.execute(
+                    "UPDATE users SET role = ? WHERE lower(email) = lower(?)"
+                    " RETURNING id, email, name, created_at, role",
+                    (role, email),
+                ).fetchone()
+            return None if row is None else _user(row)
+
+        return await self._db.run(update)
+
+    async def provision_device(
+        self,
+        device_id: str,
+        code_hash: str,
+        claim_expires_at: datetime,
+        provisioned_by: int | None,
+    ) -> None:
+        await self._db.run(
+            lambda conn: provisioning.provision_device(
+                conn, device_id, code_hash, claim_expires_at, provisioned_by
+            )
+        )
+
+    async def revoke_device(self, device_id: str, now: datetime, installer_id: int | None) -> bool:
+        return await self._db.run(
+            lambda conn: provisioning.revoke_device(conn, device_id, now, installer_id)
+        )
+
+    async def list_provisioned_devices(self, installer_id: int) -> list[ProvisionedDevice]:
+        return await self._db.run(
+            lambda conn: provisioning.list_provisioned_devices(conn, installer_id)
+        )
+
     async def set_claim_code(self, device_id: str, code_hash: str, expires_at: datetime) -> None:
         await self._db.run(
             lambda conn: devices.set_claim_code(conn, device_id, code_hash, expires_at)

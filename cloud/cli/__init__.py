@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cloud.claims import DEFAULT_CLAIM_TTL, generate_claim_code, hash_claim_code
+from cloud.cli import operator as operator_cli
 from cloud.config import ApiSettings, CollectorSettings, ConfigError
 from cloud.demo.processes import DemoError
 from cloud.logs import configure_logging
@@ -30,6 +31,10 @@ examples:
   DATABASE_URL=... MQTT_USERNAME=svc.collector MQTT_PASSWORD=... nursery-cloud collector
   DATABASE_URL=... nursery-cloud device register nursery-0001 --owner-email parent@example.com
   DATABASE_URL=... nursery-cloud device register nursery-0002 --claim-code
+  DATABASE_URL=... nursery-cloud user add ana@example.org --role installer
+  NURSERY_DEVICE_MQTT_HOST=mqtt.example.org MOSQUITTO_PASSWORD_FILE=... ... nursery-cloud device add
+  ... nursery-cloud device revoke nursery-4k7p2x9m1q
+  nursery-cloud certs --out mosquitto/certs --broker-name mqtt.example.org
 """
 
 
@@ -173,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print a single-use code the parents enter in the app to claim the device",
     )
+    operator_cli.register_device_commands(device_commands)
+    operator_cli.register_user_commands(commands)
+    operator_cli.register_broker_commands(commands)
+    operator_cli.register_certs_command(commands)
     return parser
 
 
@@ -188,13 +197,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_api(args.host, args.port)
         if args.command == "demo":
             return _run_demo(args)
-        if args.command == "device":
+        if args.command == "device" and args.device_command == "register":
             return asyncio.run(
                 _register_device(
                     validate_device_id(args.device_id), args.owner_email, args.claim_code
                 )
             )
-    except (ConfigError, ContractError, DemoError) as exc:
+        if args.command == "device":
+            return asyncio.run(operator_cli.run_device_command(args))
+        if args.command == "user":
+            return asyncio.run(operator_cli.run_user_command(args))
+        if args.command == "broker":
+            return operator_cli.broker_passwd(
+                args.username, args.password_stdin, args.generate, args.reload
+            )
+        if args.command == "certs":
+            return operator_cli.make_certificates(args.out, args.broker_name, args.device)
+    except (ConfigError, ContractError, DemoError, operator_cli.OperatorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:
