@@ -23,6 +23,7 @@ from cloud.rules import (
     evaluate_climate,
     evaluate_offline,
     evaluate_status,
+    test_alert,
 )
 from cloud.storage.records import EventRow, StatusRow, TelemetryRow
 
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 METRICS: tuple[Metric, ...] = ("temperature", "humidity")
 CRY_STARTED = "cry_started"
+TEST_EVENT = "test"
 
 
 @dataclass(slots=True)
@@ -102,6 +104,8 @@ def evaluate_batch(
         if event.kind == CRY_STARTED:
             device = rules[event.device_id]
             alerts.append(cry_alert(event.device_id, event.time, event.confidence, device.settings))
+        elif event.kind == TEST_EVENT:
+            alerts.append(test_alert(event.device_id, event.time))
     for status in sorted(status_changes, key=lambda row: row.time):
         device = rules[status.device_id]
         device.presence, raised = evaluate_status(

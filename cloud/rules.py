@@ -24,6 +24,8 @@ class AlertKind(StrEnum):
     CLIMATE_NORMAL = "CLIMATE_NORMAL"
     DEVICE_OFFLINE = "DEVICE_OFFLINE"
     DEVICE_ONLINE = "DEVICE_ONLINE"
+    # `nursery-edge test-alert`: proves the path device -> broker -> collector -> app.
+    TEST_ALERT = "TEST_ALERT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,16 @@ def cry_alert(
     message = "Baby is crying" + (" and may be sick" if sick else "")
     return NewAlert(
         device_id, AlertKind.CRY_DETECTED, time, message, sick, {"confidence": confidence}
+    )
+
+
+def test_alert(device_id: str, time: datetime) -> NewAlert:
+    """The installer's end-to-end check; never a sign that anything is wrong."""
+    return NewAlert(
+        device_id,
+        AlertKind.TEST_ALERT,
+        time,
+        "Test alert from the nursery device: alerts reach this app",
     )
 
 

@@ -128,6 +128,7 @@ def build_agent(config: AgentConfig, env: Mapping[str, str]) -> EdgeAgent:
         backoff=BackoffPolicy(initial_s=broker.reconnect_initial_s, max_s=broker.reconnect_max_s),
         max_in_flight=config.outbox.max_in_flight,
         remote_state_path=state_dir / "remote-settings.json",
+        state_dir=state_dir,
         sampler=sampler,
         sensor_interval_s=config.sensor.read_interval_s,
         audio=audio,

@@ -13,6 +13,7 @@ can lose is a message that was never created.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,13 @@ from pathlib import Path
 from edge.audio import AudioSource, AudioSourceError
 from edge.detection import LiveDetector, SoundLevelMeter, TimedCryEvent
 from edge.health import HealthSnapshot, StatusReporter
+from edge.local_status import (
+    REQUEST_POLL_INTERVAL_S,
+    REQUESTS_DIR,
+    STATUS_WRITE_INTERVAL_S,
+    take_test_alert_request,
+    write_status,
+)
 from edge.publish.backoff import BackoffPolicy
 from edge.publish.connection import DeviceConnection
 from edge.publish.mqtt_client import BrokerSettings
@@ -65,6 +73,8 @@ class AgentParts:
     model_version: str | None
     flush_timeout_s: float
     notifier: SystemdNotifier
+    # Where the local status file and request folder live (``edge.local_status``).
+    state_dir: Path | None = None
 
 
 class EdgeAgent:
@@ -80,6 +90,12 @@ class EdgeAgent:
         self._heartbeats: dict[str, float] = {}
         self._threads: list[threading.Thread] = []
         self.telemetry_sent = 0  # since start; `nursery-edge simulate --count` stops on it
+        self._started_at = datetime.now(UTC)
+        # What `nursery-edge status` shows besides the health snapshot.
+        self._last_reading: dict[str, object] | None = None
+        self._last_event: dict[str, object] | None = None
+        self._test_alert: dict[str, object] | None = None
+        self._next_status_write = 0.0
         self._reporter = StatusReporter(
             parts.device_id,
             parts.firmware_version,
@@ -120,6 +136,9 @@ class EdgeAgent:
     def run(self) -> None:
         """Run until ``request_stop``; returns after a clean shutdown."""
         parts = self._parts
+        if parts.state_dir is not None:
+            # Created by the daemon's user, so it can delete what root's CLI drops in it.
+            (parts.state_dir / REQUESTS_DIR).mkdir(parents=True, exist_ok=True)
         self._connection.start()
         self._remote.report_current()
         if parts.sampler is not None:
@@ -141,6 +160,7 @@ class EdgeAgent:
         next_status = now + self._settings.status_interval_s
         watchdog_every = self._parts.notifier.watchdog_interval_s or 10.0
         next_watchdog = now
+        next_local = now
         while not self._stop.is_set():
             now = time.monotonic()
             settings = self._settings
@@ -156,7 +176,11 @@ class EdgeAgent:
             if now >= next_watchdog:
                 self._feed_watchdog()
                 next_watchdog = now + watchdog_every
-            self._wake.wait(max(0.0, min(next_telemetry, next_status, next_watchdog) - now))
+            if now >= next_local:
+                self._serve_local_commands(now)
+                next_local = now + REQUEST_POLL_INTERVAL_S
+            wake_at = min(next_telemetry, next_status, next_watchdog, next_local)
+            self._wake.wait(max(0.0, wake_at - now))
             self._wake.clear()
 
     def _send_telemetry(self) -> None:
@@ -167,7 +191,7 @@ class EdgeAgent:
             logger.debug("nothing to report: no valid climate reading and no audio")
             return
         interval = self._settings.telemetry_interval_s
-        self._outbox.append(
+        sent = self._outbox.append(
             lambda seq: Telemetry(
                 device_id=parts.device_id,
                 seq=seq,
@@ -180,6 +204,86 @@ class EdgeAgent:
             )
         )
         self.telemetry_sent += 1
+        self._last_reading = {
+            "seq": sent.seq,
+            "time": sent.ts.isoformat(),
+            "temperature_c": sent.temperature_c,
+            "humidity_pct": sent.humidity_pct,
+            "sound_dbfs_avg": sent.sound_dbfs_avg,
+        }
+
+    # ---- local commands: `nursery-edge status` and `nursery-edge test-alert` ----
+
+    def _serve_local_commands(self, now: float) -> None:
+        state_dir = self._parts.state_dir
+        if state_dir is None:
+            return
+        try:
+            request_id = take_test_alert_request(state_dir)
+            if request_id is not None:
+                self._send_test_alert(request_id)
+            if now >= self._next_status_write or request_id is not None:
+                write_status(state_dir, self.local_status())
+                self._next_status_write = now + STATUS_WRITE_INTERVAL_S
+            elif self._test_alert is not None and not self._test_alert["acknowledged"]:
+                # The installer is waiting for the broker's acknowledgement: tell them soon.
+                write_status(state_dir, self.local_status())
+        except OSError as exc:
+            logger.warning("cannot update the local status in %s: %s", state_dir, exc)
+
+    def _send_test_alert(self, request_id: str) -> None:
+        parts = self._parts
+        event = self._outbox.append(
+            lambda seq: Event(
+                device_id=parts.device_id,
+                seq=seq,
+                ts=datetime.now(UTC),
+                kind="test",
+                episode_id=seq,
+                confidence=1.0,
+            )
+        )
+        logger.info("test alert queued (seq %d, request %s)", event.seq, request_id)
+        self._test_alert = {
+            "request_id": request_id,
+            "seq": event.seq,
+            "time": event.ts.isoformat(),
+            "acknowledged": False,
+        }
+
+    def local_status(self) -> dict[str, object]:
+        """The document ``nursery-edge status`` shows (also written to ``status.json``)."""
+        parts = self._parts
+        health = self._health()
+        connection = self._connection.stats()
+        if self._test_alert is not None and not self._test_alert["acknowledged"]:
+            seq = int(str(self._test_alert["seq"]))
+            self._test_alert["acknowledged"] = not self._outbox.contains(seq)
+        now = datetime.now(UTC)
+        return {
+            "pid": os.getpid(),
+            "device_id": parts.device_id,
+            "updated_at": now.isoformat(),
+            "updated_at_epoch": now.timestamp(),
+            "started_at": self._started_at.isoformat(),
+            "firmware_version": parts.firmware_version,
+            "model_version": parts.model_version,
+            "broker": f"{parts.broker.host}:{parts.broker.port}",
+            "connected": connection.connected,
+            "sessions": connection.sessions,
+            "acknowledged": connection.acknowledged,
+            "last_error": connection.last_error,
+            "outbox_depth": health.outbox_depth,
+            "dropped_telemetry": health.dropped_telemetry,
+            "sensor_failures": health.sensor_failures,
+            "audio_overflows": health.audio_overflows,
+            "audio_errors": health.audio_errors,
+            "faults": health.faults,
+            "settings": self._settings.model_dump(),
+            "last_reading": self._last_reading,
+            "last_event": self._last_event,
+            "test_alert": self._test_alert,
+        }
 
     def _feed_watchdog(self) -> None:
         beats = list(self._heartbeats.items())  # a copy: other threads add and remove entries
@@ -240,10 +344,12 @@ class EdgeAgent:
             if timed.event.kind == "cry_started":
                 started = self._outbox.append(partial(self._event, timed, None))
                 self._episode_id = started.seq
+                self._last_event = {"kind": "cry_started", "time": started.ts.isoformat()}
                 logger.info("cry started (confidence %.2f)", timed.event.confidence)
             elif self._episode_id is not None:
-                self._outbox.append(partial(self._event, timed, self._episode_id))
+                ended = self._outbox.append(partial(self._event, timed, self._episode_id))
                 self._episode_id = None
+                self._last_event = {"kind": "cry_ended", "time": ended.ts.isoformat()}
                 logger.info("cry ended after %.1f s", timed.event.duration_s or 0.0)
 
     def _event(self, timed: TimedCryEvent, episode_id: int | None, seq: int) -> Event:

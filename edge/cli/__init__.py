@@ -11,9 +11,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from edge.cli import detect, run, simulate
+from edge.cli import calibrate, check, detect, run, setup, simulate, status, test_alert
 
-COMMANDS = (run, detect, simulate)
+COMMANDS = (setup, run, check, calibrate, status, test_alert, detect, simulate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -113,6 +113,12 @@ class Outbox:
             deleted = self._db.execute("DELETE FROM messages WHERE seq = ?", (seq,)).rowcount
             self._depth -= deleted
 
+    def contains(self, seq: int) -> bool:
+        """Whether the message is still waiting for the broker's acknowledgement."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM messages WHERE seq = ?", (seq,)).fetchone()
+        return row is not None
+
     @property
     def depth(self) -> int:
         return self._depth

@@ -60,7 +60,8 @@ class Telemetry(Envelope):
     interval_s: float | None = Field(default=None, gt=0.0, le=86_400.0)
 
 
-EventKind = Literal["cry_started", "cry_ended"]
+# "test": sent on request by `nursery-edge test-alert`, to check that alerts reach the app.
+EventKind = Literal["cry_started", "cry_ended", "test"]
 
 
 class Event(Envelope):

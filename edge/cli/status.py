@@ -1,0 +1,127 @@
+"""``nursery-edge status``: what the running agent is doing right now.
+
+Reads the status the daemon rewrites every few seconds in its state folder
+(``edge.local_status``): connection, outbox depth, last reading, last event, faults and errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from edge.config import ConfigError, load_config
+from edge.local_status import daemon_is_running, read_status
+
+DEFAULT_CONFIG = Path("/etc/nursery-edge/config.toml")
+EPILOG = """
+examples:
+  sudo nursery-edge status
+  nursery-edge status --state-dir ./device/state --json
+
+exit status: 0 running, 3 not running (as `systemctl is-active`), 2 invalid configuration.
+"""
+NOT_RUNNING = 3
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="show the running agent's state (connection, outbox, last reading and event)",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_location_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the raw status document")
+    parser.set_defaults(handler=run)
+
+
+def add_location_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help="the agent's configuration, to find its state folder (default: %(default)s)",
+    )
+    where.add_argument("--state-dir", type=Path, help="the agent's state folder, directly")
+
+
+def state_dir_of(args: argparse.Namespace) -> Path:
+    if args.state_dir is not None:
+        return Path(args.state_dir)
+    return Path(load_config(args.config).device.state_dir)
+
+
+def _age(iso_time: str | None) -> str:
+    if not iso_time:
+        return "never"
+    seconds = time.time() - datetime.fromisoformat(iso_time).timestamp()
+    return f"{iso_time} ({seconds:.0f} s ago)"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        state_dir = state_dir_of(args)
+    except ConfigError as exc:
+        print(f"nursery-edge status: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    document = read_status(state_dir)
+    running = daemon_is_running(document)
+    if args.json:
+        print(json.dumps({"running": running, "status": document}, indent=2))
+        return 0 if running else NOT_RUNNING
+    if document is None:
+        print(f"not running: no status in {state_dir} (start it: systemctl start nursery-edge)")
+        return NOT_RUNNING
+    if not running:
+        print(f"not running: last status at {_age(document.get('updated_at'))}")
+    reading = document.get("last_reading") or {}
+    event = document.get("last_event") or {}
+    rows = [
+        ("device", f"{document.get('device_id')} (pid {document.get('pid')})"),
+        ("running since", document.get("started_at")),
+        (
+            "versions",
+            f"firmware {document.get('firmware_version')}, model {document.get('model_version')}",
+        ),
+        (
+            "broker",
+            f"{document.get('broker')} - "
+            + ("connected" if document.get("connected") else "NOT connected"),
+        ),
+        ("last error", document.get("last_error") or "none"),
+        (
+            "outbox",
+            f"{document.get('outbox_depth')} message(s) waiting, "
+            f"{document.get('dropped_telemetry')} reading(s) dropped since installation",
+        ),
+        (
+            "last reading",
+            _age(reading.get("time"))
+            + (
+                f": {reading.get('temperature_c')} °C, {reading.get('humidity_pct')} %RH, "
+                f"{reading.get('sound_dbfs_avg')} dBFS"
+                if reading
+                else ""
+            ),
+        ),
+        ("last event", f"{event.get('kind')} at {_age(event.get('time'))}" if event else "none"),
+        ("faults", ", ".join(document.get("faults") or []) or "none"),
+        ("sensor failures", document.get("sensor_failures")),
+        (
+            "audio",
+            f"{document.get('audio_errors')} error(s), "
+            f"{document.get('audio_overflows')} overflow(s)",
+        ),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    return 0 if running else NOT_RUNNING
