@@ -21,7 +21,8 @@ from cloud.api.realtime import AlertBroadcaster
 from cloud.api.request_log import RequestLogMiddleware
 from cloud.api.routes import alerts, auth, devices, health, installer, ops, realtime
 from cloud.api.security import PasswordHasher, TokenIssuer
-from cloud.config import ApiSettings
+from cloud.collector import Collector
+from cloud.config import ApiSettings, CollectorSettings
 from cloud.storage import open_storage
 from cloud.uploads import AudioStore
 
@@ -40,12 +41,17 @@ Authenticate with `POST /auth/token` (OAuth2 password form) or `POST /auth/login
 """
 
 
-def create_app(settings: ApiSettings) -> FastAPI:
+def create_app(settings: ApiSettings, collector: CollectorSettings | None = None) -> FastAPI:
+    """The API; with ``collector`` settings the MQTT collector runs in the same process on the
+    same storage (``nursery-cloud serve``: a single-home install or the demo, where SQLite's
+    in-process alert hub needs the collector and the API together)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = await open_storage(settings.database_url)
         listeners: list[asyncio.Task[None]] = []
         publisher: DesiredConfigPublisher | None = None
+        embedded: Collector | None = None
         try:
             await storage.migrate()
             broadcaster = AlertBroadcaster(storage, storage.alert_recipients)
@@ -73,8 +79,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 asyncio.create_task(broadcaster.run(), name="alert-listener"),
                 asyncio.create_task(broadcaster.run_readings(), name="reading-listener"),
             ]
+            if collector is not None:
+                embedded = Collector(collector, storage)
+                await embedded.start()
             yield
         finally:
+            if embedded is not None:
+                # First: its last batch is committed while storage is still open.
+                await embedded.stop()
             for listener in listeners:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

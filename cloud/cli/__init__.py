@@ -22,7 +22,6 @@ from models.contract import ContractError, validate_device_id
 
 logger = logging.getLogger(__name__)
 
-DEMO_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/nursery_demo"
 
 EPILOG = """
 examples:
@@ -97,15 +96,18 @@ async def _run_collector(settings: CollectorSettings) -> int:
     return 0
 
 
-def _run_api(host: str, port: int) -> int:
+def _run_api(host: str, port: int, with_collector: bool = False) -> int:
     import uvicorn
 
     from cloud.api import create_app
 
     settings = ApiSettings.from_env(os.environ)
+    collector = CollectorSettings.from_env(os.environ) if with_collector else None
     # access_log off: it would print query strings, and the WebSocket token travels in one;
     # RequestLogMiddleware logs every request without them.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(
+        create_app(settings, collector), host=host, port=port, log_level="info", access_log=False
+    )
     return 0
 
 
@@ -114,7 +116,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     options = DemoOptions(
         state_dir=args.state_dir,
-        database_url=os.environ.get("DATABASE_URL") or DEMO_DATABASE_URL,
+        database_url=args.database_url,
         api_port=args.api_port,
         mqtt_port=args.mqtt_port,
     )
@@ -147,18 +149,33 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="serve the REST/WebSocket API (migrates first)")
     api.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     api.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")
+    serve = commands.add_parser(
+        "serve",
+        help="the API and the collector in one process (single-home installs, SQLite)",
+        description="Serve the API and run the MQTT collector in the same process on the same "
+        "storage. Takes the settings of both (DATABASE_URL, JWT_SECRET, MQTT_*). With SQLite "
+        "this is the way to get live alerts: its alert hub is in-process.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")
     demo = commands.add_parser(
         "demo",
-        help="run broker, collector, API and a simulated device locally until Ctrl-C",
-        description="Start the local demo. Needs Mosquitto and PostgreSQL installed; the "
-        "database is created on first start. State is kept in --state-dir, so a second start "
-        "resumes.",
+        help="run a broker, the API + collector and two simulated devices until Ctrl-C",
+        description="Start the local demo: a Mosquitto it configures itself (install it with "
+        "`apt-get install mosquitto`), the API and the collector on SQLite, and two simulated "
+        "devices replaying a crying baby and a talking room through the real cry detector. "
+        "Prints the API docs URL and a demo login, then progress until Ctrl-C. State is kept "
+        "in --state-dir, so a second start resumes.",
     )
     demo.add_argument(
         "--state-dir",
         type=Path,
         default=Path("var/demo"),
         help="where logs, secrets and broker data are kept (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--database-url",
+        help="use this PostgreSQL database (created if missing) instead of SQLite in --state-dir",
     )
     demo.add_argument("--api-port", type=int, default=8000, help="API port (default: %(default)s)")
     demo.add_argument(
@@ -195,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_run_collector(CollectorSettings.from_env(os.environ)))
         if args.command == "api":
             return _run_api(args.host, args.port)
+        if args.command == "serve":
+            return _run_api(args.host, args.port, with_collector=True)
         if args.command == "demo":
             return _run_demo(args)
         if args.command == "device" and args.device_command == "register":

@@ -25,7 +25,13 @@ class Child:
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - the demo's own components
-            list(argv), env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
+            list(argv),
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C in the terminal reaches only the demo, which then stops
+            # the children in order (devices, server, broker) instead of all at once.
+            start_new_session=True,
         )
 
     def alive(self) -> bool:

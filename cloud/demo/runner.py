@@ -1,140 +1,107 @@
-"""Runs the demo until Ctrl-C: broker, collector, API and a simulated device, with progress.
+"""Runs the demo until Ctrl-C: a broker, the server (API + collector), two simulated devices.
 
-State (database name, secrets, broker persistence, logs) is kept in ``--state-dir`` so that a
-second start resumes where the first stopped. The simulated device runs as its own process
-(``python -m edge.cli simulate``), exactly as a real device is a separate program: the cloud
-package never imports the edge package.
+No Docker and no database server: SQLite in ``--state-dir`` by default (``--database-url``
+takes PostgreSQL instead), a Mosquitto the demo configures and starts itself with the project's
+ACL, ``nursery-cloud serve`` for the API and the collector, and two ``nursery-edge simulate``
+devices replaying real recordings through the real cry detector: one a crying baby, one a
+room with speech. Every part is its own process, as in production; the cloud package never
+imports the edge package.
+
+Ctrl-C (or SIGTERM) stops the devices first (they flush their outboxes), then the server (it
+commits its last batch), then the broker. Everything lasting is in ``--state-dir``: a second
+start resumes with the same login, devices and history.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import secrets
 import signal
 import sys
 import threading
-import urllib.request
+import urllib.error
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
-
-from cloud.api.security import PasswordHasher
 from cloud.demo.broker import write_broker_config
 from cloud.demo.processes import Child, DemoError, port_is_free, wait_for_port
-from cloud.storage import DuplicateEmailError, open_storage
+from cloud.demo.progress import DemoApi, Progress
+from cloud.demo.state import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    DemoDevice,
+    create_postgres_database_if_missing,
+    load_secrets,
+    prepare_database,
+)
 
-DEMO_EMAIL = "demo@example.com"
-DEMO_PASSWORD = "nursery-demo"  # noqa: S105 - printed on purpose: a local demo login
 PROGRESS_INTERVAL_S = 5.0
+AUDIO_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "audio"
+SERVER_ACCOUNT = "svc.server"
+
+
+def default_devices(audio_dir: Path = AUDIO_DIR) -> list[DemoDevice]:
+    return [
+        # Crying, then a quiet spell of speech: every loop is a new cry episode and alert.
+        DemoDevice(
+            "demo-nursery-1",
+            "Crying baby",
+            (audio_dir / "cry_donateacry.flac", audio_dir / "not_cry_speech_commands.flac"),
+        ),
+        DemoDevice("demo-nursery-2", "Talking room", (audio_dir / "not_cry_speech_commands.flac",)),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
     state_dir: Path
-    database_url: str
+    database_url: str | None = None  # None: SQLite in state_dir
     api_port: int = 8000
     mqtt_port: int = 18830
-    device_id: str = "demo-nursery-1"
     reading_interval_s: float = 2.0
+    devices: list[DemoDevice] = field(default_factory=default_devices)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.state_dir / 'nursery.db').resolve()}"
 
 
-def _secrets(state_dir: Path) -> dict[str, str]:
-    """Random secrets created on the first start and reused after, kept private to the user."""
-    path = state_dir / "secrets.json"
-    if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text())
-        return stored
-    created = {
-        "jwt_secret": secrets.token_urlsafe(48),
-        "collector_password": secrets.token_urlsafe(24),
-        "device_password": secrets.token_urlsafe(24),
-    }
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(created))
-    return created
-
-
-def _create_database_if_missing(database_url: str) -> None:
-    """The demo's database is created on first start, on the server the URL names."""
-    try:
-        with psycopg.connect(database_url, connect_timeout=5):
-            return
-    except psycopg.OperationalError as exc:
-        if "does not exist" not in str(exc):
-            raise DemoError(
-                f"cannot reach PostgreSQL at {_without_password(database_url)}: {exc}\n"
-                "install and start it (apt-get install postgresql) or set DATABASE_URL"
-            ) from exc
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    server_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def _without_password(database_url: str) -> str:
-    parts = urlsplit(database_url)
-    if parts.password is None:
-        return database_url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
-
-
-async def _prepare_database(options: DemoOptions) -> None:
-    storage = await open_storage(options.database_url)
-    try:
-        await storage.migrate()
-        try:
-            user = await storage.create_user(
-                DEMO_EMAIL, PasswordHasher().hash(DEMO_PASSWORD), "Demo"
-            )
-            owner_id = user.id
-        except DuplicateEmailError:
-            credentials = await storage.get_credentials(DEMO_EMAIL)
-            assert credentials is not None
-            owner_id = credentials.user.id
-        await storage.register_device(options.device_id, owner_id)
-    finally:
-        await storage.close()
-
-
-def _local_api_json(url: str, body: object = None, token: str | None = None) -> object:
-    """A request to the demo's own API on localhost (a fixed http:// URL, so S310 is moot)."""
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-        return json.load(response)
-
-
-def _history_count(api_port: int) -> int:
-    """Count what the demo parent sees, through the API as the app would."""
-    base = f"http://127.0.0.1:{api_port}"
-    login = _local_api_json(f"{base}/auth/login", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
-    assert isinstance(login, dict)
-    history = _local_api_json(f"{base}/health/history?limit=1000", token=login["access_token"])
-    assert isinstance(history, list)
-    return len(history)
-
-
-def run_demo(options: DemoOptions, say: Callable[[str], None]) -> int:
+def _check(options: DemoOptions) -> None:
     for port in (options.api_port, options.mqtt_port):
         if not port_is_free(port):
             raise DemoError(f"port {port} is in use; choose another with --api-port/--mqtt-port")
+    for device in options.devices:
+        for path in device.audio:
+            if not path.is_file():
+                raise DemoError(f"demo audio {path} is missing; run the demo from a checkout")
+
+
+def _device_child(options: DemoOptions, device: DemoDevice, password: str, log_dir: Path) -> Child:
+    argv = [
+        sys.executable, "-m", "edge.cli", "simulate",
+        "--device-id", device.device_id,
+        "--port", str(options.mqtt_port),
+        "--interval", str(options.reading_interval_s),
+        "--state-dir", str(options.state_dir / "devices"),
+        "--audio", *(str(path) for path in device.audio),
+    ]  # fmt: skip
+    return Child(device.device_id, argv, {"MQTT_PASSWORD": password}, log_dir)
+
+
+def run_demo(options: DemoOptions, say: Callable[[str], None]) -> int:
+    _check(options)
     options.state_dir.mkdir(parents=True, exist_ok=True)
     log_dir = options.state_dir / "logs"
     log_dir.mkdir(exist_ok=True)
-    keys = _secrets(options.state_dir)
-    say("preparing the database ...")
-    _create_database_if_missing(options.database_url)
-    asyncio.run(_prepare_database(options))
+    keys = load_secrets(options.state_dir, [d.device_id for d in options.devices])
+    database_url = options.effective_database_url
+    say(f"preparing {'SQLite' if options.database_url is None else 'the'} database ...")
+    if database_url.startswith("postgres"):
+        create_postgres_database_if_missing(database_url)
+    asyncio.run(prepare_database(database_url, options.devices))
 
     stop = threading.Event()
 
@@ -143,74 +110,64 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    cloud = [sys.executable, "-m", "cloud.cli"]
-    mqtt_env = {"MQTT_HOST": "127.0.0.1", "MQTT_PORT": str(options.mqtt_port)}
     children: list[Child] = []
     try:
-        broker_cmd = write_broker_config(
-            options.state_dir,
-            options.mqtt_port,
-            {
-                "svc.collector": keys["collector_password"],
-                options.device_id: keys["device_password"],
-            },
-        )
-        children.append(broker := Child("mosquitto", broker_cmd, {}, log_dir))
+        accounts = {SERVER_ACCOUNT: keys["server_password"]}
+        accounts.update({d.device_id: keys[f"device:{d.device_id}"] for d in options.devices})
+        broker_argv = write_broker_config(options.state_dir, options.mqtt_port, accounts)
+        children.append(broker := Child("mosquitto", broker_argv, {}, log_dir))
         wait_for_port(broker, options.mqtt_port)
-        children.append(
-            api := Child(
-                "api",
-                [*cloud, "api", "--port", str(options.api_port)],
-                {"DATABASE_URL": options.database_url, "JWT_SECRET": keys["jwt_secret"]},
-                log_dir,
-            )
-        )
-        children.append(
-            Child(
-                "collector",
-                [*cloud, "collector"],
-                {
-                    "DATABASE_URL": options.database_url,
-                    "MQTT_USERNAME": "svc.collector",
-                    "NURSERY_COLLECTOR_HTTP_PORT": "0",
-                    "MQTT_PASSWORD": keys["collector_password"],
-                    **mqtt_env,
-                },
-                log_dir,
-            )
-        )
-        wait_for_port(api, options.api_port)
-        children.append(
-            Child(
-                "device",
-                [
-                    sys.executable,
-                    "-m",
-                    "edge.cli",
-                    "simulate",
-                    "--device-id",
-                    options.device_id,
-                    "--port",
-                    str(options.mqtt_port),
-                    "--interval",
-                    str(options.reading_interval_s),
-                    "--state-dir",
-                    str(options.state_dir / "device"),
-                ],
-                {"MQTT_PASSWORD": keys["device_password"]},
-                log_dir,
-            )
-        )
+        server_env = {
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": keys["jwt_secret"],
+            "NURSERY_UPLOAD_DIR": str(options.state_dir / "uploads"),
+            "MQTT_HOST": "127.0.0.1",
+            "MQTT_PORT": str(options.mqtt_port),
+            "MQTT_USERNAME": SERVER_ACCOUNT,
+            "MQTT_PASSWORD": keys["server_password"],
+            "NURSERY_COLLECTOR_CLIENT_ID": "nursery-demo-collector",
+        }
+        server_argv = [sys.executable, "-m", "cloud.cli", "serve", "--port", str(options.api_port)]
+        children.append(server := Child("server", server_argv, server_env, log_dir))
+        say("starting the API and the collector ...")
+        wait_for_port(server, options.api_port, timeout_s=60.0)
+        for device in options.devices:
+            password = keys[f"device:{device.device_id}"]
+            children.append(_device_child(options, device, password, log_dir))
         say(f"API docs:   http://127.0.0.1:{options.api_port}/docs")
         say(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+        for device in options.devices:
+            replays = ", ".join(path.name for path in device.audio)
+            say(f"device:     {device.device_id} ({device.name}) replays {replays}")
         say(f"logs:       {log_dir}  (Ctrl-C stops everything)")
-        while not stop.wait(PROGRESS_INTERVAL_S):
-            dead = [child.name for child in children if not child.alive()]
-            if dead:
-                raise DemoError(f"{', '.join(dead)} stopped unexpectedly; see {log_dir}")
-            say(f"readings stored for {options.device_id}: {_history_count(options.api_port)}")
+        _show_progress(options, children, stop, log_dir, say)
     finally:
+        # Devices first (they flush to the broker), then the server, then the broker.
         for child in reversed(children):
             child.stop()
-    say("demo stopped")
+    say("demo stopped; start it again to resume")
     return 0
+
+
+def _show_progress(
+    options: DemoOptions,
+    children: list[Child],
+    stop: threading.Event,
+    log_dir: Path,
+    say: Callable[[str], None],
+) -> None:
+    api = DemoApi(options.api_port)
+    last: Progress | None = None
+    while not stop.wait(PROGRESS_INTERVAL_S):
+        dead = [child.name for child in children if not child.alive()]
+        if dead:
+            raise DemoError(f"{', '.join(dead)} stopped unexpectedly; see the logs in {log_dir}")
+        try:
+            progress = api.progress()
+        except (urllib.error.URLError, OSError) as exc:
+            say(f"the API did not answer ({exc}); see {log_dir / 'server.log'}")
+            continue
+        if last is not None and progress.cry_alerts > last.cry_alerts:
+            say(f"CRY ALERT: {progress.cry_alerts - last.cry_alerts} new cry alert(s) sent")
+        say(progress.line())
+        last = progress
