@@ -9,6 +9,8 @@ REPO = Path(__file__).resolve().parents[2]
 ALLOWED = {
     "edge", "cloud", "firmware_config", "models", "tests", "mosquitto", "docker-compose.yml",
     "pyproject.toml", "README.md", ".ci", "docs", ".gitignore",
+    # The server image and the compose file's settings template (docs/operations.md).
+    "Dockerfile", ".dockerignore", ".env.example",
 }  # fmt: skip
 REQUIRED = {"edge", "cloud", "models", "tests", "mosquitto", "pyproject.toml", "README.md", ".ci"}
 
