@@ -15,7 +15,7 @@ from pathlib import Path
 from edge.audio import AudioSource, AudioSourceError, FileReplaySource
 from edge.config import AgentConfig
 from edge.daemon import AgentParts, EdgeAgent
-from edge.detection import LiveDetector, SoundLevelMeter
+from edge.detection import LiveDetector, LoudSoundDetector, MicrophoneHealth, SoundLevelMeter
 from edge.publish.backoff import BackoffPolicy
 from edge.publish.mqtt_client import BrokerSettings
 from edge.publish.outbox import Outbox
@@ -23,6 +23,7 @@ from edge.sensors import ClimateSampler, ClimateSensor, SensorRange, SimulatedCl
 from edge.sensors.reopening import ReopeningSensor
 from edge.sensors.simulated import SimulatedClimate
 from edge.systemd import SystemdNotifier
+from edge.timesync import ClockMonitor
 from models.cry import CryDetector, CryDetectorError, load_manifest
 from models.cry.detector import default_model_manifest_path
 
@@ -63,6 +64,7 @@ def build_sensor(config: AgentConfig) -> ClimateSampler | None:
         min_interval_s=2.0,
         window=section.median_window,
         fault_after=section.fault_after,
+        stuck_after_s=section.stuck_after_s,
     )
 
 
@@ -105,12 +107,14 @@ def build_agent(config: AgentConfig, env: Mapping[str, str]) -> EdgeAgent:
     state_dir = Path(config.device.state_dir)
     broker = config.broker
     audio = build_audio(config)
-    live = meter = None
+    live = meter = loud = microphone = None
     model_version = None
     if audio is not None:
         detector, model_version = build_detector(config)
         meter = SoundLevelMeter(detector.sample_rate)
         live = LiveDetector(detector, config.settings, meter)
+        loud = LoudSoundDetector(config.settings, detector.sample_rate)
+        microphone = MicrophoneHealth(detector.sample_rate, config.audio.dead_after_s)
     sampler = build_sensor(config)
     parts = AgentParts(
         device_id=config.device.id,
@@ -134,6 +138,9 @@ def build_agent(config: AgentConfig, env: Mapping[str, str]) -> EdgeAgent:
         audio=audio,
         live=live,
         meter=meter,
+        loud=loud,
+        microphone=microphone,
+        clock=ClockMonitor(),
         firmware_version=firmware_version(),
         model_version=model_version,
         flush_timeout_s=config.outbox.flush_timeout_s,

@@ -88,6 +88,9 @@ class SensorSection(_Section):
     read_interval_s: float = Field(default=3.0, ge=2.0, le=600.0)
     median_window: int = Field(default=5, ge=1, le=60)
     fault_after: int = Field(default=5, ge=1, le=1000)
+    # Good reads repeating one value bit for bit (temperature and humidity) this long are a hung
+    # sensor; a working DHT22 jitters by a tenth within far less than the default two hours.
+    stuck_after_s: float = Field(default=7200.0, ge=60.0, le=7 * 86_400.0)
 
 
 class AudioSection(_Section):
@@ -104,6 +107,10 @@ class AudioSection(_Section):
     chunk_s: float = Field(default=0.1, ge=0.01, le=2.0)
     # Capacity of the buffer between the sound card and the detector.
     buffer_s: float = Field(default=10.0, ge=1.0, le=300.0)
+    # Audio with no variation at all (digital zeros, one value, a stuck DC level) for this long
+    # is a dead microphone. Long enough that a driver's brief glitch is not reported; a quiet
+    # room never qualifies, however long (edge.detection.audio_health).
+    dead_after_s: float = Field(default=30.0, ge=1.0, le=3600.0)
 
     @model_validator(mode="after")
     def _files_for_file_source(self) -> AudioSection:

@@ -2,9 +2,11 @@
 
 - sensor thread: samples the climate sensor every ``sensor.read_interval_s`` (the sampler keeps
   the median of good reads and counts failures; it never raises).
-- audio thread: microphone chunks -> live detector -> cry events into the outbox at once.
+- audio thread: microphone chunks -> live detector -> cry events into the outbox at once; the
+  same chunks feed the loud-sound fallback (``loud_sound`` events) and the microphone self-check.
 - MQTT thread (``DeviceConnection``): drains the outbox, publishes status, receives config.
-- main loop: telemetry every ``telemetry_interval_s``, status heartbeats, the systemd watchdog.
+- main loop: telemetry every ``telemetry_interval_s``, status heartbeats, the systemd watchdog;
+  the clock check every few minutes, and a status at once when the set of faults changes.
 
 Nothing is published directly: stream messages go through the outbox, so the only thing a crash
 can lose is a message that was never created.
@@ -16,14 +18,21 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 from edge.audio import AudioSource, AudioSourceError
-from edge.detection import LiveDetector, SoundLevelMeter, TimedCryEvent
+from edge.detection import (
+    LiveDetector,
+    LoudSoundDetector,
+    MicrophoneHealth,
+    SoundLevelMeter,
+    TimedCryEvent,
+    TimedLoudSound,
+)
 from edge.health import HealthSnapshot, StatusReporter
 from edge.local_status import (
     REQUEST_POLL_INTERVAL_S,
@@ -39,6 +48,7 @@ from edge.publish.outbox import Outbox
 from edge.remote_config import RemoteConfig
 from edge.sensors import ClimateSampler
 from edge.systemd import SystemdNotifier
+from edge.timesync import ClockMonitor
 from models.contract import DeviceSettings, Event, ReportedConfig, Telemetry
 
 logger = logging.getLogger(__name__)
@@ -51,6 +61,11 @@ AUDIO_SILENT_FAULT_S = 5.0
 AUDIO_RETRY_S = 30.0
 # Longest sleep between heartbeat refreshes, well under STUCK_AFTER_S.
 ALIVE_SLICE_S = 5.0
+# How often the main loop looks whether the faults changed, and the least time between two
+# statuses sent for a change: a fault is reported within seconds, and one that flaps cannot
+# flood the broker.
+FAULT_CHECK_INTERVAL_S = 1.0
+FAULT_STATUS_MIN_GAP_S = 5.0
 
 
 @dataclass
@@ -69,6 +84,9 @@ class AgentParts:
     audio: AudioSource | None
     live: LiveDetector | None
     meter: SoundLevelMeter | None
+    loud: LoudSoundDetector | None
+    microphone: MicrophoneHealth | None
+    clock: ClockMonitor
     firmware_version: str
     model_version: str | None
     flush_timeout_s: float
@@ -96,6 +114,8 @@ class EdgeAgent:
         self._last_event: dict[str, object] | None = None
         self._test_alert: dict[str, object] | None = None
         self._next_status_write = 0.0
+        self._reported_faults: list[str] = []
+        self._next_fault_status = 0.0
         self._reporter = StatusReporter(
             parts.device_id,
             parts.firmware_version,
@@ -114,6 +134,8 @@ class EdgeAgent:
         self._settings = self._remote.restore()
         if parts.live is not None:
             parts.live.update_settings(self._settings)
+        if parts.loud is not None:
+            parts.loud.update_settings(self._settings)
         self._connection = DeviceConnection(
             parts.device_id,
             parts.broker,
@@ -139,6 +161,7 @@ class EdgeAgent:
         if parts.state_dir is not None:
             # Created by the daemon's user, so it can delete what root's CLI drops in it.
             (parts.state_dir / REQUESTS_DIR).mkdir(parents=True, exist_ok=True)
+        parts.clock.poll()  # before connecting, so the first status already tells
         self._connection.start()
         self._remote.report_current()
         if parts.sampler is not None:
@@ -161,6 +184,7 @@ class EdgeAgent:
         watchdog_every = self._parts.notifier.watchdog_interval_s or 10.0
         next_watchdog = now
         next_local = now
+        next_fault_check = now
         while not self._stop.is_set():
             now = time.monotonic()
             settings = self._settings
@@ -179,9 +203,25 @@ class EdgeAgent:
             if now >= next_local:
                 self._serve_local_commands(now)
                 next_local = now + REQUEST_POLL_INTERVAL_S
-            wake_at = min(next_telemetry, next_status, next_watchdog, next_local)
+            if now >= next_fault_check:
+                self._parts.clock.poll()  # asks the system only every few minutes
+                if self._report_changed_faults(now):
+                    next_status = now + settings.status_interval_s
+                next_fault_check = now + FAULT_CHECK_INTERVAL_S
+            wake_at = min(next_telemetry, next_status, next_watchdog, next_local, next_fault_check)
             self._wake.wait(max(0.0, wake_at - now))
             self._wake.clear()
+
+    def _report_changed_faults(self, now: float) -> bool:
+        """Publish a status now if the faults differ from the last check's (rate-limited)."""
+        faults = list(self._faults())
+        if faults == self._reported_faults or now < self._next_fault_status:
+            return False
+        logger.info("faults now: %s", ", ".join(faults) or "none")
+        self._reported_faults = faults
+        self._next_fault_status = now + FAULT_STATUS_MIN_GAP_S
+        self._connection.publish_state(self._reporter.status("online"))
+        return True
 
     def _send_telemetry(self) -> None:
         parts = self._parts
@@ -279,6 +319,7 @@ class EdgeAgent:
             "audio_overflows": health.audio_overflows,
             "audio_errors": health.audio_errors,
             "faults": health.faults,
+            "fault_details": health.fault_details,
             "settings": self._settings.model_dump(),
             "last_reading": self._last_reading,
             "last_event": self._last_event,
@@ -309,6 +350,7 @@ class EdgeAgent:
 
     def _audio_loop(self) -> None:
         audio, live = self._parts.audio, self._parts.live
+        loud, microphone = self._parts.loud, self._parts.microphone
         assert audio is not None
         assert live is not None
         started = False
@@ -319,6 +361,8 @@ class EdgeAgent:
                     audio.start()
                     started = True
                     self._last_audio_at = time.monotonic()
+                    if microphone is not None:
+                        microphone.reset()
                 chunk = audio.read(0.5)
             except AudioSourceError as exc:
                 # Unplugged or busy microphone: report the fault, keep the climate going, retry.
@@ -335,13 +379,20 @@ class EdgeAgent:
                 continue
             self._last_audio_at = time.monotonic()
             self._emit(live.process(chunk.samples))
+            if loud is not None:
+                self._emit(loud.process(chunk.samples))
+            if microphone is not None:
+                microphone.add(chunk.samples)
         self._emit(live.finish())
         self._heartbeats.pop("audio", None)
         audio.close()
 
-    def _emit(self, events: list[TimedCryEvent]) -> None:
+    def _emit(self, events: Sequence[TimedCryEvent | TimedLoudSound]) -> None:
         for timed in events:
-            if timed.event.kind == "cry_started":
+            if isinstance(timed, TimedLoudSound):
+                loud = self._outbox.append(partial(self._loud_event, timed))
+                self._last_event = {"kind": "loud_sound", "time": loud.ts.isoformat()}
+            elif timed.event.kind == "cry_started":
                 started = self._outbox.append(partial(self._event, timed, None))
                 self._episode_id = started.seq
                 self._last_event = {"kind": "cry_started", "time": started.ts.isoformat()}
@@ -366,6 +417,21 @@ class EdgeAgent:
             duration_s=event.duration_s,
         )
 
+    def _loud_event(self, timed: TimedLoudSound, seq: int) -> Event:
+        """A loud sound is an episode of its own: its id is its own seq."""
+        sound = timed.sound
+        return Event(
+            device_id=self._parts.device_id,
+            seq=seq,
+            ts=timed.occurred_at,
+            kind="loud_sound",
+            episode_id=seq,
+            # Not a model's opinion: the level was measured above the threshold.
+            confidence=1.0,
+            sound_dbfs=min(max(sound.level_dbfs, -200.0), 0.0),
+            duration_s=round(sound.duration_s, 1),
+        )
+
     # ---- settings, health, shutdown ----
 
     def _publish_report(self, report: ReportedConfig) -> None:
@@ -376,33 +442,59 @@ class EdgeAgent:
         self._settings = settings
         if self._parts.live is not None:
             self._parts.live.update_settings(settings)
+        if self._parts.loud is not None:
+            self._parts.loud.update_settings(settings)
         self._wake.set()
 
     def _health(self) -> HealthSnapshot:
         parts = self._parts
-        faults = []
         sensor_failures = audio_overflows = 0
         if parts.sampler is not None:
             stats = parts.sampler.stats()
             sensor_failures = stats.failures + stats.rejected
-            if stats.faulty:
-                faults.append("sensor")
         if parts.audio is not None:
-            audio_stats = parts.audio.stats()
-            audio_overflows = audio_stats.overflows
-            silent_for = time.monotonic() - self._last_audio_at
-            if not parts.audio.exhausted and silent_for > AUDIO_SILENT_FAULT_S:
-                faults.append("microphone")
-        if self._outbox.depth >= self._outbox.max_messages:
-            faults.append("outbox_full")
+            audio_overflows = parts.audio.stats().overflows
+        faults = self._faults()
         return HealthSnapshot(
             outbox_depth=self._outbox.depth,
             dropped_telemetry=self._outbox.dropped_telemetry(),
             sensor_failures=sensor_failures,
             audio_overflows=audio_overflows,
             audio_errors=self._audio_errors,
-            faults=faults,
+            faults=list(faults),
+            fault_details=faults,
         )
+
+    def _faults(self) -> dict[str, str]:
+        """What is wrong now (the contract's fault names), each with what the device saw."""
+        parts = self._parts
+        faults: dict[str, str] = {}
+        if parts.sampler is not None:
+            stats = parts.sampler.stats()
+            if stats.faulty:
+                faults["sensor"] = (
+                    f"the last {stats.consecutive_failures} reads failed or were implausible"
+                )
+            if stats.stuck is not None:
+                reading = stats.stuck.reading
+                faults["sensor_stuck"] = (
+                    f"every read for {_duration(stats.stuck.for_s)} was exactly "
+                    f"{reading.temperature_c} °C and {reading.humidity_pct} % RH"
+                )
+        if parts.audio is not None:
+            silent_for = time.monotonic() - self._last_audio_at
+            if not parts.audio.exhausted and silent_for > AUDIO_SILENT_FAULT_S:
+                faults["microphone"] = f"no audio from the input for {_duration(silent_for)}"
+        if parts.microphone is not None and (problem := parts.microphone.problem) is not None:
+            faults["microphone_dead"] = problem
+        if parts.clock.problem is not None:
+            faults["clock"] = parts.clock.problem
+        if self._outbox.depth >= self._outbox.max_messages:
+            faults["outbox_full"] = (
+                f"{self._outbox.depth} messages waiting, the most it keeps: the oldest "
+                "readings are dropped"
+            )
+        return faults
 
     def _wait_alive(self, name: str, seconds: float) -> None:
         """Sleep without looking stuck to the watchdog: refresh the heartbeat every few s."""
@@ -438,3 +530,11 @@ class EdgeAgent:
             parts.sampler.close()
         self._outbox.close()
         logger.info("stopped")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,7 +1,8 @@
 """The device's health as the cloud sees it: the retained status message and the heartbeat.
 
 Counters are since the daemon started except ``dropped_telemetry`` (kept in the outbox file, so
-since installation). ``faults`` holds what is wrong *now*; the app shows it next to the nursery.
+since installation). ``faults`` holds what is wrong *now*, ``fault_details`` what the device saw
+for each; the app shows them next to the nursery.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class HealthSnapshot:
     audio_overflows: int
     audio_errors: int
     faults: list[str] = field(default_factory=list)
+    # For each fault, what the device saw, in a sentence.
+    fault_details: dict[str, str] = field(default_factory=dict)
 
 
 def read_cpu_temperature(path: Path = CPU_THERMAL_ZONE) -> float | None:
@@ -82,4 +85,5 @@ class StatusReporter:
             audio_errors=health.audio_errors,
             cpu_temperature_c=self._cpu_temperature(),
             faults=health.faults,
+            fault_details=health.fault_details or None,
         )

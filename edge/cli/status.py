@@ -66,6 +66,15 @@ def _age(iso_time: str | None) -> str:
     return f"{iso_time} ({seconds:.0f} s ago)"
 
 
+def _faults(document: dict[str, Any]) -> str:
+    details = document.get("fault_details") or {}
+    shown = [
+        f"{name} ({details[name]})" if name in details else name
+        for name in document.get("faults") or []
+    ]
+    return "; ".join(shown) or "none"
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         state_dir = state_dir_of(args)
@@ -113,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             ),
         ),
         ("last event", f"{event.get('kind')} at {_age(event.get('time'))}" if event else "none"),
-        ("faults", ", ".join(document.get("faults") or []) or "none"),
+        ("faults", _faults(document)),
         ("sensor failures", document.get("sensor_failures")),
         (
             "audio",

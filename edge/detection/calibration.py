@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edge.detection.level import FLOOR_DBFS
+from edge.detection.level import BlockLevelSplitter
 from edge.detection.sensitivity import LOGIT_SPAN, hysteresis_for
 from models.contract import DeviceSettings
 from models.cry import HysteresisParams
@@ -46,28 +46,16 @@ def logit(p: float) -> float:
 
 
 class BlockLevels:
-    """RMS level in dBFS of every complete ``block_s`` block of a stream fed in any chunk sizes.
-
-    100 ms blocks: short enough that a quiet room's floor shows between sounds, long enough that
-    a single click does not make a block.
-    """
+    """RMS level in dBFS of every complete ``block_s`` block of a stream fed in any chunk sizes,
+    all kept (a calibration listens for seconds, not hours)."""
 
     def __init__(self, sample_rate: int, block_s: float = 0.1) -> None:
-        self.block = max(1, round(sample_rate * block_s))
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._splitter = BlockLevelSplitter(sample_rate, block_s)
+        self.block = self._splitter.block
         self.levels: list[float] = []
 
     def add(self, samples: npt.NDArray[np.float32]) -> None:
-        data = np.concatenate((self._pending, samples)) if len(self._pending) else samples
-        whole = len(data) - len(data) % self.block
-        if whole:
-            blocks = data[:whole].astype(np.float64).reshape(-1, self.block)
-            mean_squares = np.mean(np.square(blocks), axis=1)
-            self.levels.extend(
-                max(FLOOR_DBFS, 10.0 * math.log10(ms)) if ms > 0 else FLOOR_DBFS
-                for ms in mean_squares.tolist()
-            )
-        self._pending = data[whole:].copy()
+        self.levels.extend(self._splitter.add(samples))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Sound level between two telemetry messages: the energy average and the loudest moment."""
+"""Sound levels: per-block levels of a stream, and the summary between two telemetry messages
+(the energy average and the loudest moment)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,30 @@ class LevelSummary:
 
 def _dbfs(mean_square: float) -> float:
     return max(FLOOR_DBFS, 10.0 * math.log10(mean_square)) if mean_square > 0 else FLOOR_DBFS
+
+
+class BlockLevelSplitter:
+    """Cuts a stream fed in chunks of any size into ``block_s`` blocks and returns the RMS level
+    in dBFS of every block as it completes; a partial block waits for the next chunk.
+
+    100 ms blocks: short enough that a quiet room's floor shows between sounds, long enough that
+    a single click does not make a block.
+    """
+
+    def __init__(self, sample_rate: int, block_s: float = 0.1) -> None:
+        self.block = max(1, round(sample_rate * block_s))
+        self.block_s = self.block / sample_rate
+        self._pending = np.zeros(0, dtype=np.float32)
+
+    def add(self, samples: npt.NDArray[np.float32]) -> list[float]:
+        data = np.concatenate((self._pending, samples)) if len(self._pending) else samples
+        whole = len(data) - len(data) % self.block
+        levels: list[float] = []
+        if whole:
+            blocks = data[:whole].astype(np.float64).reshape(-1, self.block)
+            levels = [_dbfs(ms) for ms in np.mean(np.square(blocks), axis=1).tolist()]
+        self._pending = data[whole:].copy()
+        return levels
 
 
 class SoundLevelMeter:

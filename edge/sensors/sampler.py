@@ -13,6 +13,8 @@ wants neither to crash nor to publish garbage, so the sampler:
   arrived for ``max_age_s`` (telemetry then omits the field instead of repeating an old value),
 - counts reads, failures and rejections, and flags the sensor ``faulty`` after ``fault_after``
   consecutive bad reads until the next good one,
+- flags it ``stuck`` when its good readings have repeated one value, bit for bit, for
+  ``stuck_after_s`` (``edge.sensors.stuck``): a hung sensor reads fine and plausibly forever,
 - catches every exception from the sensor: a broken driver is a sensor fault, never a daemon crash.
 
 Threads: ``sample()`` runs on the sensor thread; ``current()`` and ``stats()`` on others. The sensor
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from edge.sensors.base import ClimateReading, ClimateSensor, SensorReadError
+from edge.sensors.stuck import StuckDetector, StuckReading
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,8 @@ class ClimateStats:
     rejected: int
     consecutive_failures: int
     faulty: bool
+    # Set while the good readings have been one identical value for ``stuck_after_s``.
+    stuck: StuckReading | None = None
 
 
 class ClimateSampler:
@@ -88,6 +93,7 @@ class ClimateSampler:
         confirm_after: int = 3,
         fault_after: int = 5,
         max_age_s: float = 120.0,
+        stuck_after_s: float = 7200.0,
     ) -> None:
         _require(min_interval_s > 0, f"min_interval_s must be > 0, got {min_interval_s}")
         _require(window >= 1, f"window must be >= 1, got {window}")
@@ -97,6 +103,7 @@ class ClimateSampler:
         _require(confirm_after >= 2, f"confirm_after must be >= 2, got {confirm_after}")
         _require(fault_after >= 1, f"fault_after must be >= 1, got {fault_after}")
         _require(max_age_s > 0, f"max_age_s must be > 0, got {max_age_s}")
+        _require(stuck_after_s > 0, f"stuck_after_s must be > 0, got {stuck_after_s}")
         self._sensor = sensor
         self._clock = clock
         self._range = range_
@@ -123,6 +130,9 @@ class ClimateSampler:
         self._rejected = 0
         self._consecutive_bad = 0
         self._unexpected_logged = False
+        # Judged on good readings only; "no good readings" is the ``faulty`` flag's business.
+        self._stuck = StuckDetector(stuck_after_s, fresh_s=max_age_s)
+        self._stuck_logged = False
 
     def sample(self) -> None:
         """Read the sensor once, unless the minimum interval since the last read has not passed."""
@@ -164,6 +174,7 @@ class ClimateSampler:
                 rejected=self._rejected,
                 consecutive_failures=self._consecutive_bad,
                 faulty=self._consecutive_bad >= self._fault_after,
+                stuck=self._stuck.stuck(self._clock()),
             )
 
     def close(self) -> None:
@@ -233,6 +244,7 @@ class ClimateSampler:
                 self._good.append(reading)
             self._candidates.clear()
             self._accept_locked(now)
+            self._observe_locked(reading, now)
 
     def _confirms_step(self, reading: ClimateReading) -> bool:
         """Add ``reading`` to the step candidates; True once enough of them agree."""
@@ -254,6 +266,19 @@ class ClimateSampler:
         self._last_good_at = now
         self._consecutive_bad = 0
         self._unexpected_logged = False
+
+    def _observe_locked(self, reading: ClimateReading, now: float) -> None:
+        self._stuck.observe(reading, now)
+        stuck = self._stuck.stuck(now)
+        if stuck is not None and not self._stuck_logged:
+            logger.warning(
+                "climate sensor stuck: every good read for %.0f s has been %s",
+                stuck.for_s,
+                stuck.reading,
+            )
+        elif stuck is None and self._stuck_logged:
+            logger.info("climate sensor no longer stuck: now %s", reading)
+        self._stuck_logged = stuck is not None
 
     def _reject_locked(self) -> None:
         self._rejected += 1

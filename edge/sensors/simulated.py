@@ -33,6 +33,8 @@ class SimulatedClimate:
     spike_c: float = 15.0
     # Unplugged sensor: every read fails.
     dead: bool = False
+    # Hung sensor: every read succeeds with the first reading again, bit for bit.
+    stuck: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fail_rate <= 1.0:
@@ -57,6 +59,7 @@ class SimulatedClimateSensor:
         self._random = random.Random(seed)  # noqa: S311 - simulation, not cryptography
         self._fault_random = random.Random(f"{seed}-faults")  # noqa: S311 - as above
         self._reads = 0
+        self._frozen: ClimateReading | None = None
 
     def read(self) -> ClimateReading:
         self._reads += 1
@@ -78,7 +81,12 @@ class SimulatedClimateSensor:
         if climate.spike_every and self._reads % climate.spike_every == 0:
             temperature += climate.spike_c
         humidity = climate.base_humidity_pct - climate.daily_swing_pct * math.sin(phase)
-        return ClimateReading(round(temperature, 2), round(min(max(humidity, 0.0), 100.0), 1))
+        reading = ClimateReading(round(temperature, 2), round(min(max(humidity, 0.0), 100.0), 1))
+        if climate.stuck:
+            if self._frozen is None:
+                self._frozen = reading
+            return self._frozen
+        return reading
 
     def close(self) -> None:
         return None

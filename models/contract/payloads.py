@@ -61,7 +61,8 @@ class Telemetry(Envelope):
 
 
 # "test": sent on request by `nursery-edge test-alert`, to check that alerts reach the app.
-EventKind = Literal["cry_started", "cry_ended", "test"]
+# "loud_sound": the level stayed above the loud-sound threshold (the fallback for missed cries).
+EventKind = Literal["cry_started", "cry_ended", "test", "loud_sound"]
 
 
 class Event(Envelope):
@@ -89,8 +90,13 @@ class Status(Envelope):
     audio_overflows: int | None = Field(default=None, ge=0)
     audio_errors: int | None = Field(default=None, ge=0)
     cpu_temperature_c: float | None = Field(default=None, ge=-40.0, le=150.0)
-    # Short names of what is wrong right now, e.g. "sensor", "microphone", "outbox_full".
+    # Short names of what is wrong right now: "sensor" (reads failing), "sensor_stuck"
+    # (identical values for hours), "microphone" (no audio arriving), "microphone_dead"
+    # (digital zeros, no variance or a stuck DC level: unplugged, muted or broken, unlike a
+    # quiet room, which always has a noise floor), "clock" (not synchronised), "outbox_full".
     faults: list[str] = Field(default_factory=list, max_length=32)
+    # For each fault, what the device saw, in a sentence ("all samples zero for 60 s").
+    fault_details: dict[str, str] | None = Field(default=None, max_length=32)
 
 
 SettingValue = float | int | bool | str

@@ -33,6 +33,12 @@ class DeviceSettings(BaseModel):
     cry_min_duration_s: float = Field(default=0.5, ge=0.0, le=10.0)
     # After an episode ends, new onsets are ignored this long (one alarm per fussing bout).
     cry_cooldown_s: float = Field(default=10.0, ge=0.0, le=600.0)
+    # The loud-sound fallback: sound above loud_sound_dbfs (the meter's 100 ms block level) for
+    # loud_sound_s seconds is reported as a `loud_sound` event even when the model hears no cry,
+    # so a cry missed under a fan or a white-noise machine still wakes someone.
+    loud_sound_enabled: bool = True
+    loud_sound_dbfs: float = Field(default=-25.0, ge=-60.0, le=0.0)
+    loud_sound_s: float = Field(default=5.0, ge=1.0, le=600.0)
 
     @model_validator(mode="before")
     @classmethod

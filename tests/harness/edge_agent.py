@@ -46,6 +46,7 @@ class EdgeAgentRunner:
         account: BrokerAccount,
         *,
         audio_files: Sequence[Path] = (),
+        audio_options: Mapping[str, Any] | None = None,
         settings: Mapping[str, Any] | None = None,
         outbox: Mapping[str, Any] | None = None,
         broker_options: Mapping[str, Any] | None = None,
@@ -59,6 +60,7 @@ class EdgeAgentRunner:
         audio: dict[str, Any] = {"source": "none"}
         if audio_files:
             audio = {"source": "file", "files": list(audio_files), "loop": False, "gap_s": 0.0}
+            audio.update(audio_options or {})
         self.config_path = write_config(
             workdir / "edge.toml",
             {

@@ -17,11 +17,12 @@ import soundfile
 from edge.checks import CheckResult, Outcome, run_checks
 from edge.checks.audio import CLIP_LEVEL, check_microphone, measure
 from edge.checks.broker import check_broker
-from edge.checks.clock import judge_clock, ntp_synchronised
+from edge.checks.clock import judge_clock
 from edge.checks.model import check_model
 from edge.checks.sensor import check_sensor
 from edge.cli import main
 from edge.config import AgentConfig, parse_config
+from edge.timesync import ntp_synchronised
 from tests.harness.network import free_port
 
 REPO = Path(__file__).resolve().parents[2]

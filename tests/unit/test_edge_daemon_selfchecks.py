@@ -1,0 +1,149 @@
+"""The daemon's wiring of the self-checks and the loud-sound fallback, without a broker.
+
+The agent runs in-process against a port nothing listens on: what it would publish stays in
+its outbox and status, where the test reads it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.audio import FileReplaySource
+from edge.daemon import AgentParts, EdgeAgent
+from edge.detection import LiveDetector, LoudSoundDetector, MicrophoneHealth, SoundLevelMeter
+from edge.health import HealthSnapshot, StatusReporter
+from edge.publish.backoff import BackoffPolicy
+from edge.publish.mqtt_client import BrokerSettings
+from edge.publish.outbox import Outbox
+from edge.sensors import ClimateSampler, SimulatedClimateSensor
+from edge.sensors.simulated import SimulatedClimate
+from edge.systemd import SystemdNotifier
+from edge.timesync import ClockMonitor
+from models.contract import DeviceSettings, Event, MessageKind, Status, decode_message, topic_for
+from models.cry import CryDetector
+
+AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
+DEVICE = "unit-selfcheck"
+
+
+def agent_parts(tmp_path: Path, **parts: Any) -> AgentParts:
+    defaults: dict[str, Any] = {
+        "device_id": DEVICE,
+        "settings": DeviceSettings(),
+        "outbox": Outbox(tmp_path / "outbox.sqlite3"),
+        # Port 9 (discard) on the loopback: refused at once, so nothing is ever sent.
+        "broker": BrokerSettings("127.0.0.1", 9),
+        "backoff": BackoffPolicy(initial_s=0.5, max_s=1.0),
+        "max_in_flight": 1,
+        "remote_state_path": tmp_path / "remote-settings.json",
+        "sampler": None,
+        "sensor_interval_s": 2.0,
+        "audio": None,
+        "live": None,
+        "meter": None,
+        "loud": None,
+        "microphone": None,
+        "clock": ClockMonitor(lambda: None),
+        "firmware_version": "test",
+        "model_version": None,
+        "flush_timeout_s": 0.0,
+        "notifier": SystemdNotifier(None, None),
+    }
+    return AgentParts(**{**defaults, **parts})
+
+
+def test_stuck_sensor_dead_microphone_and_clock_are_faults_with_details(tmp_path: Path) -> None:
+    now = [0.0]
+    sampler = ClimateSampler(
+        SimulatedClimateSensor(SimulatedClimate(stuck=True), lambda: now[0]),
+        lambda: now[0],
+        stuck_after_s=600.0,
+    )
+    for step in range(0, 601, 30):
+        now[0] = float(step)
+        sampler.sample()
+    microphone = MicrophoneHealth(16_000, dead_after_s=2.0)
+    microphone.add(np.zeros(32_000, dtype=np.float32))
+    clock = ClockMonitor(lambda: False)
+    clock.poll()
+    agent = EdgeAgent(agent_parts(tmp_path, sampler=sampler, microphone=microphone, clock=clock))
+
+    status = agent.local_status()
+    assert status["faults"] == ["sensor_stuck", "microphone_dead", "clock"]
+    details = status["fault_details"]
+    assert isinstance(details, dict)
+    assert list(details) == status["faults"]
+    assert details["sensor_stuck"].startswith("every read for 10 min was exactly ")
+    assert details["microphone_dead"].startswith("every sample was digital zero for 2 s")
+    assert "not synchronised by NTP" in details["clock"]
+
+
+def test_the_status_message_carries_the_details_and_omits_them_when_all_is_well() -> None:
+    snapshot = HealthSnapshot(0, 0, 0, 0, 0, ["clock"], {"clock": "system time ..."})
+    reporter = StatusReporter(DEVICE, "test", None, lambda: snapshot, lambda: 5)
+    sent = reporter.status("online").to_json()
+    received = decode_message(topic_for(DEVICE, MessageKind.STATUS), sent)
+    assert isinstance(received, Status)
+    assert received.faults == ["clock"]
+    assert received.fault_details == {"clock": "system time ..."}
+    healthy = StatusReporter(DEVICE, "test", None, lambda: HealthSnapshot(0, 0, 0, 0, 0), lambda: 5)
+    assert b"fault_details" not in healthy.status("online").to_json()
+
+
+def test_a_fan_recording_becomes_one_loud_sound_event_in_the_outbox(tmp_path: Path) -> None:
+    detector = CryDetector.from_manifest(None)
+    rate = detector.sample_rate
+    meter = SoundLevelMeter(rate)
+    settings = DeviceSettings()
+    parts = agent_parts(
+        tmp_path,
+        audio=FileReplaySource([AUDIO / "fan_with_faint_cry.flac"], realtime=False),
+        live=LiveDetector(detector, settings, meter),
+        meter=meter,
+        loud=LoudSoundDetector(settings, rate),
+        microphone=MicrophoneHealth(rate, dead_after_s=2.0),
+    )
+    agent = EdgeAgent(parts)
+    started = datetime.now(UTC)
+    runner = threading.Thread(target=agent.run)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30.0
+        while not (parts.audio is not None and parts.audio.exhausted):
+            assert time.monotonic() < deadline, "the replay did not finish"
+            time.sleep(0.05)
+        status = agent.local_status()
+    finally:
+        agent.request_stop()
+        runner.join(timeout=30.0)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    try:
+        messages = outbox.pending(-1, 1000)
+    finally:
+        outbox.close()
+    events = [
+        decode_message(topic_for(DEVICE, m.kind), m.payload)
+        for m in messages
+        if m.kind == MessageKind.EVENT
+    ]
+    assert all(isinstance(event, Event) for event in events)
+    kinds = [event.kind for event in events if isinstance(event, Event)]
+    assert kinds == ["loud_sound"], "the model misses this cry; only the fallback speaks"
+    [event] = [event for event in events if isinstance(event, Event)]
+    assert event.episode_id == event.seq
+    assert event.confidence == 1.0
+    assert event.duration_s == 5.0
+    assert event.sound_dbfs is not None
+    assert -20.0 < event.sound_dbfs < -16.0
+    # Replayed faster than real time, so the onset is within the run, about 5 s before "now".
+    assert started.timestamp() - 6.0 < event.ts.timestamp() < time.time()
+    assert status["last_event"] == {"kind": "loud_sound", "time": event.ts.isoformat()}
+    faults = status["faults"]
+    assert isinstance(faults, list)
+    assert "microphone_dead" not in faults
