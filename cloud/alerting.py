@@ -8,6 +8,7 @@ Only newly stored rows are passed in, so a redelivered message never alerts twic
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -21,8 +22,11 @@ from cloud.rules import (
     SettingsError,
     cry_alert,
     evaluate_climate,
+    evaluate_faults,
     evaluate_offline,
     evaluate_status,
+    in_cooldown,
+    loud_sound_alert,
     test_alert,
 )
 from cloud.storage.records import EventRow, StatusRow, TelemetryRow
@@ -32,6 +36,7 @@ logger = logging.getLogger(__name__)
 METRICS: tuple[Metric, ...] = ("temperature", "humidity")
 CRY_STARTED = "cry_started"
 TEST_EVENT = "test"
+LOUD_SOUND = "loud_sound"
 
 
 @dataclass(slots=True)
@@ -41,11 +46,17 @@ class DeviceRules:
     settings: NurserySettings
     climate: dict[Metric, MetricState] = field(default_factory=dict)
     presence: PresenceState = field(default_factory=PresenceState)
+    # Device time of the last alarm raised per event kind (the cooldown).
+    last_alarm: dict[str, datetime] = field(default_factory=dict)
+    # The faults the device reported last, so only new ones alert.
+    faults: list[str] = field(default_factory=list)
 
     def state_document(self) -> dict[str, Any]:
         return {
             "climate": {metric: _fields(state) for metric, state in self.climate.items()},
             "presence": _fields(self.presence),
+            "last_alarm": {kind: time.isoformat() for kind, time in self.last_alarm.items()},
+            "faults": self.faults,
         }
 
     @classmethod
@@ -55,7 +66,11 @@ class DeviceRules:
             for metric, values in document.get("climate", {}).items()
         }
         presence = PresenceState(**_decode(document.get("presence", {})))
-        return cls(settings, climate, presence)
+        last_alarm = {
+            kind: datetime.fromisoformat(time)
+            for kind, time in document.get("last_alarm", {}).items()
+        }
+        return cls(settings, climate, presence, last_alarm, list(document.get("faults", [])))
 
 
 def _fields(state: MetricState | PresenceState) -> dict[str, Any]:
@@ -87,9 +102,11 @@ def evaluate_batch(
     readings: list[TelemetryRow],
     events: list[EventRow],
     status_changes: list[StatusRow],
+    statuses: Sequence[StatusRow] = (),
 ) -> list[NewAlert]:
     """Update ``rules`` in place from the batch's new rows (in device time order) and return the
-    alerts they raise."""
+    alerts they raise. ``status_changes`` changed a device's online state; ``statuses`` are all
+    the statuses applied (their faults are checked)."""
     alerts: list[NewAlert] = []
     for reading in sorted(readings, key=lambda row: (row.time, row.seq)):
         device = rules[reading.device_id]
@@ -101,15 +118,45 @@ def evaluate_batch(
             )
             alerts.extend(raised)
     for event in sorted(events, key=lambda row: (row.time, row.seq)):
-        if event.kind == CRY_STARTED:
-            device = rules[event.device_id]
-            alerts.append(cry_alert(event.device_id, event.time, event.confidence, device.settings))
+        device = rules[event.device_id]
+        if event.kind in (CRY_STARTED, LOUD_SOUND):
+            if in_cooldown(device.last_alarm.get(event.kind), event.time, device.settings):
+                continue
+            device.last_alarm[event.kind] = event.time
+            if event.kind == CRY_STARTED:
+                alerts.append(
+                    cry_alert(
+                        event.device_id, event.time, event.confidence, device.settings,
+                        received_at=event.received_at,
+                    )
+                )  # fmt: skip
+            else:
+                alerts.append(
+                    loud_sound_alert(
+                        event.device_id, event.time, event.sound_dbfs, event.duration_s,
+                        device.settings, received_at=event.received_at,
+                    )
+                )  # fmt: skip
         elif event.kind == TEST_EVENT:
             alerts.append(test_alert(event.device_id, event.time))
-    for status in sorted(status_changes, key=lambda row: row.time):
+    for status in sorted(statuses, key=lambda row: row.time):
+        device = rules[status.device_id]
+        faults = [str(f) for f in cast(list[object], status.details.get("faults") or [])]
+        details = cast(dict[str, str], status.details.get("fault_details") or {})
+        alerts.extend(
+            evaluate_faults(
+                status.device_id, faults, details, status.time, device.faults, status.received_at
+            )
+        )
+        device.faults = faults
+    for status in sorted(status_changes, key=lambda row: row.received_at):
         device = rules[status.device_id]
         device.presence, raised = evaluate_status(
-            status.device_id, status.online, status.time, device.presence
+            # Server time: a last will carries the device time of its connection, not of the loss.
+            status.device_id,
+            status.online,
+            status.received_at,
+            device.presence,
         )
         alerts.extend(raised)
     return alerts

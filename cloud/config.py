@@ -123,6 +123,8 @@ class CollectorSettings:
     # Messages being processed at once; also announced to the broker as Receive Maximum.
     max_in_flight: int = 4000
     offline_check_interval_s: float = 15.0
+    # How often unacknowledged alarms are checked for escalation (their delay is per nursery).
+    escalation_check_interval_s: float = 1.0
     # 0 disables the /metrics, /healthz and /readyz endpoint.
     http_port: int = 9100
     http_host: str = "127.0.0.1"
@@ -142,6 +144,10 @@ class CollectorSettings:
             offline_check_interval_s=float(
                 _int(env, "NURSERY_COLLECTOR_OFFLINE_CHECK_S", 15, 1, 3600)
             ),
+            escalation_check_interval_s=_int(
+                env, "NURSERY_COLLECTOR_ESCALATION_CHECK_MS", 1000, 100, 60_000
+            )
+            / 1000.0,
             http_port=_int(env, "NURSERY_COLLECTOR_HTTP_PORT", 9100, 0, 65535),
             http_host=env.get("NURSERY_COLLECTOR_HTTP_HOST", "127.0.0.1"),
         )

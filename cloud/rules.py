@@ -26,6 +26,10 @@ class AlertKind(StrEnum):
     DEVICE_ONLINE = "DEVICE_ONLINE"
     # `nursery-edge test-alert`: proves the path device -> broker -> collector -> app.
     TEST_ALERT = "TEST_ALERT"
+    # The device heard sound above its loud-sound level for a while (the missed-cry fallback).
+    LOUD_SOUND = "LOUD_SOUND"
+    # A self-check failed on the device (dead microphone, stuck sensor, clock, ...).
+    DEVICE_FAULT = "DEVICE_FAULT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,14 @@ class NurserySettings:
     offline_grace_s: float = 120.0
     # Body temperature above which a crying baby "may be sick" (backend-design.md).
     sick_body_temperature_c: float = 38.0
+    # Alarms stay open until a caregiver acknowledges them; unacknowledged for this long they
+    # are sent again and escalated to the next caregiver in the nursery's order.
+    cry_escalate_after_s: float = 60.0
+    loud_sound_escalate_after_s: float = 60.0
+    offline_escalate_after_s: float = 600.0
+    # After an alarm, the same kind from the same device does not raise a new one for this
+    # long (device time): a long crying bout is one alarm, not a storm.
+    alarm_cooldown_s: float = 120.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> NurserySettings:
@@ -56,9 +68,16 @@ class NurserySettings:
             raise SettingsError("temperature_min_c: must be below temperature_max_c")
         if settings.humidity_min_pct >= settings.humidity_max_pct:
             raise SettingsError("humidity_min_pct: must be below humidity_max_pct")
-        for key in ("climate_grace_s", "offline_grace_s"):
+        for key in ("climate_grace_s", "offline_grace_s", "alarm_cooldown_s"):
             if getattr(settings, key) < 0:
                 raise SettingsError(f"{key}: must not be negative")
+        for key in (
+            "cry_escalate_after_s",
+            "loud_sound_escalate_after_s",
+            "offline_escalate_after_s",
+        ):
+            if not 1.0 <= getattr(settings, key) <= 86_400.0:
+                raise SettingsError(f"{key}: must be between 1 and 86400 seconds")
         return settings
 
 
@@ -70,6 +89,10 @@ class NewAlert:
     message: str
     sick_detected: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    # When the message behind it reached the server.
+    received_at: datetime | None = None
+    # Set for alarms: they stay open until acknowledged and are escalated after this long.
+    escalate_after_s: float | None = None
 
 
 # --- cry ------------------------------------------------------------------------------------
@@ -93,12 +116,85 @@ def cry_alert(
     confidence: float,
     settings: NurserySettings,
     body_temperature_c: float | None = None,
+    received_at: datetime | None = None,
 ) -> NewAlert:
     sick = is_sick(True, body_temperature_c, settings)
     message = "Baby is crying" + (" and may be sick" if sick else "")
     return NewAlert(
-        device_id, AlertKind.CRY_DETECTED, time, message, sick, {"confidence": confidence}
+        device_id, AlertKind.CRY_DETECTED, time, message, sick, {"confidence": confidence},
+        received_at=received_at, escalate_after_s=settings.cry_escalate_after_s,
+    )  # fmt: skip
+
+
+def loud_sound_alert(
+    device_id: str,
+    time: datetime,
+    sound_dbfs: float | None,
+    duration_s: float | None,
+    settings: NurserySettings,
+    received_at: datetime | None = None,
+) -> NewAlert:
+    heard = []
+    if sound_dbfs is not None:
+        heard.append(f"{sound_dbfs:.0f} dBFS")
+    if duration_s is not None:
+        heard.append(f"for {duration_s:.0f} s")
+    summary = f" ({' '.join(heard)})" if heard else ""
+    return NewAlert(
+        device_id, AlertKind.LOUD_SOUND, time,
+        f"Loud sound in the nursery{summary}: please check",
+        details={"sound_dbfs": sound_dbfs, "duration_s": duration_s},
+        received_at=received_at, escalate_after_s=settings.loud_sound_escalate_after_s,
+    )  # fmt: skip
+
+
+def in_cooldown(last_alarm: datetime | None, time: datetime, settings: NurserySettings) -> bool:
+    """An alarm of the same kind from the same device was raised less than the cooldown ago."""
+    return last_alarm is not None and (
+        timedelta(0) <= time - last_alarm < timedelta(seconds=settings.alarm_cooldown_s)
     )
+
+
+# --- device self-checks ----------------------------------------------------------------------
+
+# What to check, per fault name the device reports (models/contract/payloads.py Status.faults).
+FAULT_ADVICE = {
+    "sensor": "The room sensor keeps failing to read: check its wiring and data pin.",
+    "sensor_stuck": "The room sensor has reported identical values for hours: it may be "
+    "stuck. Restart the monitor; replace the sensor if it stays stuck.",
+    "microphone": "No audio arrives from the microphone: check that it is plugged in.",
+    "microphone_dead": "The microphone delivers only silence or a constant signal: it is "
+    "unplugged, muted or broken. Check the cable and the input volume (alsamixer).",
+    "clock": "The monitor's clock is not synchronised: check its internet connection "
+    "(timedatectl status).",
+    "outbox_full": "The monitor could not send for a long time and is dropping old "
+    "readings: check its network connection.",
+}
+
+
+def evaluate_faults(
+    device_id: str,
+    faults: list[str],
+    details: dict[str, str],
+    time: datetime,
+    previous: list[str],
+    received_at: datetime | None = None,
+) -> list[NewAlert]:
+    """One alert per fault that newly appears in a device's status, saying what to check."""
+    alerts = []
+    for fault in faults:
+        if fault in previous:
+            continue
+        advice = FAULT_ADVICE.get(fault, f"The monitor reports a problem ({fault}).")
+        seen = details.get(fault)
+        message = advice + (f" (The monitor saw: {seen}.)" if seen else "")
+        alerts.append(
+            NewAlert(
+                device_id, AlertKind.DEVICE_FAULT, time, message,
+                details={"fault": fault, "seen": seen}, received_at=received_at,
+            )
+        )  # fmt: skip
+    return alerts
 
 
 def test_alert(device_id: str, time: datetime) -> NewAlert:
@@ -222,5 +318,6 @@ def evaluate_offline(
     alert = NewAlert(
         device_id, AlertKind.DEVICE_OFFLINE, now, message,
         details={"since": state.offline_since.isoformat()},
+        escalate_after_s=settings.offline_escalate_after_s,
     )  # fmt: skip
     return replace(state, alerted=True), [alert]

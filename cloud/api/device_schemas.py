@@ -119,6 +119,14 @@ class AlertRead(BaseModel):
     sick_detected: bool
     details: dict[str, object]
     read: bool
+    # When the message that raised it reached the server (device time is `time`, commit time
+    # is `created_at`).
+    received_at: datetime | None = None
+    # Alarms stay open until acknowledged (POST /alerts/{id}/ack) and escalate meanwhile.
+    needs_ack: bool = False
+    acknowledged_at: datetime | None = None
+    acknowledged_by: int | None = None
+    escalation_level: int = 0
 
 
 class UnreadCount(BaseModel):
@@ -149,3 +157,43 @@ class CryEpisodeRead(BaseModel):
 
 class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class AlertTransitionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    time: datetime
+    transition: str = Field(description="raised, escalated (to user_id) or acknowledged (by)")
+    user_id: int | None
+    level: int
+
+
+class DeliveryStatsRead(BaseModel):
+    """How promptly this device's alerts reached its caregivers over the last 24 hours."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    device_id: str
+    last_seen: datetime | None
+    last_heard_s: float | None = Field(description="seconds since the device was last heard")
+    alerts: int
+    unacknowledged: int
+    delay_p50_s: float | None = Field(description="device event -> first on a caregiver's screen")
+    delay_p95_s: float | None
+    ack_p50_s: float | None = Field(description="alert committed -> acknowledged")
+    ack_p95_s: float | None
+
+
+class GapRead(BaseModel):
+    """A stretch without data ("no data 02:10-02:25, device offline")."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    device_id: str
+    start: datetime
+    end: datetime | None = Field(description="null while it lasts")
+    reason: str = Field(description="offline or missing_messages")
+    first_seq: int | None
+    last_seq: int | None
+    closed_at: datetime | None = Field(description="set when replayed data filled it")

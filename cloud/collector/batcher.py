@@ -119,7 +119,9 @@ class Batcher:
             self._first_at = time.monotonic()
         self._pending.append((item, future))
         self._has_items.set()
-        if len(self._pending) >= self._policy.max_items:
+        # An event (a cry, a loud sound) is what a parent is waiting for: its batch goes now
+        # instead of waiting out the batch delay with the readings.
+        if len(self._pending) >= self._policy.max_items or isinstance(item, EventRow):
             self._full.set()
         await future
 

@@ -30,6 +30,9 @@ class CollectorMetrics:
             "nursery_collector_dead_letters", "Messages kept as dead letters", registry=r
         )
         self.alerts = Counter("nursery_collector_alerts", "Alerts raised", ["kind"], registry=r)
+        self.escalations = Counter(
+            "nursery_collector_escalations", "Unacknowledged alarms escalated", registry=r
+        )
         self.batches = Counter("nursery_collector_batches", "Batches committed", registry=r)
         self.storage_errors = Counter(
             "nursery_collector_storage_errors", "Failed batch writes (retried)", registry=r

@@ -66,6 +66,7 @@ class Collector:
         self._client.on_disconnect = self._on_disconnect
         self.connected = asyncio.Event()
         self._offline_task: asyncio.Task[None] | None = None
+        self._escalation_task: asyncio.Task[None] | None = None
 
     @property
     def committed_rows(self) -> int:
@@ -87,11 +88,14 @@ class Collector:
             tls = ssl.create_default_context(cafile=mqtt.ca_file)
         await self._client.connect(mqtt.host, mqtt.port, ssl=tls, version=MQTTv50)
         self._offline_task = asyncio.create_task(self._check_offline_periodically())
+        self._escalation_task = asyncio.create_task(self._escalate_periodically())
 
     async def stop(self) -> None:
         """Commit what is pending (so its PUBACKs go out), then disconnect."""
         if self._offline_task is not None:
             self._offline_task.cancel()
+        if self._escalation_task is not None:
+            self._escalation_task.cancel()
         await self._batcher.stop()
         await self._client.disconnect()
 
@@ -128,6 +132,23 @@ class Collector:
         finally:
             self._in_flight.release()
         return int(PubAckReasonCode.SUCCESS)
+
+    async def _escalate_periodically(self) -> None:
+        """Unacknowledged alarms go one caregiver further when their time has come. Every
+        collector runs this; the storage hands each due alarm to one of them."""
+        while True:
+            await asyncio.sleep(self._settings.escalation_check_interval_s)
+            try:
+                escalated = await self._storage.escalate_due(datetime.now(UTC))
+            except StorageError as exc:
+                logger.warning("escalation check failed: %s", exc)
+                continue
+            for alert in escalated:
+                logger.info(
+                    "alert %d (%s) escalated to level %d", alert.id, alert.kind,
+                    alert.escalation_level,
+                )  # fmt: skip
+                self.metrics.escalations.inc()
 
     async def _check_offline_periodically(self) -> None:
         while True:

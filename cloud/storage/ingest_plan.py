@@ -50,9 +50,13 @@ def split_known(batch: IngestBatch, known: Collection[str]) -> tuple[IngestBatch
 
 
 def newest_statuses(statuses: Sequence[StatusRow]) -> dict[str, StatusRow]:
+    """The latest status per device by the time it reached the server, not the device's own
+    ``ts``: the broker publishes a last will with the ``ts`` of the connection it was set on,
+    which is older than every heartbeat since - by device time a crash would never count."""
     newest: dict[str, StatusRow] = {}
     for status in statuses:
-        if status.device_id not in newest or status.time > newest[status.device_id].time:
+        current = newest.get(status.device_id)
+        if current is None or status.received_at >= current.received_at:
             newest[status.device_id] = status
     return newest
 

@@ -7,13 +7,17 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from cloud.storage.records import (
+    AlertDelivery,
     AlertQuery,
+    AlertTransition,
     AlertView,
     Caregiver,
     CryEpisode,
     DeadLetter,
+    DeliveryStats,
     DeviceState,
     DeviceSummary,
+    Gap,
     HealthRecord,
     HealthStats,
     HistoryQuery,
@@ -220,6 +224,49 @@ class Storage(Protocol):
 
     async def device_member_ids(self, device_id: str) -> list[int]:
         """The users who may see the device: owner first, then caregivers."""
+        ...
+
+    # --- alarms: acknowledge-or-escalate, delivery records, gaps ---
+    async def acknowledge_alert(
+        self, user_id: int, alert_id: int, now: datetime
+    ) -> StoredAlert | None:
+        """The caller takes the alarm (once; repeats change nothing): escalation stops and
+        every member is told (announcement "acknowledged"). Also marks it read for the caller.
+        None when the caller cannot see the alert."""
+        ...
+
+    async def escalate_due(self, now: datetime) -> list[StoredAlert]:
+        """Escalate every unacknowledged alarm that is due: one level further down the
+        nursery's caregiver order; each is announced ("escalated", with its targets)."""
+        ...
+
+    async def record_deliveries(self, deliveries: list[AlertDelivery]) -> None:
+        """Remember when alerts were written to users' sockets (the first time per level)."""
+        ...
+
+    async def delivery_stats(
+        self, user_id: int, device_id: str, since: datetime
+    ) -> DeliveryStats | None:
+        """How promptly the device's alerts since ``since`` reached and were taken by its
+        caregivers; None when the caller is not a member."""
+        ...
+
+    async def list_alert_transitions(
+        self, user_id: int, alert_id: int
+    ) -> list[AlertTransition] | None:
+        """An alert's raised/escalated/acknowledged steps; None when not visible."""
+        ...
+
+    async def list_gaps(
+        self,
+        user_id: int,
+        device_id: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        include_closed: bool = False,
+    ) -> list[Gap]:
+        """Stretches without data of the caller's devices overlapping ``start``..``end``,
+        newest first; back-filled ones only with ``include_closed``."""
         ...
 
     async def alert_recipients(self, alert: StoredAlert) -> list[int]:

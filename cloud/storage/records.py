@@ -205,6 +205,18 @@ class StoredAlert:
     details: dict[str, object]
     # Last and defaulted so alerts serialised before uploads had alerts still load.
     user_id: int | None = None
+    # When the message that raised it reached the server (device alerts from a message).
+    received_at: datetime | None = None
+    # Alarms (cry, loud sound, offline) stay open until a caregiver acknowledges them and are
+    # escalated meanwhile; notices (climate back to normal, device online, ...) do not.
+    needs_ack: bool = False
+    acknowledged_at: datetime | None = None
+    acknowledged_by: int | None = None
+    escalation_level: int = 0
+    # What this announcement is: "raised" (new, to every member), "escalated" (sent again at
+    # ``escalation_level`` to ``targets``), "acknowledged" (taken: the others' alarms stop).
+    announcement: str = "raised"
+    targets: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +309,11 @@ class AlertView:
     sick_detected: bool
     details: dict[str, object]
     read: bool
+    received_at: datetime | None = None
+    needs_ack: bool = False
+    acknowledged_at: datetime | None = None
+    acknowledged_by: int | None = None
+    escalation_level: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,3 +357,57 @@ class ProvisionedDevice:
     revoked_at: datetime | None
     online: bool
     last_seen: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDelivery:
+    """An alert written to one user's socket (the first time per escalation level)."""
+
+    alert_id: int
+    user_id: int
+    level: int
+    sent_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTransition:
+    """One step in an alert's life: raised, escalated (to ``user_id``), acknowledged (by)."""
+
+    time: datetime
+    transition: str
+    user_id: int | None
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStats:
+    """How promptly a device's alerts reached its caregivers over a window (seconds)."""
+
+    device_id: str
+    last_seen: datetime | None
+    alerts: int
+    unacknowledged: int
+    # device event time -> first written to a caregiver's socket
+    delay_p50_s: float | None
+    delay_p95_s: float | None
+    # committed -> acknowledged
+    ack_p50_s: float | None
+    ack_p95_s: float | None
+
+
+GapReason = Literal["offline", "missing_messages"]
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A stretch without data from a device, and why. ``end`` is None while it lasts;
+    ``closed_at`` is set when replayed data filled it (then it is no gap any more)."""
+
+    id: int
+    device_id: str
+    start: datetime
+    end: datetime | None
+    reason: GapReason
+    first_seq: int | None
+    last_seq: int | None
+    closed_at: datetime | None

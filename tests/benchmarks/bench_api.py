@@ -63,7 +63,7 @@ from cloud.api.realtime import alert_message
 from cloud.config import ApiSettings
 from cloud.rules import AlertKind
 from cloud.storage import Storage, open_storage
-from cloud.storage.postgres.ingest import insert_alert
+from cloud.storage.postgres.alarms import insert_alert
 from cloud.storage.records import StoredAlert
 from tests.benchmarks.api_data import Account, LoadedYear, create_account, load_year
 from tests.harness.network import free_port

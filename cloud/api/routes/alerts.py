@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from cloud.api.deps import AUTH_RESPONSES, UNDECODABLE_BODY_RESPONSES, CurrentUser, ServicesDep
-from cloud.api.device_schemas import AlertRead, MarkedRead, MarkRead, UnreadCount
+from cloud.api.device_schemas import (
+    AlertRead,
+    AlertTransitionRead,
+    MarkedRead,
+    MarkRead,
+    UnreadCount,
+)
 from cloud.api.schemas import QueryTime
-from cloud.storage.records import AlertQuery, AlertView
+from cloud.storage.records import AlertQuery, AlertTransition, AlertView
 from models.contract.topics import DEVICE_ID_PATTERN
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=AUTH_RESPONSES)
@@ -59,3 +65,41 @@ async def mark_read(body: MarkRead, user: CurrentUser, services: ServicesDep) ->
     """Mark the given alerts (or all) read for the caller only; other caregivers keep theirs."""
     marked = await services.storage.mark_alerts_read(user.id, body.alert_ids, datetime.now(UTC))
     return MarkedRead(marked=marked)
+
+
+@router.post(
+    "/{alert_id}/ack",
+    response_model=AlertRead,
+    responses={404: {"description": "no such alert visible to the caller"}},
+)
+async def acknowledge(
+    alert_id: Annotated[int, Path(ge=1, le=2**62)], user: CurrentUser, services: ServicesDep
+) -> AlertView:
+    """Take the alarm: it stops escalating and every caregiver's screen is told
+    (``ALERT_ACKNOWLEDGED``). Repeating it changes nothing; it also marks the alert read."""
+    taken = await services.storage.acknowledge_alert(user.id, alert_id, datetime.now(UTC))
+    if taken is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Alert not found")
+    return AlertView(
+        id=taken.id, device_id=taken.device_id, user_id=taken.user_id, kind=taken.kind,
+        time=taken.time, created_at=taken.created_at, message=taken.message,
+        sick_detected=taken.sick_detected, details=taken.details, read=True,
+        received_at=taken.received_at, needs_ack=taken.needs_ack,
+        acknowledged_at=taken.acknowledged_at, acknowledged_by=taken.acknowledged_by,
+        escalation_level=taken.escalation_level,
+    )  # fmt: skip
+
+
+@router.get(
+    "/{alert_id}/transitions",
+    response_model=list[AlertTransitionRead],
+    responses={404: {"description": "no such alert visible to the caller"}},
+)
+async def transitions(
+    alert_id: Annotated[int, Path(ge=1, le=2**62)], user: CurrentUser, services: ServicesDep
+) -> list[AlertTransition]:
+    """Every step of the alarm: raised, escalated (to whom, at which level), acknowledged."""
+    steps = await services.storage.list_alert_transitions(user.id, alert_id)
+    if steps is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Alert not found")
+    return steps

@@ -8,7 +8,7 @@ device exists.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
@@ -18,11 +18,13 @@ from cloud.api.device_schemas import (
     CaregiverInvite,
     CaregiverRead,
     CryEpisodeRead,
+    DeliveryStatsRead,
     DeviceClaim,
     DeviceRead,
     DeviceRename,
     DeviceSettingsRead,
     DeviceSettingsUpdate,
+    GapRead,
     InviteAccepted,
 )
 from cloud.api.ratelimit import RateLimitedError
@@ -30,7 +32,7 @@ from cloud.api.schemas import QueryTime
 from cloud.claims import ClaimCodeError, hash_claim_code
 from cloud.rules import NurserySettings, SettingsError
 from cloud.storage import AccessDeniedError, NotFoundError
-from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary
+from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary, Gap
 from models.contract import ContractError, parse_device_settings
 from models.contract.topics import DEVICE_ID_PATTERN
 
@@ -224,6 +226,44 @@ async def revoke(
             status.HTTP_403_FORBIDDEN, "Only the owner removes caregivers; the owner stays"
         ) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{device_id}/delivery", response_model=DeliveryStatsRead, responses=NOT_MEMBER)
+async def delivery(
+    device_id: DeviceId, user: CurrentUser, services: ServicesDep
+) -> DeliveryStatsRead:
+    """Can this monitor's alarms be trusted right now: when it was last heard, and how fast
+    its alerts of the last 24 h reached a caregiver's screen and were acknowledged."""
+    now = datetime.now(UTC)
+    stats = await services.storage.delivery_stats(user.id, device_id, now - timedelta(hours=24))
+    if stats is None:
+        raise NOT_FOUND
+    heard = None if stats.last_seen is None else (now - stats.last_seen).total_seconds()
+    return DeliveryStatsRead(
+        device_id=stats.device_id, last_seen=stats.last_seen, last_heard_s=heard,
+        alerts=stats.alerts, unacknowledged=stats.unacknowledged,
+        delay_p50_s=stats.delay_p50_s, delay_p95_s=stats.delay_p95_s,
+        ack_p50_s=stats.ack_p50_s, ack_p95_s=stats.ack_p95_s,
+    )  # fmt: skip
+
+
+@router.get("/{device_id}/gaps", response_model=list[GapRead], responses=NOT_MEMBER)
+async def gaps(
+    device_id: DeviceId,
+    user: CurrentUser,
+    services: ServicesDep,
+    start_date: QueryTime | None = None,
+    end_date: QueryTime | None = None,
+    include_closed: Annotated[
+        bool, Query(description="also the gaps the device's replay filled")
+    ] = False,
+) -> list[Gap]:
+    """Stretches without data ("no data 02:10-02:25, device offline"), newest first."""
+    if await services.storage.get_device(user.id, device_id) is None:
+        raise NOT_FOUND
+    return await services.storage.list_gaps(
+        user.id, device_id, start_date, end_date, include_closed
+    )
 
 
 @router.get("/{device_id}/episodes", response_model=list[CryEpisodeRead], responses=NOT_MEMBER)

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile, status
 
 from cloud.api.deps import AUTH_RESPONSES, CurrentUser, ServicesDep
+from cloud.api.device_schemas import GapRead
 from cloud.api.intervals import IntervalError, parse_interval
 from cloud.api.schemas import (
     NO_NUL_PATTERN,
@@ -22,7 +23,7 @@ from cloud.api.schemas import (
     TimeSeriesRead,
 )
 from cloud.rules import NurserySettings, is_sick
-from cloud.storage.records import HealthRecord, HealthStats, HistoryQuery, UploadRow
+from cloud.storage.records import Gap, HealthRecord, HealthStats, HistoryQuery, UploadRow
 from cloud.uploads import UploadError, decode_audio
 from models.cry import CryDetectorError
 
@@ -173,6 +174,19 @@ async def history(
         end=end_date,
     )
     return await services.storage.list_health_records(user.id, query)
+
+
+@router.get("/gaps", response_model=list[GapRead], responses=AUTH_RESPONSES)
+async def gaps(
+    user: CurrentUser,
+    services: ServicesDep,
+    start_date: QueryTime | None = None,
+    end_date: QueryTime | None = None,
+) -> list[Gap]:
+    """Where the history has no device data, and why, over the same range as
+    ``/health/history``: show "no data 02:10-02:25, device offline" instead of a flat line.
+    (The history keeps the app's documented list shape; gaps are listed beside it.)"""
+    return await services.storage.list_gaps(user.id, None, start_date, end_date)
 
 
 @router.get("/stats", response_model=HealthStatsRead, responses=AUTH_RESPONSES)

@@ -24,10 +24,20 @@ Messages (JSON), one per committed alert, to every connected caregiver of the nu
 - `DEVICE_OFFLINE`, `DEVICE_ONLINE` — presence of a nursery device.
 - `READING` — a device's newest reading (`data`: temperature, humidity, sound_dbfs_avg,
   sound_dbfs_max, seq), to the device's members, as the collector commits it.
+- `LOUD_SOUND`, `DEVICE_FAULT`, `TEST_ALERT` — the loud-sound fallback, a failed device
+  self-check (the message says what to check), the installer's test.
+- `ALERT_ACKNOWLEDGED` — `{"alert_id", "device_id", "timestamp", "data": {"kind",
+  "acknowledged_by"}}`: a caregiver took the alarm; stop alarming.
 - `HEARTBEAT` — `{"event": "HEARTBEAT", "timestamp"}` after 25 s without traffic.
 
-Clients may send any text (it is ignored); a client that stops reading loses its oldest queued
-messages rather than delaying anyone else.
+Every alert message also carries `needs_ack` (alarms: cry, loud sound, offline),
+`escalation_level` and `escalated_to` (set when an unacknowledged alarm is sent again to the
+next caregiver) and `times`: `event` (device), `received` (server), `committed` and `sent` (to
+this socket).
+
+Clients acknowledge an alarm by sending `{"action": "ack", "alert_id": N}` (answered with
+`{"event": "ACK_RESULT", "alert_id", "ok"}`); any other text is ignored. A client that stops
+reading loses its oldest queued messages rather than delaying anyone else.
 """
 
 

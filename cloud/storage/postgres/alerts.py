@@ -17,14 +17,16 @@ from cloud.storage.sharing_plan import MEMBER_ORDER
 
 _VISIBLE = """
 SELECT a.id, a.device_id, a.user_id, a.kind, a.time, a.created_at, a.message, a.sick_detected,
-       a.details
+       a.details, a.received_at, a.needs_ack, a.acknowledged_at, a.acknowledged_by,
+       a.escalation_level
 FROM device_members m
 JOIN devices d ON d.device_id = m.device_id
 JOIN alerts a ON a.device_id = m.device_id
 WHERE m.user_id = %(user_id)s AND (d.history_from IS NULL OR a.created_at >= d.history_from)
 UNION ALL
 SELECT a.id, a.device_id, a.user_id, a.kind, a.time, a.created_at, a.message, a.sick_detected,
-       a.details
+       a.details, a.received_at, a.needs_ack, a.acknowledged_at, a.acknowledged_by,
+       a.escalation_level
 FROM alerts a
 WHERE a.user_id = %(user_id)s AND a.device_id IS NULL
 """

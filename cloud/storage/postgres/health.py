@@ -21,7 +21,7 @@ from cloud.storage.health_plan import (
     upload_alert_details,
     upload_alert_message,
 )
-from cloud.storage.postgres.ingest import insert_alert
+from cloud.storage.postgres.alarms import insert_alert
 from cloud.storage.records import (
     HealthRecord,
     HealthStats,

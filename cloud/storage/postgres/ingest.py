@@ -8,10 +8,8 @@ the same transaction, which PostgreSQL delivers only on commit.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -29,6 +27,7 @@ from cloud.storage.ingest_plan import (
     split_known,
 )
 from cloud.storage.live_readings import READING_CHANNEL, latest_per_device, reading_to_json
+from cloud.storage.postgres.alarms import insert_alert, maintain_gaps
 from cloud.storage.records import (
     DeadLetter,
     EventRow,
@@ -42,7 +41,6 @@ from cloud.storage.records import (
 
 logger = logging.getLogger(__name__)
 
-ALERT_CHANNEL = "nursery_alerts"
 
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS staging_readings (
@@ -168,24 +166,25 @@ async def _store_dead_letters(conn: AsyncConnection[Any], letters: list[DeadLett
 
 async def _apply_statuses(
     conn: AsyncConnection[Any], statuses: list[StatusRow], devices: dict[str, dict[str, Any]]
-) -> tuple[int, list[StatusRow]]:
+) -> tuple[int, list[StatusRow], list[StatusRow]]:
     """Apply each device's newest status if newer than what is stored; returns how many were
-    applied and those that changed the device's online state."""
-    applied, changes = 0, []
+    applied, those that changed the device's online state, and all applied."""
+    applied, changes, applied_rows = 0, [], []
     for device_id, status in newest_statuses(statuses).items():
         device = devices[device_id]
-        if device["status_at"] is not None and status.time <= device["status_at"]:
+        if device["status_at"] is not None and status.received_at <= device["status_at"]:
             continue
         await conn.execute(
             "UPDATE devices SET online = %s, status_at = %s, firmware_version = %s,"
             " model_version = %s, status = %s WHERE device_id = %s",
-            (status.online, status.time, status.firmware_version, status.model_version,
+            (status.online, status.received_at, status.firmware_version, status.model_version,
              Jsonb(status.details), device_id),
         )  # fmt: skip
         applied += 1
+        applied_rows.append(status)
         if status.online != device["online"]:
             changes.append(status)
-    return applied, changes
+    return applied, changes, applied_rows
 
 
 async def _apply_reported(
@@ -264,52 +263,10 @@ async def save_rules_and_alerts(
     return [
         await insert_alert(
             conn, alert.device_id, None, alert.kind.value, alert.time, alert.message,
-            alert.sick_detected, alert.details,
+            alert.sick_detected, alert.details, alert.received_at, alert.escalate_after_s,
         )
         for alert in alerts
     ]  # fmt: skip
-
-
-async def insert_alert(
-    conn: AsyncConnection[Any],
-    device_id: str | None,
-    user_id: int | None,
-    kind: str,
-    time: datetime,
-    message: str,
-    sick_detected: bool,
-    details: dict[str, Any],
-) -> StoredAlert:
-    """Store one alert and queue its announcement: ``pg_notify`` inside the caller's
-    transaction is delivered to every LISTENer only if and when that transaction commits."""
-    cursor = await conn.execute(
-        "INSERT INTO alerts (device_id, user_id, kind, time, message, sick_detected, details)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-        " RETURNING id, device_id, user_id, kind, time, created_at, message, sick_detected,"
-        " details",
-        (device_id, user_id, kind, time, message, sick_detected, Jsonb(details)),
-    )
-    row = await cursor.fetchone()
-    assert row is not None
-    stored = StoredAlert(**row)
-    await conn.execute("SELECT pg_notify(%s, %s)", (ALERT_CHANNEL, alert_to_json(stored)))
-    return stored
-
-
-def alert_to_json(alert: StoredAlert) -> str:
-    return json.dumps({
-        "id": alert.id, "device_id": alert.device_id, "user_id": alert.user_id,
-        "kind": alert.kind, "time": alert.time.isoformat(),
-        "created_at": alert.created_at.isoformat(), "message": alert.message,
-        "sick_detected": alert.sick_detected, "details": alert.details,
-    })  # fmt: skip
-
-
-def alert_from_json(document: str) -> StoredAlert:
-    values = json.loads(document)
-    values["time"] = datetime.fromisoformat(values["time"])
-    values["created_at"] = datetime.fromisoformat(values["created_at"])
-    return StoredAlert(**values)
 
 
 async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult:
@@ -318,7 +275,8 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
         # Locking the batch's devices (in a fixed order, so two collectors cannot deadlock)
         # serialises rule evaluation per device across collectors.
         cursor = await conn.execute(
-            "SELECT device_id, settings, online, status_at, reported_revision, reported_at"
+            "SELECT device_id, settings, online, status_at, reported_revision, reported_at,"
+            " max_seq, last_seen, device_settings"
             " FROM devices WHERE device_id = ANY(%s) ORDER BY device_id FOR UPDATE",
             (device_ids,),
         )
@@ -327,14 +285,15 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
         await _store_dead_letters(conn, dead)
         new_readings = await _store_readings(conn, known_batch.readings)
         new_events = await _store_events(conn, known_batch.events)
-        applied, changes = await _apply_statuses(conn, known_batch.statuses, devices)
+        applied, changes, statuses = await _apply_statuses(conn, known_batch.statuses, devices)
         reported_applied = await _apply_reported(conn, known_batch.reported, devices)
+        await maintain_gaps(conn, devices, [*new_readings, *new_events], new_readings, changes)
         await _update_liveness(conn, known_batch, [*new_readings, *new_events])
-        touched = IngestBatch(new_readings, new_events, changes).device_ids()
+        touched = IngestBatch(new_readings, new_events, statuses).device_ids()
         alerts: list[StoredAlert] = []
         if touched:
             rules = await load_rules(conn, touched, devices)
-            raised = evaluate_batch(rules, new_readings, new_events, changes)
+            raised = evaluate_batch(rules, new_readings, new_events, changes, statuses)
             alerts = await save_rules_and_alerts(conn, rules, raised)
         latest = latest_per_device(new_readings)
         if latest:

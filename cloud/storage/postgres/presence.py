@@ -10,12 +10,8 @@ from psycopg import AsyncConnection, sql
 
 from cloud.alerting import evaluate_presence
 from cloud.storage.live_readings import READING_CHANNEL, reading_from_json
-from cloud.storage.postgres.ingest import (
-    ALERT_CHANNEL,
-    alert_from_json,
-    load_rules,
-    save_rules_and_alerts,
-)
+from cloud.storage.postgres.alarms import ALERT_CHANNEL, alert_from_json
+from cloud.storage.postgres.ingest import load_rules, save_rules_and_alerts
 from cloud.storage.records import StoredAlert, TelemetryRow
 
 _OFFLINE_CANDIDATES = """

@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cloud.storage.interface import DuplicateEmailError, StorageError
-from cloud.storage.postgres import alerts, devices, health, provisioning, sessions
+from cloud.storage.postgres import alarms, alerts, devices, health, provisioning, sessions
 from cloud.storage.postgres.ingest import create_staging_tables, ingest
 from cloud.storage.postgres.migrations import (
     TimescalePolicies,
@@ -25,13 +25,17 @@ from cloud.storage.postgres.migrations import (
 )
 from cloud.storage.postgres.presence import check_offline, listen_alerts, listen_readings
 from cloud.storage.records import (
+    AlertDelivery,
     AlertQuery,
+    AlertTransition,
     AlertView,
     Caregiver,
     CryEpisode,
     DeadLetter,
+    DeliveryStats,
     DeviceState,
     DeviceSummary,
+    Gap,
     HealthRecord,
     HealthStats,
     HistoryQuery,
@@ -226,8 +230,8 @@ class PostgresStorage:
     async def list_alerts(self, device_id: str, limit: int = 100) -> list[StoredAlert]:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT id, device_id, user_id, kind, time, created_at, message, sick_detected,"
-                " details FROM alerts WHERE device_id = %s ORDER BY id DESC LIMIT %s",
+                f"SELECT {alarms.ALERT_COLUMNS} FROM alerts WHERE device_id = %s"  # noqa: S608 - fixed columns
+                " ORDER BY id DESC LIMIT %s",
                 (device_id, limit),
             )
             return [StoredAlert(**row) for row in await cursor.fetchall()]
@@ -351,6 +355,43 @@ class PostgresStorage:
     ) -> int:
         async with self._connection() as conn:
             return await alerts.mark_alerts_read(conn, user_id, alert_ids, now)
+
+    async def acknowledge_alert(
+        self, user_id: int, alert_id: int, now: datetime
+    ) -> StoredAlert | None:
+        async with self._connection() as conn:
+            return await alarms.acknowledge_alert(conn, user_id, alert_id, now)
+
+    async def escalate_due(self, now: datetime) -> list[StoredAlert]:
+        async with self._connection() as conn:
+            return await alarms.escalate_due(conn, now)
+
+    async def record_deliveries(self, deliveries: list[AlertDelivery]) -> None:
+        async with self._connection() as conn:
+            await alarms.record_deliveries(conn, deliveries)
+
+    async def delivery_stats(
+        self, user_id: int, device_id: str, since: datetime
+    ) -> DeliveryStats | None:
+        async with self._connection() as conn:
+            return await alarms.delivery_stats(conn, user_id, device_id, since)
+
+    async def list_alert_transitions(
+        self, user_id: int, alert_id: int
+    ) -> list[AlertTransition] | None:
+        async with self._connection() as conn:
+            return await alarms.list_transitions(conn, user_id, alert_id)
+
+    async def list_gaps(
+        self,
+        user_id: int,
+        device_id: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        include_closed: bool = False,
+    ) -> list[Gap]:
+        async with self._connection() as conn:
+            return await alarms.list_gaps(conn, user_id, device_id, start, end, include_closed)
 
     async def alert_recipients(self, alert: StoredAlert) -> list[int]:
         async with self._connection() as conn:

@@ -12,14 +12,16 @@ from cloud.storage.sqlite.database import from_db_time, to_db_time
 
 _VISIBLE = """
 SELECT a.id, a.device_id, a.user_id, a.kind, a.time, a.created_at, a.message, a.sick_detected,
-       a.details
+       a.details, a.received_at, a.needs_ack, a.acknowledged_at, a.acknowledged_by,
+       a.escalation_level
 FROM device_members m
 JOIN devices d ON d.device_id = m.device_id
 JOIN alerts a ON a.device_id = m.device_id
 WHERE m.user_id = :user_id AND (d.history_from IS NULL OR a.created_at >= d.history_from)
 UNION ALL
 SELECT a.id, a.device_id, a.user_id, a.kind, a.time, a.created_at, a.message, a.sick_detected,
-       a.details
+       a.details, a.received_at, a.needs_ack, a.acknowledged_at, a.acknowledged_by,
+       a.escalation_level
 FROM alerts a
 WHERE a.user_id = :user_id AND a.device_id IS NULL
 """
@@ -67,7 +69,16 @@ def _view(row: sqlite3.Row) -> AlertView:
         sick_detected=bool(row["sick_detected"]),
         details=json.loads(row["details"]),
         read=bool(row["read"]),
+        received_at=_time_or_none(row["received_at"]),
+        needs_ack=bool(row["needs_ack"]),
+        acknowledged_at=_time_or_none(row["acknowledged_at"]),
+        acknowledged_by=row["acknowledged_by"],
+        escalation_level=row["escalation_level"],
     )
+
+
+def _time_or_none(value: str | None) -> datetime | None:
+    return None if value is None else from_db_time(value)
 
 
 def list_user_alerts(conn: sqlite3.Connection, user_id: int, query: AlertQuery) -> list[AlertView]:

@@ -26,8 +26,8 @@ from cloud.storage.records import (
     TimeBucket,
     UploadRow,
 )
+from cloud.storage.sqlite.alarms import insert_alert
 from cloud.storage.sqlite.database import Transaction, from_db_time, to_db_time
-from cloud.storage.sqlite.ingest import insert_alert
 
 # Uploads of the user plus readings of the devices they are a member of, as one history (see
 # postgres/health), without what a device sent before it was last unclaimed.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cloud.alerting import DeviceRules, evaluate_batch, evaluate_presence, settings_of
@@ -28,7 +28,8 @@ from cloud.storage.records import (
     StoredAlert,
     TelemetryRow,
 )
-from cloud.storage.sqlite.database import Transaction, from_db_time, optional_time, to_db_time
+from cloud.storage.sqlite.alarms import insert_alert, maintain_gaps
+from cloud.storage.sqlite.database import Transaction, optional_time, to_db_time
 
 _INSERT_READING = """
 INSERT INTO readings (source, time, received_at, device_id, seq, temperature, humidity,
@@ -70,23 +71,24 @@ def _insert_events(conn: sqlite3.Connection, rows: list[EventRow]) -> list[Event
 
 def _apply_statuses(
     conn: sqlite3.Connection, statuses: list[StatusRow], devices: dict[str, sqlite3.Row]
-) -> tuple[int, list[StatusRow]]:
-    applied, changes = 0, []
+) -> tuple[int, list[StatusRow], list[StatusRow]]:
+    applied, changes, applied_rows = 0, [], []
     for device_id, status in newest_statuses(statuses).items():
         device = devices[device_id]
         stored_at = optional_time(device["status_at"])
-        if stored_at is not None and status.time <= stored_at:
+        if stored_at is not None and status.received_at <= stored_at:
             continue
         conn.execute(
             "UPDATE devices SET online = ?, status_at = ?, firmware_version = ?, model_version = ?,"
             " status = ? WHERE device_id = ?",
-            (status.online, to_db_time(status.time), status.firmware_version,
+            (status.online, to_db_time(status.received_at), status.firmware_version,
              status.model_version, json.dumps(status.details), device_id),
         )  # fmt: skip
         applied += 1
+        applied_rows.append(status)
         if status.online != bool(device["online"]):
             changes.append(status)
-    return applied, changes
+    return applied, changes, applied_rows
 
 
 def _apply_reported(
@@ -158,42 +160,10 @@ def _save_rules_and_alerts(
     return [
         insert_alert(
             conn, alert.device_id, None, alert.kind.value, alert.time, alert.message,
-            alert.sick_detected, alert.details,
+            alert.sick_detected, alert.details, alert.received_at, alert.escalate_after_s,
         )
         for alert in alerts
     ]  # fmt: skip
-
-
-def insert_alert(
-    conn: sqlite3.Connection,
-    device_id: str | None,
-    user_id: int | None,
-    kind: str,
-    time: datetime,
-    message: str,
-    sick_detected: bool,
-    details: dict[str, Any],
-) -> StoredAlert:
-    """Store one alert in the caller's transaction; the caller announces it after the commit."""
-    created_at = to_db_time(datetime.now(UTC))
-    cursor = conn.execute(
-        "INSERT INTO alerts (device_id, user_id, kind, time, created_at, message, sick_detected,"
-        " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (device_id, user_id, kind, to_db_time(time), created_at, message, sick_detected,
-         json.dumps(details)),
-    )  # fmt: skip
-    assert cursor.lastrowid is not None
-    return StoredAlert(
-        id=cursor.lastrowid,
-        device_id=device_id,
-        user_id=user_id,
-        kind=kind,
-        time=from_db_time(to_db_time(time)),
-        created_at=from_db_time(created_at),
-        message=message,
-        sick_detected=sick_detected,
-        details=details,
-    )
 
 
 def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
@@ -204,7 +174,8 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
             row["device_id"]: row
             for row in conn.execute(
                 "SELECT device_id, settings, online, status_at, reported_revision,"  # noqa: S608
-                f" reported_at FROM devices WHERE device_id IN ({marks})",
+                " reported_at, max_seq, last_seen, device_settings"
+                f" FROM devices WHERE device_id IN ({marks})",
                 ids,
             )
         }
@@ -215,15 +186,16 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
         )
         new_readings = _insert_readings(conn, known.readings)
         new_events = _insert_events(conn, known.events)
-        applied, changes = _apply_statuses(conn, known.statuses, devices)
+        applied, changes, statuses = _apply_statuses(conn, known.statuses, devices)
         reported_applied = _apply_reported(conn, known.reported, devices)
+        maintain_gaps(conn, devices, [*new_readings, *new_events], new_readings, changes)
         _update_liveness(conn, known, [*new_readings, *new_events])
-        touched = IngestBatch(new_readings, new_events, changes).device_ids()
+        touched = IngestBatch(new_readings, new_events, statuses).device_ids()
         alerts: list[StoredAlert] = []
         if touched:
             rules = _load_rules(conn, touched, {d: devices[d]["settings"] for d in touched})
             alerts = _save_rules_and_alerts(
-                conn, rules, evaluate_batch(rules, new_readings, new_events, changes)
+                conn, rules, evaluate_batch(rules, new_readings, new_events, changes, statuses)
             )
     duplicates = len(known.readings) + len(known.events) - len(new_readings) - len(new_events)
     return IngestResult(

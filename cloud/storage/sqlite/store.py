@@ -11,13 +11,17 @@ from pathlib import Path
 from cloud.storage.alert_hub import AlertHub
 from cloud.storage.interface import DuplicateEmailError
 from cloud.storage.records import (
+    AlertDelivery,
     AlertQuery,
+    AlertTransition,
     AlertView,
     Caregiver,
     CryEpisode,
     DeadLetter,
+    DeliveryStats,
     DeviceState,
     DeviceSummary,
+    Gap,
     HealthRecord,
     HealthStats,
     HistoryQuery,
@@ -33,7 +37,7 @@ from cloud.storage.records import (
     UserCredentials,
     UserRole,
 )
-from cloud.storage.sqlite import alerts, devices, health, provisioning, sessions
+from cloud.storage.sqlite import alarms, alerts, devices, health, provisioning, sessions
 from cloud.storage.sqlite import ingest as sqlite_ingest
 from cloud.storage.sqlite.database import (
     SqliteDatabase,
@@ -48,20 +52,6 @@ from cloud.storage.sqlite.migrations import apply_migrations
 
 def _user(row: sqlite3.Row) -> User:
     return User(row["id"], row["email"], row["name"], from_db_time(row["created_at"]), row["role"])
-
-
-def _alert(row: sqlite3.Row) -> StoredAlert:
-    return StoredAlert(
-        id=row["id"],
-        device_id=row["device_id"],
-        user_id=row["user_id"],
-        kind=row["kind"],
-        time=from_db_time(row["time"]),
-        created_at=from_db_time(row["created_at"]),
-        message=row["message"],
-        sick_detected=bool(row["sick_detected"]),
-        details=json.loads(row["details"]),
-    )
 
 
 class SqliteStorage:
@@ -197,7 +187,7 @@ class SqliteStorage:
                 "SELECT * FROM alerts WHERE device_id = ? ORDER BY id DESC LIMIT ?",
                 (device_id, limit),
             )
-            return [_alert(row) for row in rows]
+            return [alarms.stored_alert(row) for row in rows]
 
         return await self._db.run(select)
 
@@ -333,6 +323,48 @@ class SqliteStorage:
     ) -> int:
         return await self._db.run(
             lambda conn: alerts.mark_alerts_read(conn, user_id, alert_ids, now)
+        )
+
+    async def acknowledge_alert(
+        self, user_id: int, alert_id: int, now: datetime
+    ) -> StoredAlert | None:
+        alert = await self._db.run(
+            lambda conn: alarms.acknowledge_alert(conn, user_id, alert_id, now)
+        )
+        if alert is not None and alert.announcement == "acknowledged":
+            self._alerts.publish([alert])  # after the commit, as with PostgreSQL NOTIFY
+        return alert
+
+    async def escalate_due(self, now: datetime) -> list[StoredAlert]:
+        escalated = await self._db.run(lambda conn: alarms.escalate_due(conn, now))
+        self._alerts.publish(escalated)
+        return escalated
+
+    async def record_deliveries(self, deliveries: list[AlertDelivery]) -> None:
+        await self._db.run(lambda conn: alarms.record_deliveries(conn, deliveries))
+
+    async def delivery_stats(
+        self, user_id: int, device_id: str, since: datetime
+    ) -> DeliveryStats | None:
+        return await self._db.run(
+            lambda conn: alarms.delivery_stats(conn, user_id, device_id, since)
+        )
+
+    async def list_alert_transitions(
+        self, user_id: int, alert_id: int
+    ) -> list[AlertTransition] | None:
+        return await self._db.run(lambda conn: alarms.list_transitions(conn, user_id, alert_id))
+
+    async def list_gaps(
+        self,
+        user_id: int,
+        device_id: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        include_closed: bool = False,
+    ) -> list[Gap]:
+        return await self._db.run(
+            lambda conn: alarms.list_gaps(conn, user_id, device_id, start, end, include_closed)
         )
 
     async def alert_recipients(self, alert: StoredAlert) -> list[int]:
