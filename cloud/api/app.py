@@ -19,7 +19,7 @@ from cloud.api.device_config import DesiredConfigPublisher
 from cloud.api.ratelimit import LoginRateLimiter
 from cloud.api.realtime import AlertBroadcaster
 from cloud.api.request_log import RequestLogMiddleware
-from cloud.api.routes import alerts, auth, devices, health, installer, ops, realtime
+from cloud.api.routes import alerts, auth, dashboard, devices, health, installer, ops, realtime
 from cloud.api.security import PasswordHasher, TokenIssuer
 from cloud.collector import Collector
 from cloud.config import ApiSettings, CollectorSettings
@@ -32,6 +32,9 @@ time series and real-time alerts; devices (claim, settings pushed to the device,
 other caregivers), alerts with a read state, cry episodes, refresh tokens. The documented app
 contract is kept exactly; fields and endpoints beyond it are additions that older clients can
 ignore.
+
+A web dashboard for parents (live readings, alarms, alerts, settings, sharing) is served at
+`/`; it uses only the operations below.
 
 Authenticate with `POST /auth/token` (OAuth2 password form) or `POST /auth/login` (JSON) and send
 `Authorization: Bearer <access_token>`.
@@ -78,6 +81,7 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
             listeners = [
                 asyncio.create_task(broadcaster.run(), name="alert-listener"),
                 asyncio.create_task(broadcaster.run_readings(), name="reading-listener"),
+                asyncio.create_task(broadcaster.run_delivery_recorder(), name="deliveries"),
             ]
             if collector is not None:
                 embedded = Collector(collector, storage)
@@ -112,4 +116,6 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
     app.include_router(alerts.router)
     app.include_router(realtime.router)
     app.include_router(ops.router)
+    # The parents' web dashboard at / (static files; a client of the routes above).
+    app.include_router(dashboard.router)
     return app

@@ -1,0 +1,91 @@
+// The alert feed: GET /alerts on (re)connection, live additions from the WebSocket, and the
+// caller's own read state (POST /alerts/read; other caregivers keep theirs).
+
+const KIND_LABELS = {
+  CRY_DETECTED: "Cry",
+  CLIMATE_OUT_OF_RANGE: "Climate",
+  CLIMATE_NORMAL: "Climate OK",
+  DEVICE_OFFLINE: "Offline",
+  DEVICE_ONLINE: "Online",
+  TEST_ALERT: "Test",
+  LOUD_SOUND: "Loud sound",
+  DEVICE_FAULT: "Fault",
+};
+const MAX_SHOWN = 100;
+const when = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
+
+// A WebSocket alert message in the shape GET /alerts returns.
+export function alertFromMessage(message) {
+  return {
+    id: message.alert_id,
+    device_id: message.device_id,
+    kind: message.event,
+    time: message.timestamp,
+    message: message.message || message.event,
+    sick_detected: Boolean(message.sick_detected),
+    details: message.data || {},
+    read: false,
+  };
+}
+
+export class AlertList {
+  // deviceName(id) names a device; onMarkRead(ids) marks alerts read on the server.
+  constructor({ list, empty, template, deviceName, onMarkRead }) {
+    Object.assign(this, { list, empty, template, deviceName, onMarkRead });
+    this.alerts = new Map(); // id -> alert
+  }
+
+  // The server's newest alerts replace what is shown (they include anything missed offline).
+  replace(alerts) {
+    this.alerts = new Map(alerts.map((alert) => [alert.id, alert]));
+    this.render();
+  }
+
+  // Returns false when the alert was already shown (a duplicate after a reconnection).
+  add(alert) {
+    if (this.alerts.has(alert.id)) return false;
+    this.alerts.set(alert.id, alert);
+    this.render();
+    return true;
+  }
+
+  markedRead(ids) {
+    for (const id of ids) {
+      const alert = this.alerts.get(id);
+      if (alert) alert.read = true;
+    }
+    this.render();
+  }
+
+  unreadIds() {
+    return [...this.alerts.values()].filter((alert) => !alert.read).map((alert) => alert.id);
+  }
+
+  render() {
+    const newest = [...this.alerts.values()]
+      .sort((a, b) => new Date(b.time) - new Date(a.time) || b.id - a.id)
+      .slice(0, MAX_SHOWN);
+    this.list.replaceChildren(...newest.map((alert) => this.item(alert)));
+    this.empty.hidden = newest.length > 0;
+  }
+
+  item(alert) {
+    const item = this.template.content.firstElementChild.cloneNode(true);
+    item.dataset.alertId = String(alert.id);
+    item.dataset.kind = alert.kind;
+    item.dataset.read = String(alert.read);
+    item.classList.toggle("sick", alert.sick_detected);
+    const field = (name) => item.querySelector(`[data-field="${name}"]`);
+    field("kind").textContent = alert.sick_detected ? "May be sick" : KIND_LABELS[alert.kind] || alert.kind;
+    field("message").textContent = alert.message;
+    field("where").textContent = alert.device_id ? this.deviceName(alert.device_id) : "App upload";
+    const time = field("time");
+    time.dateTime = alert.time;
+    time.textContent = when.format(new Date(alert.time));
+    const button = item.querySelector("[data-role=mark-read]");
+    button.hidden = alert.read;
+    item.querySelector("[data-role=read-label]").hidden = !alert.read;
+    button.addEventListener("click", () => this.onMarkRead([alert.id]));
+    return item;
+  }
+}

@@ -1,0 +1,215 @@
+// One card per nursery device: presence, the newest reading against the safe ranges, and - for
+// its owner - settings and sharing. Cards are built once and updated in place, so a reading
+// arriving every few seconds never resets a form someone is typing in.
+
+import { ApiError } from "./api.js";
+
+const field = (root, name) => root.querySelector(`[data-field="${name}"]`);
+const role = (root, name) => root.querySelector(`[data-role="${name}"]`);
+
+export function formatAgo(time) {
+  const seconds = Math.round((Date.now() - time.getTime()) / 1000);
+  if (seconds < 45) return "just now";
+  if (seconds < 90 * 60) return `${Math.max(1, Math.round(seconds / 60))} min ago`;
+  if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`;
+  return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(time);
+}
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+// The settings a nursery runs with: what its owner set, else the server's defaults.
+export function effectiveSettings(device, defaults) {
+  const nursery = { ...defaults.nursery, ...device.nursery_settings };
+  const sensitivity = device.device_settings.cry_sensitivity ?? defaults.device.cry_sensitivity.default;
+  return { nursery, sensitivity };
+}
+
+// Whether the monitor confirmed the device settings it was sent (its reported config).
+function describeReported(device) {
+  if (device.reported_revision === null) {
+    return Object.keys(device.device_settings).length ? "The monitor has not confirmed its settings yet." : "";
+  }
+  if (device.reported_revision !== device.device_settings_revision) {
+    return "Waiting for the monitor to confirm the latest settings.";
+  }
+  return device.reported_accepted
+    ? "The monitor runs these settings."
+    : `The monitor refused these settings: ${device.reported_error}`;
+}
+
+export class DeviceCard {
+  // api: the Session; defaults: /dashboard/defaults.json; onChanged(device) after a save.
+  constructor(template, device, { api, defaults, onChanged }) {
+    this.api = api;
+    this.defaults = defaults;
+    this.onChanged = onChanged;
+    this.root = template.content.firstElementChild.cloneNode(true);
+    this.root.dataset.deviceId = device.device_id;
+    this.reading = null;
+    this.wireSettings();
+    this.wireSharing();
+    this.update(device);
+  }
+
+  get name() {
+    return this.device.name || this.device.device_id;
+  }
+
+  update(device) {
+    this.device = device;
+    const owner = device.role === "owner";
+    field(this.root, "name").textContent = this.name;
+    const presence = field(this.root, "presence");
+    presence.textContent = device.online ? "online" : "offline";
+    presence.dataset.online = String(device.online);
+    this.root.classList.toggle("offline", !device.online);
+    role(this.root, "settings").hidden = !owner;
+    role(this.root, "invite-form").hidden = !owner;
+    const { nursery } = effectiveSettings(device, this.defaults);
+    field(this.root, "temperature-range").textContent =
+      `safe ${nursery.temperature_min_c}–${nursery.temperature_max_c} °C`;
+    field(this.root, "humidity-range").textContent = `safe ${nursery.humidity_min_pct}–${nursery.humidity_max_pct} %`;
+    const form = role(this.root, "settings-form");
+    if (!role(this.root, "settings").open) this.fillSettings(form);
+    field(this.root, "reported").textContent = owner ? describeReported(device) : "";
+    this.refreshTimes();
+    this.showReading(this.reading);
+  }
+
+  // reading: {temperature, humidity, sound_dbfs_avg, sound_dbfs_max, time} - any may be null.
+  showReading(reading) {
+    if (!reading) return;
+    this.reading = { ...this.reading, ...reading };
+    const { nursery } = effectiveSettings(this.device, this.defaults);
+    const show = (name, value, low, high) => {
+      const element = field(this.root, name);
+      const known = value !== null && value !== undefined;
+      element.textContent = known ? value.toFixed(1) : "–";
+      const outside = known && low !== undefined && (value < low || value > high);
+      element.closest(".reading").classList.toggle("out", Boolean(outside));
+    };
+    show("temperature", this.reading.temperature, nursery.temperature_min_c, nursery.temperature_max_c);
+    show("humidity", this.reading.humidity, nursery.humidity_min_pct, nursery.humidity_max_pct);
+    show("sound", this.reading.sound_dbfs_avg);
+    const peak = this.reading.sound_dbfs_max;
+    field(this.root, "sound-peak").textContent =
+      peak === null || peak === undefined ? "" : `peak ${peak.toFixed(1)} dBFS`;
+    this.refreshTimes();
+  }
+
+  refreshTimes() {
+    const seen = this.device.last_seen ? `last seen ${formatAgo(new Date(this.device.last_seen))}` : "never seen";
+    field(this.root, "last-seen").textContent = seen;
+    field(this.root, "reading-time").textContent = this.reading && this.reading.time
+      ? `reading of ${clock.format(this.reading.time)}`
+      : "no reading yet";
+  }
+
+  fillSettings(form) {
+    const { nursery, sensitivity } = effectiveSettings(this.device, this.defaults);
+    const limits = this.defaults.device.cry_sensitivity;
+    Object.assign(form.elements.cry_sensitivity, { min: limits.minimum, max: limits.maximum, value: sensitivity });
+    field(form, "sensitivity-value").textContent = Number(sensitivity).toFixed(2);
+    for (const key of ["temperature_min_c", "temperature_max_c", "humidity_min_pct", "humidity_max_pct"]) {
+      form.elements[key].value = nursery[key];
+    }
+  }
+
+  wireSettings() {
+    const details = role(this.root, "settings");
+    const form = role(this.root, "settings-form");
+    const status = field(form, "settings-status");
+    details.addEventListener("toggle", () => {
+      if (details.open) this.fillSettings(form);
+    });
+    form.elements.cry_sensitivity.addEventListener("input", (event) => {
+      field(form, "sensitivity-value").textContent = Number(event.target.value).toFixed(2);
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const { nursery, sensitivity } = effectiveSettings(this.device, this.defaults);
+      const entered = {};
+      for (const key of ["temperature_min_c", "temperature_max_c", "humidity_min_pct", "humidity_max_pct"]) {
+        entered[key] = Number(form.elements[key].value);
+      }
+      const newSensitivity = Number(form.elements.cry_sensitivity.value);
+      // A part that is sent replaces the stored one, so send all of it; send only changed parts
+      // (device settings sent are pushed to the monitor as a new revision).
+      const body = {};
+      if (Object.entries(entered).some(([key, value]) => value !== nursery[key])) {
+        body.nursery = { ...this.device.nursery_settings, ...entered };
+      }
+      if (newSensitivity !== sensitivity) {
+        body.device = { ...this.device.device_settings, cry_sensitivity: newSensitivity };
+      }
+      if (!body.nursery && !body.device) {
+        status.textContent = "Nothing changed.";
+        return;
+      }
+      status.textContent = "Saving…";
+      try {
+        const saved = await this.api.put(`/devices/${encodeURIComponent(this.device.device_id)}/settings`, body);
+        const delivery = {
+          sent: "Saved and sent to the monitor.",
+          queued: "Saved; the monitor gets it as soon as the server reaches the broker.",
+          not_configured: "Saved; this server does not push settings to monitors.",
+          unchanged: "Saved.",
+        };
+        status.textContent = delivery[saved.delivery] || "Saved.";
+        this.onChanged(saved);
+      } catch (error) {
+        status.textContent = `Not saved: ${error.message}`;
+      }
+    });
+  }
+
+  wireSharing() {
+    const details = role(this.root, "sharing");
+    const status = field(this.root, "sharing-status");
+    const invite = role(this.root, "invite-form");
+    details.addEventListener("toggle", () => {
+      if (details.open) this.loadCaregivers().catch((error) => (status.textContent = error.message));
+    });
+    invite.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const email = invite.elements.email.value.trim();
+      if (!email) return;
+      try {
+        const answer = await this.api.post(`/devices/${encodeURIComponent(this.device.device_id)}/caregivers`, { email });
+        status.textContent = answer.detail;
+        invite.reset();
+        await this.loadCaregivers();
+      } catch (error) {
+        status.textContent = `Not invited: ${error.message}`;
+      }
+    });
+  }
+
+  async loadCaregivers() {
+    const id = encodeURIComponent(this.device.device_id);
+    const people = await this.api.get(`/devices/${id}/caregivers`);
+    const list = field(this.root, "caregivers");
+    const template = document.getElementById("caregiver-template");
+    list.replaceChildren(
+      ...people.map((person) => {
+        const item = template.content.firstElementChild.cloneNode(true);
+        item.dataset.userId = String(person.user_id);
+        field(item, "who").textContent = person.name ? `${person.name} <${person.email}>` : person.email;
+        field(item, "role").textContent = person.role;
+        const remove = role(item, "remove");
+        remove.hidden = this.device.role !== "owner" || person.role === "owner";
+        remove.addEventListener("click", async () => {
+          try {
+            await this.api.delete(`/devices/${id}/caregivers/${person.user_id}`);
+            field(this.root, "sharing-status").textContent = `${person.email} no longer has access.`;
+            await this.loadCaregivers();
+          } catch (error) {
+            field(this.root, "sharing-status").textContent =
+              error instanceof ApiError ? `Not removed: ${error.message}` : String(error);
+          }
+        });
+        return item;
+      }),
+    );
+  }
+}

@@ -1,0 +1,115 @@
+// The live connection: WS /ws/{user_id}?token=ACCESS_TOKEN (docs/api.md, "WebSocket").
+//
+// It must survive what a phone on a nightstand goes through - Wi-Fi hand-overs, sleep, server
+// restarts - without anyone touching it: on any close it reconnects by itself after a growing,
+// jittered delay (so a restarted server is not hit by every screen at once) and says so. The
+// server sends a HEARTBEAT after 25 s of silence; hearing nothing for much longer means the
+// connection is dead even if the socket has not noticed, so it is closed and reopened.
+
+const MIN_DELAY_MS = 1_000;
+const MAX_DELAY_MS = 30_000;
+const SILENCE_LIMIT_MS = 70_000;
+const POLICY_VIOLATION = 1008; // the token was refused
+
+export class LiveFeed {
+  // token(): a fresh access token; onMessage(msg); onState(state, detail) with state one of
+  // "connecting", "live", "reconnecting"; onConnected() after every successful (re)connection,
+  // so the page can fetch what it missed; onTokenRefused() when the server closed with 1008.
+  constructor({ userId, token, onMessage, onState, onConnected, onTokenRefused }) {
+    Object.assign(this, { userId, token, onMessage, onState, onConnected, onTokenRefused });
+    this.socket = null;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.silenceTimer = null;
+    this.stopped = true;
+    this.wake = () => this.reconnectNow();
+  }
+
+  start() {
+    this.stopped = false;
+    // Back online or back in front of the user: do not wait for the backoff to run out.
+    window.addEventListener("online", this.wake);
+    document.addEventListener("visibilitychange", this.wake);
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    window.removeEventListener("online", this.wake);
+    document.removeEventListener("visibilitychange", this.wake);
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.silenceTimer);
+    if (this.socket) this.socket.close(1000, "signed out");
+    this.socket = null;
+  }
+
+  reconnectNow() {
+    if (this.stopped || document.visibilityState === "hidden") return;
+    if (this.socket && this.socket.readyState <= WebSocket.OPEN) return;
+    clearTimeout(this.retryTimer);
+    this.connect();
+  }
+
+  async connect() {
+    this.onState("connecting");
+    let token;
+    try {
+      token = await this.token();
+    } catch {
+      this.retry();
+      return;
+    }
+    if (this.stopped) return;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const url = `${scheme}://${location.host}/ws/${this.userId}?token=${encodeURIComponent(token)}`;
+    const socket = new WebSocket(url);
+    this.socket = socket;
+    socket.onopen = () => {
+      this.attempt = 0;
+      this.heard();
+      this.onState("live");
+      this.onConnected();
+    };
+    socket.onmessage = (event) => {
+      this.heard();
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return; // not ours to interpret
+      }
+      this.onMessage(message);
+    };
+    socket.onclose = (event) => {
+      if (socket !== this.socket) return; // an older socket we already replaced
+      clearTimeout(this.silenceTimer);
+      this.socket = null;
+      if (this.stopped) return;
+      if (event.code === POLICY_VIOLATION) this.onTokenRefused();
+      this.retry();
+    };
+  }
+
+  heard() {
+    clearTimeout(this.silenceTimer);
+    this.silenceTimer = setTimeout(() => this.abandon(), SILENCE_LIMIT_MS);
+  }
+
+  // A dead connection may take minutes to report its close: stop waiting for it.
+  abandon() {
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) socket.close(4000, "silent too long");
+    this.retry();
+  }
+
+  retry() {
+    if (this.stopped) return;
+    const ceiling = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** this.attempt);
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.attempt += 1;
+    this.onState("reconnecting", Math.round(delay / 1000));
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+}
