@@ -125,7 +125,8 @@ def upload(user: User, time: datetime, temperature: float, humidity: float, cry:
 def view(alert: StoredAlert, read: bool = False) -> AlertView:
     return AlertView(
         alert.id, alert.device_id, alert.user_id, alert.kind, alert.time, alert.created_at,
-        alert.message, alert.sick_detected, alert.details, read,
+        alert.message, alert.sick_detected, alert.details, read, alert.received_at,
+        alert.needs_ack, alert.acknowledged_at, alert.acknowledged_by, alert.escalation_level,
     )  # fmt: skip
 
 

@@ -172,7 +172,9 @@ async def _apply_statuses(
     applied, changes, applied_rows = 0, [], []
     for device_id, status in newest_statuses(statuses).items():
         device = devices[device_id]
-        if device["status_at"] is not None and status.received_at <= device["status_at"]:
+        if device["status_at"] is not None and (
+            status.received_at <= device["status_at"] or _redelivered(status, device)
+        ):
             continue
         await conn.execute(
             "UPDATE devices SET online = %s, status_at = %s, firmware_version = %s,"
@@ -185,6 +187,12 @@ async def _apply_statuses(
         if status.online != device["online"]:
             changes.append(status)
     return applied, changes, applied_rows
+
+
+def _redelivered(status: StatusRow, device: dict[str, Any]) -> bool:
+    """The stored status again: the broker re-sends a retained status to every new
+    subscription (a collector restarting), and its content - uptime included - is unchanged."""
+    return bool(status.online == device["online"] and status.details == device["status"])
 
 
 async def _apply_reported(
@@ -276,7 +284,7 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
         # serialises rule evaluation per device across collectors.
         cursor = await conn.execute(
             "SELECT device_id, settings, online, status_at, reported_revision, reported_at,"
-            " max_seq, last_seen, device_settings"
+            " max_seq, last_seen, device_settings, status"
             " FROM devices WHERE device_id = ANY(%s) ORDER BY device_id FOR UPDATE",
             (device_ids,),
         )

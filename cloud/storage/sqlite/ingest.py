@@ -76,7 +76,14 @@ def _apply_statuses(
     for device_id, status in newest_statuses(statuses).items():
         device = devices[device_id]
         stored_at = optional_time(device["status_at"])
-        if stored_at is not None and status.received_at <= stored_at:
+        if stored_at is not None and (
+            status.received_at <= stored_at
+            # The stored status again (a retained status re-sent to a new subscription).
+            or (
+                status.online == bool(device["online"])
+                and status.details == json.loads(device["status"])
+            )
+        ):
             continue
         conn.execute(
             "UPDATE devices SET online = ?, status_at = ?, firmware_version = ?, model_version = ?,"
@@ -174,7 +181,7 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
             row["device_id"]: row
             for row in conn.execute(
                 "SELECT device_id, settings, online, status_at, reported_revision,"  # noqa: S608
-                " reported_at, max_seq, last_seen, device_settings"
+                " reported_at, max_seq, last_seen, device_settings, status"
                 f" FROM devices WHERE device_id IN ({marks})",
                 ids,
             )
