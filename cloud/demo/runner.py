@@ -134,6 +134,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> int:
         for device in options.devices:
             password = keys[f"device:{device.device_id}"]
             children.append(_device_child(options, device, password, log_dir))
+        say(f"dashboard:  http://127.0.0.1:{options.api_port}/")
         say(f"API docs:   http://127.0.0.1:{options.api_port}/docs")
         say(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
         for device in options.devices:

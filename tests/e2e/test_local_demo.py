@@ -93,11 +93,15 @@ def test_the_demo_raises_a_cry_alert_stops_on_ctrl_c_and_resumes(tmp_path: Path)
         wait_until(lambda: demo.cry_alerts() >= 1, timeout_s=90)
         readings_before = demo.readings()
         assert readings_before > 0
+        page = demo.http.get("/")
+        assert page.status_code == 200
+        assert "text/html" in page.headers["content-type"], "the dashboard is served"
         wait_until(lambda: "readings stored:" in demo.output(), timeout_s=30)  # live progress
     finally:
         exit_code = demo.interrupt()
     output = demo.output()
     assert exit_code == 0, output
+    assert f"dashboard:  http://127.0.0.1:{demo.api_port}/" in output
     assert f"API docs:   http://127.0.0.1:{demo.api_port}/docs" in output
     assert f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}" in output
     assert "readings stored:" in output
