@@ -122,7 +122,9 @@ def evaluate_batch(
         if event.kind in (CRY_STARTED, LOUD_SOUND):
             if in_cooldown(device.last_alarm.get(event.kind), event.time, device.settings):
                 continue
-            device.last_alarm[event.kind] = event.time
+            # Never moved back: a replayed older event must not shorten the next cooldown.
+            last = device.last_alarm.get(event.kind)
+            device.last_alarm[event.kind] = event.time if last is None else max(last, event.time)
             if event.kind == CRY_STARTED:
                 alerts.append(
                     cry_alert(

@@ -12,6 +12,7 @@ account first (that is what stops the device), then the row.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -82,6 +83,9 @@ async def provision_device(
         accounts.set_password(device_id, password)
     except (BrokerAccountsError, OSError) as exc:
         await storage.revoke_device(device_id, datetime.now(UTC), None)
+        # Written but not applied: take it out again so a later reload cannot enable it.
+        with contextlib.suppress(BrokerAccountsError, OSError):
+            accounts.remove(device_id, reload=False)
         raise ProvisioningError(
             f"the broker account for {device_id} was not created: {exc}"
         ) from exc

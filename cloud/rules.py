@@ -172,6 +172,9 @@ FAULT_ADVICE = {
 }
 
 
+MAX_FAULT_TEXT = 300
+
+
 def evaluate_faults(
     device_id: str,
     faults: list[str],
@@ -185,8 +188,11 @@ def evaluate_faults(
     for fault in faults:
         if fault in previous:
             continue
+        # Bounded again here (the contract bounds them too): an alert travels in a NOTIFY.
+        fault = fault[:MAX_FAULT_TEXT]
         advice = FAULT_ADVICE.get(fault, f"The monitor reports a problem ({fault}).")
         seen = details.get(fault)
+        seen = None if seen is None else seen[:MAX_FAULT_TEXT]
         message = advice + (f" (The monitor saw: {seen}.)" if seen else "")
         alerts.append(
             NewAlert(

@@ -258,10 +258,15 @@ class EdgeAgent:
         state_dir = self._parts.state_dir
         if state_dir is None:
             return
+        request_id = None
         try:
             request_id = take_test_alert_request(state_dir)
             if request_id is not None:
                 self._send_test_alert(request_id)
+        except OSError as exc:
+            # An unreadable request must not also stop the status from being written.
+            logger.warning("cannot take a request from %s: %s", state_dir, exc)
+        try:
             if now >= self._next_status_write or request_id is not None:
                 write_status(state_dir, self.local_status())
                 self._next_status_write = now + STATUS_WRITE_INTERVAL_S

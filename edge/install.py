@@ -81,9 +81,11 @@ def render_config(identity: DeviceIdentity, choices: DeviceChoices, config_dir: 
 
 def _write_private(path: Path, text: str) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # An existing file keeps its old mode through O_TRUNC: make it private before the secret
+    # goes in, not after.
+    os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)
-    os.chmod(path, 0o600)  # an existing file keeps its old mode through O_TRUNC
 
 
 def write_device_files(

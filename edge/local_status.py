@@ -22,6 +22,7 @@ STATUS_WRITE_INTERVAL_S = 5.0
 REQUEST_POLL_INTERVAL_S = 1.0
 # A status older than this means the daemon is not running (or is stuck).
 STALE_AFTER_S = 3 * STATUS_WRITE_INTERVAL_S
+CLOCK_SLACK_S = 2.0
 
 
 def write_status(state_dir: Path, document: dict[str, Any]) -> None:
@@ -32,8 +33,12 @@ def write_status(state_dir: Path, document: dict[str, Any]) -> None:
 
 
 def read_status(state_dir: Path) -> dict[str, Any] | None:
+    """The daemon's last status, None when there is none; PermissionError propagates (the state
+    folder is the daemon's, mode 0700: "not running" would be the wrong answer)."""
     try:
         document: dict[str, Any] = json.loads((state_dir / STATUS_FILE).read_text())
+    except PermissionError:
+        raise
     except (OSError, ValueError):
         return None
     return document
@@ -44,7 +49,10 @@ def daemon_is_running(document: dict[str, Any] | None, now: float | None = None)
     if document is None:
         return False
     now = time.time() if now is None else now
-    if now - float(document.get("updated_at_epoch", 0.0)) > STALE_AFTER_S:
+    age = now - float(document.get("updated_at_epoch", 0.0))
+    # A status from the future is not fresh either: a Pi without a clock battery can boot with
+    # its clock behind the last status written, and the old pid may belong to someone else now.
+    if not -CLOCK_SLACK_S <= age <= STALE_AFTER_S:
         return False
     try:
         os.kill(int(document["pid"]), 0)
@@ -60,6 +68,8 @@ def request_test_alert(state_dir: Path, request_id: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f".{TEST_ALERT_REQUEST}.{request_id}"
     temporary.write_text(request_id)
+    # Readable by the daemon's user whatever the caller's umask (root's may be 077).
+    temporary.chmod(0o644)
     os.replace(temporary, folder / TEST_ALERT_REQUEST)
 
 

@@ -278,7 +278,11 @@ class AlertBroadcaster:
         if not isinstance(request, dict) or request.get("action") != "ack":
             return
         alert_id = request.get("alert_id")
-        if not isinstance(alert_id, int) or isinstance(alert_id, bool):
+        if (
+            not isinstance(alert_id, int)
+            or isinstance(alert_id, bool)
+            or not 1 <= alert_id <= 2**62
+        ):
             client.offer(json.dumps({"event": "ACK_RESULT", "ok": False, "error": "alert_id"}))
             return
         taken = await self._storage.acknowledge_alert(client.user_id, alert_id, datetime.now(UTC))

@@ -14,10 +14,12 @@ manage (service accounts, comments) are kept as they are.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import signal
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,19 +53,20 @@ class MosquittoAccounts:
             self.reload()
         logger.info("broker account %s set", username)
 
-    def remove(self, username: str) -> bool:
-        """Delete the account and make the broker drop its connections; False if absent."""
+    def remove(self, username: str, *, reload: bool = True) -> bool:
+        """Delete the account and make the broker drop its connections; False if it was not
+        in the file. The broker is reloaded either way: an earlier removal whose reload failed
+        takes effect now."""
         _check_username(username)
         with self._locked():
             lines = self._read()
             kept = [line for line in lines if _user_of(line) != username]
             if len(kept) != len(lines):
                 self._write(kept)
-        if len(kept) == len(lines):
-            return False
-        self.reload()
+        if reload:
+            self.reload()
         logger.info("broker account %s removed", username)
-        return True
+        return len(kept) != len(lines)
 
     def usernames(self) -> list[str]:
         return [user for line in self._read() if (user := _user_of(line))]
@@ -96,7 +99,14 @@ class MosquittoAccounts:
         directory = self.password_file.parent
         descriptor, temporary = tempfile.mkstemp(prefix=".passwd-", dir=directory)
         try:
-            # mkstemp creates the file 0600: hashes are not for other users to read.
+            # mkstemp creates the file 0600: hashes are not for other users to read. An existing
+            # file keeps its owner and its owner/group access (the broker's user must still read
+            # it when an operator runs this with sudo) - never access for everyone else.
+            with contextlib.suppress(FileNotFoundError):
+                current = os.stat(self.password_file)
+                os.fchmod(descriptor, stat.S_IMODE(current.st_mode) & 0o660)
+                with contextlib.suppress(PermissionError):
+                    os.fchown(descriptor, current.st_uid, current.st_gid)
             with os.fdopen(descriptor, "w") as handle:
                 handle.write("".join(f"{line}\n" for line in lines))
                 handle.flush()

@@ -150,7 +150,9 @@ class Batcher:
             self._full.clear()
             if self._pending:
                 self._first_at = time.monotonic()
-                if len(self._pending) >= self._policy.max_items:
+                if len(self._pending) >= self._policy.max_items or any(
+                    isinstance(item, EventRow) for item, _ in self._pending
+                ):
                     self._full.set()
             else:
                 self._has_items.clear()

@@ -18,12 +18,15 @@ from edge.config import ConfigError, load_config
 from edge.local_status import daemon_is_running, read_status
 
 DEFAULT_CONFIG = Path("/etc/nursery-edge/config.toml")
+# As LSB init scripts: "user had insufficient privilege".
+NO_PERMISSION = 4
 EPILOG = """
 examples:
   sudo nursery-edge status
   nursery-edge status --state-dir ./device/state --json
 
-exit status: 0 running, 3 not running (as `systemctl is-active`), 2 invalid configuration.
+exit status: 0 running, 3 not running (as `systemctl is-active`), 2 invalid configuration,
+4 no permission to read the agent's state (run with sudo).
 """
 NOT_RUNNING = 3
 
@@ -76,6 +79,18 @@ def _faults(document: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except PermissionError as exc:
+        print(
+            f"nursery-edge status: cannot read {exc.filename}: permission denied; "
+            "the agent's state folder is private to it - run this with sudo",
+            file=sys.stderr,
+        )
+        return NO_PERMISSION
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         state_dir = state_dir_of(args)
     except ConfigError as exc:

@@ -17,13 +17,15 @@ from edge.cli.status import add_location_arguments, state_dir_of
 from edge.config import ConfigError
 from edge.local_status import daemon_is_running, read_status, request_test_alert
 
+# As LSB init scripts: "user had insufficient privilege".
+NO_PERMISSION = 4
 EPILOG = """
 examples:
   sudo nursery-edge test-alert
   nursery-edge test-alert --state-dir ./device/state --timeout 60
 
 exit status: 0 the broker acknowledged the test event, 1 not acknowledged in time or the agent
-is not running, 2 invalid configuration.
+is not running, 2 invalid configuration, 4 no permission to read the agent's state (use sudo).
 """
 POLL_S = 0.5
 
@@ -47,6 +49,18 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except PermissionError as exc:
+        print(
+            f"nursery-edge test-alert: cannot read {exc.filename}: permission denied; "
+            "the agent's state folder is private to it - run this with sudo",
+            file=sys.stderr,
+        )
+        return NO_PERMISSION
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         state_dir = state_dir_of(args)
     except ConfigError as exc:

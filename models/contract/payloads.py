@@ -76,6 +76,11 @@ class Event(Envelope):
     duration_s: float | None = Field(default=None, ge=0.0, le=86_400.0)
 
 
+# Bounded: fault text ends up in alerts, which PostgreSQL NOTIFY carries (8000 bytes at most).
+FaultName = Annotated[str, Field(min_length=1, max_length=64)]
+FaultDetail = Annotated[str, Field(max_length=300)]
+
+
 class Status(Envelope):
     """Retained device state; the broker publishes the ``offline`` last will on connection loss."""
 
@@ -94,9 +99,9 @@ class Status(Envelope):
     # (identical values for hours), "microphone" (no audio arriving), "microphone_dead"
     # (digital zeros, no variance or a stuck DC level: unplugged, muted or broken, unlike a
     # quiet room, which always has a noise floor), "clock" (not synchronised), "outbox_full".
-    faults: list[str] = Field(default_factory=list, max_length=32)
+    faults: list[FaultName] = Field(default_factory=list, max_length=32)
     # For each fault, what the device saw, in a sentence ("all samples zero for 60 s").
-    fault_details: dict[str, str] | None = Field(default=None, max_length=32)
+    fault_details: dict[FaultName, FaultDetail] | None = Field(default=None, max_length=32)
 
 
 SettingValue = float | int | bool | str

@@ -182,3 +182,56 @@ async def test_missing_sequence_numbers_are_a_gap_until_they_arrive(storage: Sto
     assert len(await storage.list_gaps(owner_id, device_id, None, None)) == 1, "4 still missing"
     await storage.ingest(IngestBatch(events=[cry(device_id, 4)]))
     assert await storage.list_gaps(owner_id, device_id, None, None) == []
+
+
+async def test_back_online_stops_an_offline_alarm_escalating(storage: Storage) -> None:
+    _owner, _carer, device_id = await _with_caregiver(storage)
+    await _set(storage, device_id, offline_grace_s=0.0, offline_escalate_after_s=1.0)
+    hello = StatusRow(device_id, 0, T0, T0, True, None, None, {})
+    await storage.ingest(IngestBatch(statuses=[hello]))
+    gone = T0 + timedelta(seconds=10)
+    await storage.ingest(IngestBatch(statuses=[StatusRow(device_id, 0, gone, gone, False, None,
+                                                         None, {"uptime_s": 1.0})]))  # fmt: skip
+    offline = [
+        a for a in await storage.check_offline(datetime.now(UTC)) if a.device_id == device_id
+    ]
+    (alarm,) = offline
+    assert alarm.needs_ack
+    back = T0 + timedelta(seconds=20)
+    await storage.ingest(IngestBatch(statuses=[StatusRow(device_id, 0, back, back, True, None,
+                                                         None, {"uptime_s": 2.0})]))  # fmt: skip
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert await _escalate(storage, later, alarm.id) == [], "nothing to escalate once it is back"
+
+
+async def test_a_previous_familys_alarms_neither_escalate_to_nor_show_for_the_next(
+    storage: Storage,
+) -> None:
+    first_owner, device_id = await new_device(storage)
+    await _set(storage, device_id, cry_escalate_after_s=1.0)
+    (alarm,) = (await storage.ingest(IngestBatch(events=[cry(device_id, 1)]))).alerts
+    await storage.unclaim_device(first_owner, device_id)
+    second = await storage.create_user(f"{unique('next')}@example.com", "hash", None)
+    await storage.register_device(device_id, second.id)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert await _escalate(storage, later, alarm.id) == []
+    assert await storage.list_alert_transitions(second.id, alarm.id) is None
+    assert await storage.acknowledge_alert(second.id, alarm.id, later) is None
+    stats = await storage.delivery_stats(second.id, device_id, T0 - timedelta(days=1))
+    assert stats is not None
+    assert stats.alerts == 0, "the previous family's alerts are not the next one's"
+
+
+async def test_a_replayed_older_cry_does_not_shorten_the_cooldown(storage: Storage) -> None:
+    _owner, device_id = await new_device(storage)
+    await _set(storage, device_id, alarm_cooldown_s=120.0)
+
+    def cry_at(seq: int, seconds: float) -> EventRow:
+        at = T0 + timedelta(seconds=seconds)
+        return EventRow(device_id, seq, at, at, "cry_started", seq, 0.9, -30.0, None, raw=b"{}")
+
+    assert len((await storage.ingest(IngestBatch(events=[cry_at(10, 1000)]))).alerts) == 1
+    # A cry from long before, replayed from the outbox: it alarms (it happened) ...
+    assert len((await storage.ingest(IngestBatch(events=[cry_at(2, 500)]))).alerts) == 1
+    # ... but the cooldown still counts from the newest alarm.
+    assert (await storage.ingest(IngestBatch(events=[cry_at(11, 1060)]))).alerts == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from cloud.rules import (
 )
 from cloud.storage.delivery_stats import percentile
 from cloud.storage.gap_plan import covered, max_spacing, missing_ranges
+from models.contract import ContractError, decode_message
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -61,6 +63,16 @@ def test_only_new_faults_alert_and_say_what_to_check() -> None:
     assert alert.message.endswith("(The monitor saw: all zero for 30 s.)")
     (unknown,) = evaluate_faults("d", ["fan_on_fire"], {}, T0, [])
     assert "fan_on_fire" in unknown.message
+    (long,) = evaluate_faults("d", ["microphone_dead"], {"microphone_dead": "x" * 5000}, T0, [])
+    assert len(long.message) < 600, "fault text is bounded: alerts travel in a NOTIFY"
+
+
+def test_the_contract_refuses_an_unbounded_fault_detail() -> None:
+    status = {"schema_version": 1, "device_id": "dev-1", "seq": 1, "ts": "2026-11-23T02:00:00Z",
+              "state": "online", "faults": ["microphone_dead"],
+              "fault_details": {"microphone_dead": "x" * 5000}}  # fmt: skip
+    with pytest.raises(ContractError):
+        decode_message("nursery/v1/dev-1/status", json.dumps(status).encode())
 
 
 def test_missing_sequence_ranges() -> None:

@@ -79,13 +79,20 @@ def test_set_and_remove_keep_other_lines_and_signal_the_broker(tmp_path: Path) -
     assert accounts.usernames() == ["svc.collector", "nursery-b", "nursery-a"]
     entry = dict(line.split(":", 1) for line in lines[1:])
     assert verify_password("replaced-password", entry["nursery-a"])
-    assert stat.S_IMODE(os.stat(password_file).st_mode) == 0o600
+    # Written 0644 above: the rewrite keeps owner and group access, never others'.
+    assert stat.S_IMODE(os.stat(password_file).st_mode) == 0o640
 
     pid_file.write_text("")  # the broker stopped and removed its pid file
     with pytest.raises(BrokerAccountsError, match="pid"):
         accounts.remove("nursery-b")  # written, but not applied: say so
     assert accounts.usernames() == ["svc.collector", "nursery-a"]
-    assert accounts.remove("nursery-b") is False
+    assert accounts.remove("nursery-b", reload=False) is False
+
+
+def test_a_new_password_file_is_private(tmp_path: Path) -> None:
+    accounts = MosquittoAccounts(tmp_path / "passwd", tmp_path / "pid")
+    accounts.set_password("nursery-a", "first-password", reload=False)
+    assert stat.S_IMODE(os.stat(tmp_path / "passwd").st_mode) == 0o600
 
 
 def test_a_user_name_that_would_corrupt_the_file_is_refused(tmp_path: Path) -> None:

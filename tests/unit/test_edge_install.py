@@ -111,7 +111,15 @@ def test_status_file_and_test_alert_requests(tmp_path: Path) -> None:
     document = read_status(tmp_path)
     assert daemon_is_running(document, now=1001.0)
     assert not daemon_is_running(document, now=1000.0 + 60), "stale status: not running"
+    assert not daemon_is_running(document, now=990.0), "a status from the future is not fresh"
     assert take_test_alert_request(tmp_path) is None
+    old_umask = os.umask(0o077)  # root's umask on some systems
+    try:
+        request_test_alert(tmp_path, "r0")
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / "requests" / "test-alert").stat().st_mode) == 0o644
+    assert take_test_alert_request(tmp_path) == "r0"
     request_test_alert(tmp_path, "r1")
     assert take_test_alert_request(tmp_path) == "r1"
     assert take_test_alert_request(tmp_path) is None, "a request is served once"

@@ -30,6 +30,14 @@ from cloud.storage.sharing_plan import MEMBER_ORDER
 
 ALERT_CHANNEL = "nursery_alerts"
 ESCALATION_BATCH = 100
+# An alert the caller may see: their own upload's, or a member device's since it was last
+# claimed (``history_from``: nothing of a previous family's).
+_VISIBLE_TO_USER = """
+    ((a.user_id = %(user)s AND a.device_id IS NULL) OR EXISTS (
+        SELECT 1 FROM device_members m JOIN devices d USING (device_id)
+        WHERE m.device_id = a.device_id AND m.user_id = %(user)s
+        AND (d.history_from IS NULL OR a.created_at >= d.history_from)))
+"""
 
 ALERT_COLUMNS = (
     "id, device_id, user_id, kind, time, created_at, message, sick_detected, details,"
@@ -132,12 +140,8 @@ async def acknowledge_alert(
     acknowledgement changes nothing. None when the caller may not see the alert."""
     async with conn.transaction():
         cursor = await conn.execute(
-            f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %(id)s AND ("  # noqa: S608
-            " (a.user_id = %(user)s AND a.device_id IS NULL) OR EXISTS ("
-            "  SELECT 1 FROM device_members m JOIN devices d USING (device_id)"
-            "  WHERE m.device_id = a.device_id AND m.user_id = %(user)s"
-            "  AND (d.history_from IS NULL OR a.created_at >= d.history_from)))"
-            " FOR UPDATE",
+            f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %(id)s"  # noqa: S608
+            f" AND {_VISIBLE_TO_USER} FOR UPDATE",
             {"id": alert_id, "user": user_id},
         )
         row = await cursor.fetchone()
@@ -220,6 +224,17 @@ def _fields(alert: StoredAlert) -> dict[str, Any]:
     }
 
 
+async def settle_offline_alarms(conn: AsyncConnection[Any], device_ids: list[str]) -> None:
+    """Back online: an open offline alarm has nothing left to escalate (the DEVICE_ONLINE
+    notice tells everyone); it stays open for the record until someone acknowledges it."""
+    if device_ids:
+        await conn.execute(
+            "UPDATE alerts SET next_escalation_at = NULL WHERE device_id = ANY(%s)"
+            " AND kind = 'DEVICE_OFFLINE' AND next_escalation_at IS NOT NULL",
+            (device_ids,),
+        )
+
+
 # --- deliveries and their statistics -----------------------------------------------------------
 
 
@@ -245,7 +260,7 @@ async def delivery_stats(
     conn: AsyncConnection[Any], user_id: int, device_id: str, since: datetime
 ) -> DeliveryStats | None:
     cursor = await conn.execute(
-        "SELECT d.last_seen FROM devices d JOIN device_members m USING (device_id)"
+        "SELECT d.last_seen, d.history_from FROM devices d JOIN device_members m USING (device_id)"
         " WHERE d.device_id = %s AND m.user_id = %s",
         (device_id, user_id),
     )
@@ -258,11 +273,12 @@ async def delivery_stats(
         "   WHERE x.alert_id = a.id AND x.level = 0) - a.time) AS delay_s,"
         " extract(epoch FROM a.acknowledged_at - a.created_at) AS ack_s"
         " FROM alerts a WHERE a.device_id = %s AND a.created_at >= %s",
-        (device_id, since),
+        (device_id, max(since, device["history_from"] or since)),
     )
     rows = await cursor.fetchall()
     delays = [float(r["delay_s"]) for r in rows if r["delay_s"] is not None]
-    acks = [float(r["ack_s"]) for r in rows if r["ack_s"] is not None]
+    # Only alarms are waited on; a notice someone happened to acknowledge says nothing.
+    acks = [float(r["ack_s"]) for r in rows if r["ack_s"] is not None and r["needs_ack"]]
     return DeliveryStats(
         device_id=device_id,
         last_seen=device["last_seen"],
@@ -279,9 +295,7 @@ async def list_transitions(
     conn: AsyncConnection[Any], user_id: int, alert_id: int
 ) -> list[AlertTransition] | None:
     cursor = await conn.execute(
-        "SELECT 1 FROM alerts a WHERE a.id = %(id)s AND ((a.user_id = %(user)s AND"
-        " a.device_id IS NULL) OR EXISTS (SELECT 1 FROM device_members m"
-        " WHERE m.device_id = a.device_id AND m.user_id = %(user)s))",
+        f"SELECT 1 FROM alerts a WHERE a.id = %(id)s AND {_VISIBLE_TO_USER}",  # noqa: S608
         {"id": alert_id, "user": user_id},
     )
     if await cursor.fetchone() is None:

@@ -236,6 +236,12 @@ async def unclaim_device(conn: AsyncConnection[Any], user_id: int, device_id: st
         require_owner(await member_role(conn, user_id, device_id, lock=True))
         await conn.execute("DELETE FROM device_members WHERE device_id = %s", (device_id,))
         await conn.execute(_UNCLAIM, (device_id,))
+        # The family's open alarms go with them: none may escalate to the next owner.
+        await conn.execute(
+            "UPDATE alerts SET next_escalation_at = NULL WHERE device_id = %s"
+            " AND next_escalation_at IS NOT NULL",
+            (device_id,),
+        )
 
 
 async def _members(

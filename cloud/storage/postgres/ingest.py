@@ -27,7 +27,7 @@ from cloud.storage.ingest_plan import (
     split_known,
 )
 from cloud.storage.live_readings import READING_CHANNEL, latest_per_device, reading_to_json
-from cloud.storage.postgres.alarms import insert_alert, maintain_gaps
+from cloud.storage.postgres.alarms import insert_alert, maintain_gaps, settle_offline_alarms
 from cloud.storage.records import (
     DeadLetter,
     EventRow,
@@ -296,6 +296,7 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
         applied, changes, statuses = await _apply_statuses(conn, known_batch.statuses, devices)
         reported_applied = await _apply_reported(conn, known_batch.reported, devices)
         await maintain_gaps(conn, devices, [*new_readings, *new_events], new_readings, changes)
+        await settle_offline_alarms(conn, [s.device_id for s in changes if s.online])
         await _update_liveness(conn, known_batch, [*new_readings, *new_events])
         touched = IngestBatch(new_readings, new_events, statuses).device_ids()
         alerts: list[StoredAlert] = []

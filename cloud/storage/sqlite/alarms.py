@@ -181,6 +181,15 @@ def escalate_due(conn: sqlite3.Connection, now: datetime) -> list[StoredAlert]:
     return escalated
 
 
+def settle_offline_alarms(conn: sqlite3.Connection, device_ids: list[str]) -> None:
+    """As postgres/alarms.py: back online, an offline alarm stops escalating."""
+    conn.executemany(
+        "UPDATE alerts SET next_escalation_at = NULL WHERE device_id = ?"
+        " AND kind = 'DEVICE_OFFLINE' AND next_escalation_at IS NOT NULL",
+        [(device_id,) for device_id in device_ids],
+    )
+
+
 def record_deliveries(conn: sqlite3.Connection, deliveries: Sequence[AlertDelivery]) -> None:
     with Transaction(conn):
         conn.executemany(
@@ -194,17 +203,18 @@ def delivery_stats(
     conn: sqlite3.Connection, user_id: int, device_id: str, since: datetime
 ) -> DeliveryStats | None:
     device = conn.execute(
-        "SELECT d.last_seen FROM devices d JOIN device_members m USING (device_id)"
+        "SELECT d.last_seen, d.history_from FROM devices d JOIN device_members m USING (device_id)"
         " WHERE d.device_id = ? AND m.user_id = ?",
         (device_id, user_id),
     ).fetchone()
     if device is None:
         return None
+    history_from = optional_time(device["history_from"])
     rows = conn.execute(
         "SELECT a.time, a.created_at, a.needs_ack, a.acknowledged_at,"
         " (SELECT min(sent_at) FROM alert_deliveries x WHERE x.alert_id = a.id AND x.level = 0)"
         " AS first_sent FROM alerts a WHERE a.device_id = ? AND a.created_at >= ?",
-        (device_id, to_db_time(since)),
+        (device_id, to_db_time(max(since, history_from or since))),
     ).fetchall()
     delays = [
         (from_db_time(r["first_sent"]) - from_db_time(r["time"])).total_seconds()
@@ -214,7 +224,8 @@ def delivery_stats(
     acks = [
         (from_db_time(r["acknowledged_at"]) - from_db_time(r["created_at"])).total_seconds()
         for r in rows
-        if r["acknowledged_at"] is not None
+        # Only alarms are waited on; a notice someone happened to acknowledge says nothing.
+        if r["acknowledged_at"] is not None and r["needs_ack"]
     ]
     return DeliveryStats(
         device_id=device_id,

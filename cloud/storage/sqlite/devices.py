@@ -257,6 +257,12 @@ def unclaim_device(conn: sqlite3.Connection, user_id: int, device_id: str) -> No
         require_owner(member_role(conn, user_id, device_id))
         conn.execute("DELETE FROM device_members WHERE device_id = ?", (device_id,))
         conn.execute(_UNCLAIM, (_now(), device_id))
+        # The family's open alarms go with them: none may escalate to the next owner.
+        conn.execute(
+            "UPDATE alerts SET next_escalation_at = NULL WHERE device_id = ?"
+            " AND next_escalation_at IS NOT NULL",
+            (device_id,),
+        )
 
 
 def _members(

@@ -28,7 +28,7 @@ from cloud.storage.records import (
     StoredAlert,
     TelemetryRow,
 )
-from cloud.storage.sqlite.alarms import insert_alert, maintain_gaps
+from cloud.storage.sqlite.alarms import insert_alert, maintain_gaps, settle_offline_alarms
 from cloud.storage.sqlite.database import Transaction, optional_time, to_db_time
 
 _INSERT_READING = """
@@ -196,6 +196,7 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
         applied, changes, statuses = _apply_statuses(conn, known.statuses, devices)
         reported_applied = _apply_reported(conn, known.reported, devices)
         maintain_gaps(conn, devices, [*new_readings, *new_events], new_readings, changes)
+        settle_offline_alarms(conn, [s.device_id for s in changes if s.online])
         _update_liveness(conn, known, [*new_readings, *new_events])
         touched = IngestBatch(new_readings, new_events, statuses).device_ids()
         alerts: list[StoredAlert] = []
