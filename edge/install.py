@@ -111,16 +111,39 @@ def write_device_files(
     return config_path, load_config(config_path)
 
 
-def render_unit(template: str, executable: str, config_path: Path, user: str) -> str:
+DEFAULT_STATE_DIR = Path("/var/lib/nursery-edge")  # the unit's StateDirectory=
+
+
+def systemd_quote(word: str) -> str:
+    """One command-line word as systemd reads it: quoted when it has spaces or quotes, and
+    ``%`` doubled (systemd expands %-specifiers even inside quotes)."""
+    escaped = word.replace("%", "%%")
+    if escaped and not any(ch in escaped for ch in " \t\"'\\"):
+        return escaped
+    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_unit(
+    template: str,
+    command: list[str],
+    config_path: Path,
+    user: str,
+    state_dir: Path = DEFAULT_STATE_DIR,
+) -> str:
+    """The shipped unit with this installation's command, config, user and state folder."""
+    exec_start = " ".join(systemd_quote(w) for w in [*command, "run", "--config", str(config_path)])
     lines = []
     for line in template.splitlines():
         if line.startswith("ExecStart="):
-            line = f"ExecStart={executable} run --config {config_path}"
+            line = f"ExecStart={exec_start}"
         elif line.startswith("User="):
             line = f"User={user}"
         elif line.startswith("Group="):
             line = f"Group={user}"
         lines.append(line)
+        if line.startswith("StateDirectory=") and state_dir != DEFAULT_STATE_DIR:
+            # ProtectSystem=strict makes everything else read-only for the agent.
+            lines.append(f"ReadWritePaths={systemd_quote(str(state_dir))}")
     return "\n".join(lines) + "\n"
 
 
@@ -136,12 +159,13 @@ def ensure_service_user(user: str) -> None:
 
 
 def install_unit(
-    executable: str,
+    command: list[str],
     config_path: Path,
     user: str,
     unit_dir: Path,
     template_path: Path = UNIT_TEMPLATE,
     start: bool = True,
+    state_dir: Path = DEFAULT_STATE_DIR,
 ) -> Path:
     """Install the systemd unit, enable it and (re)start the daemon."""
     try:
@@ -152,7 +176,7 @@ def install_unit(
             "Nursery checkout (firmware_config/README.md) or pass --no-systemd"
         ) from exc
     unit_path = unit_dir / UNIT_NAME
-    unit_path.write_text(render_unit(template, executable, config_path, user))
+    unit_path.write_text(render_unit(template, command, config_path, user, state_dir))
     if start:
         _run(["systemctl", "daemon-reload"])
         _run(["systemctl", "enable", "--now", UNIT_NAME])

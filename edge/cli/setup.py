@@ -164,9 +164,10 @@ def _choices(args: argparse.Namespace, ask: _Asker) -> DeviceChoices:
     )
 
 
-def _executable() -> str:
+def _command() -> list[str]:
+    """How systemd starts this installation's agent (the venv it was installed into)."""
     found = shutil.which("nursery-edge")
-    return found or f"{sys.executable} -m edge.cli"
+    return [found] if found else [sys.executable, "-m", "edge.cli"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -199,7 +200,10 @@ def run(args: argparse.Namespace) -> int:
         config_path, _config = write_device_files(identity, choices, config_dir, owner)
         service = "not installed (--no-systemd)"
         if args.systemd:
-            unit = install_unit(_executable(), config_path, args.service_user, args.unit_dir)
+            unit = install_unit(
+                _command(), config_path, args.service_user, args.unit_dir,
+                state_dir=choices.state_dir,
+            )  # fmt: skip
             service = f"{unit.name} enabled and started (journalctl -u {unit.stem} -f)"
     except (InstallError, ConfigError) as exc:
         print(

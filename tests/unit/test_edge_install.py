@@ -76,7 +76,7 @@ def test_broker_address_can_be_overridden_for_a_lan(tmp_path: Path) -> None:
 def test_unit_runs_the_installed_agent_with_the_written_config() -> None:
     unit = render_unit(
         UNIT_TEMPLATE.read_text(),
-        "/opt/nursery/venv/bin/nursery-edge",
+        ["/opt/nursery/venv/bin/nursery-edge"],
         Path("/etc/nursery-edge/config.toml"),
         "nursery",
     )
@@ -88,9 +88,26 @@ def test_unit_runs_the_installed_agent_with_the_written_config() -> None:
     assert "WatchdogSec=60" in unit.splitlines()
 
 
+def test_unit_quotes_odd_paths_and_opens_a_custom_state_folder() -> None:
+    unit = render_unit(
+        UNIT_TEMPLATE.read_text(),
+        ["/opt/my venv/bin/python", "-m", "edge.cli"],
+        Path("/etc/nursery 100%/config.toml"),
+        "nursery",
+        Path("/srv/nursery state"),
+    )
+    assert (
+        'ExecStart="/opt/my venv/bin/python" -m edge.cli run --config '
+        '"/etc/nursery 100%%/config.toml"' in unit.splitlines()
+    )
+    assert 'ReadWritePaths="/srv/nursery state"' in unit.splitlines()
+    default = render_unit(UNIT_TEMPLATE.read_text(), ["x"], Path("/c.toml"), "nursery")
+    assert "ReadWritePaths" not in default, "the StateDirectory= is writable already"
+
+
 def test_missing_unit_template_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(InstallError, match="--no-systemd"):
-        install_unit("x", tmp_path / "c.toml", "nursery", tmp_path, tmp_path / "missing", False)
+        install_unit(["x"], tmp_path / "c.toml", "nursery", tmp_path, tmp_path / "missing", False)
 
 
 def test_cloud_url_must_be_http() -> None:
