@@ -349,8 +349,7 @@ async def maintain_gaps(
                 (status.received_at, status.device_id),
             )
     touched = {row.device_id for row in new_readings} | {s.device_id for s in status_changes}
-    for device_id in sorted(touched):
-        await _close_backfilled(conn, device_id, devices[device_id])
+    await _close_backfilled(conn, sorted(touched), devices)
 
 
 async def _time_of_seq(conn: AsyncConnection[Any], device_id: str, seq: int) -> datetime | None:
@@ -377,18 +376,23 @@ async def _close_filled_seq_gaps(conn: AsyncConnection[Any], device_id: str) -> 
 
 
 async def _close_backfilled(
-    conn: AsyncConnection[Any], device_id: str, device: dict[str, Any]
+    conn: AsyncConnection[Any], device_ids: list[str], devices: dict[str, dict[str, Any]]
 ) -> None:
+    """Close the ended offline gaps that stored readings now cover. One query finds the
+    candidates of the whole batch (this runs for every batch, almost always finding none)."""
+    if not device_ids:
+        return
     cursor = await conn.execute(
-        "SELECT id, start_time, end_time FROM gaps WHERE device_id = %s AND reason = 'offline'"
-        " AND end_time IS NOT NULL AND closed_at IS NULL",
-        (device_id,),
+        "SELECT id, device_id, start_time, end_time FROM gaps WHERE device_id = ANY(%s)"
+        " AND reason = 'offline' AND end_time IS NOT NULL AND closed_at IS NULL",
+        (device_ids,),
     )
-    spacing = max_spacing((device.get("device_settings") or {}).get("telemetry_interval_s"))
     for gap in await cursor.fetchall():
+        settings = devices[gap["device_id"]].get("device_settings") or {}
+        spacing = max_spacing(settings.get("telemetry_interval_s"))
         readings = await conn.execute(
             "SELECT time FROM readings WHERE device_id = %s AND time BETWEEN %s AND %s",
-            (device_id, gap["start_time"] - spacing, gap["end_time"] + spacing),
+            (gap["device_id"], gap["start_time"] - spacing, gap["end_time"] + spacing),
         )
         times = [row["time"] for row in await readings.fetchall()]
         if covered(times, gap["start_time"], gap["end_time"], spacing):

@@ -302,8 +302,7 @@ def maintain_gaps(
                 (to_db_time(status.received_at), status.device_id),
             )
     touched = {row.device_id for row in new_readings} | {s.device_id for s in status_changes}
-    for device_id in sorted(touched):
-        _close_backfilled(conn, device_id, devices[device_id], now)
+    _close_backfilled(conn, sorted(touched), devices, now)
 
 
 def _time_of_seq(conn: sqlite3.Connection, device_id: str, seq: int) -> datetime | None:
@@ -330,22 +329,27 @@ def _close_filled_seq_gaps(conn: sqlite3.Connection, device_id: str, now: str) -
 
 
 def _close_backfilled(
-    conn: sqlite3.Connection, device_id: str, device: sqlite3.Row, now: str
+    conn: sqlite3.Connection, device_ids: list[str], devices: dict[str, sqlite3.Row], now: str
 ) -> None:
-    settings = json.loads(device["device_settings"] or "{}")
-    spacing = max_spacing(settings.get("telemetry_interval_s"))
+    """As postgres/alarms.py: one query finds the batch's candidate gaps (almost always none)."""
+    if not device_ids:
+        return
+    marks = ",".join("?" * len(device_ids))
     gaps = conn.execute(
-        "SELECT id, start_time, end_time FROM gaps WHERE device_id = ? AND reason = 'offline'"
+        "SELECT id, device_id, start_time, end_time FROM gaps"  # noqa: S608 - placeholders only
+        f" WHERE device_id IN ({marks}) AND reason = 'offline'"
         " AND end_time IS NOT NULL AND closed_at IS NULL",
-        (device_id,),
+        device_ids,
     ).fetchall()
     for gap in gaps:
+        settings = json.loads(devices[gap["device_id"]]["device_settings"] or "{}")
+        spacing = max_spacing(settings.get("telemetry_interval_s"))
         start, end = from_db_time(gap["start_time"]), from_db_time(gap["end_time"])
         times = [
             from_db_time(row["time"])
             for row in conn.execute(
                 "SELECT time FROM readings WHERE device_id = ? AND time BETWEEN ? AND ?",
-                (device_id, to_db_time(start - spacing), to_db_time(end + spacing)),
+                (gap["device_id"], to_db_time(start - spacing), to_db_time(end + spacing)),
             )
         ]
         if covered(times, start, end, spacing):
