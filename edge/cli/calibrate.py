@@ -74,7 +74,7 @@ def register(subparsers: Any) -> None:
 
 def _seconds(text: str) -> float:
     value = float(text)
-    # At least a few detector windows (1 s long, one every 0.25 s); at most an hour.
+    # At least a few detector windows (1 s long, one every 0.1 s); at most an hour.
     if not 2.0 <= value <= 3600.0:
         raise argparse.ArgumentTypeError("must be between 2 and 3600")
     return value

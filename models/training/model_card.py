@@ -48,6 +48,21 @@ def _night_lines(night: Mapping[str, Any] | None) -> list[str]:
         "| <= 1 |",
         f"| median onset latency (s) | {_num(night['median_onset_latency_s'], 2)} | <= 1.5 |",
         f"| 90th percentile onset latency (s) | {_num(night['p90_onset_latency_s'], 2)} | |",
+        "",
+        "Onset latency runs from the episode's first clearly audible 50 ms (within 20 dB of its "
+        "loudest; a clip's quiet lead-in is not crying yet) to the moment the detector emits "
+        "`cry_started`.",
+    ]
+
+
+def _onset_rule_lines(night: Mapping[str, Any] | None) -> list[str]:
+    if not night:
+        return []
+    return [
+        "- The onset rule (k of n, minimum length) was chosen on a synthesized night of "
+        f"validation clips ({night['hours']:.1f} h, {night['episodes']} episodes): recall "
+        f"{_num(night['episode_recall'])}, {night['false_alerts']} false alerts, median onset "
+        f"{_num(night['median_onset_latency_s'], 2)} s."
     ]
 
 
@@ -92,6 +107,7 @@ def render_model_card(manifest: Mapping[str, Any]) -> str:
         f"threshold and at least {hysteresis['min_duration_s']} s; offset after "
         f"{hysteresis['offset_s']} s under the off threshold; cooldown "
         f"{hysteresis['cooldown_s']} s.",
+        *_onset_rule_lines(training.get("onset_rule_validation_night")),
         "",
         "## Data sources and licenses",
         "",

@@ -34,13 +34,18 @@ class NightParams:
     clips_per_cry: tuple[int, int] = (1, 3)
     speech_burst_clips: tuple[int, int] = (3, 20)  # a TV or a conversation: speech run together
     guard_s: float = 5.0  # non-cry events keep this far from cries, so truth stays unambiguous
+    # A cry episode starts at its first 50 ms frame within this of the episode's loudest frame:
+    # a clip's quiet lead-in (the phone being set down, a breath) is not crying yet, and onset
+    # latency is counted from when a parent in the room would hear the cry.
+    audible_onset_db: float = 20.0
+    onset_frame_s: float = 0.05
 
 
 @dataclass(frozen=True)
 class Night:
     audio: FloatArray
     sample_rate: int
-    cries: list[tuple[float, float]]  # (start_s, end_s) of every cry episode
+    cries: list[tuple[float, float]]  # (audible start_s, end_s) of every cry episode
 
     @property
     def hours(self) -> float:
@@ -76,6 +81,20 @@ def _add(night: FloatArray, bed: FloatArray, sound: FloatArray, at: int, snr_db:
     target_rms = _rms(bed[at : at + len(sound)]) * _db_to_gain(snr_db)
     if rms > 0:
         night[at : at + len(sound)] += sound * np.float32(target_rms / rms)
+
+
+def audible_onset_s(episode: FloatArray, rate: int, params: NightParams) -> float:
+    """Seconds from the start of ``episode`` to its first clearly audible frame."""
+    frame = max(1, int(params.onset_frame_s * rate))
+    usable = len(episode) // frame * frame
+    if usable == 0:
+        return 0.0
+    energy = np.mean(np.square(episode[:usable].reshape(-1, frame), dtype=np.float64), axis=1)
+    loudest = float(energy.max())
+    if loudest == 0.0:
+        return 0.0
+    first = int(np.argmax(energy >= loudest * 10.0 ** (-params.audible_onset_db / 10.0)))
+    return first * frame / rate
 
 
 def _cry_episode(
@@ -126,7 +145,8 @@ def _place_cries(
         if position + len(episode) >= len(night):
             return cries
         _add(night, bed, episode, position, rng.uniform(*params.cry_snr_db))
-        cries.append((position / rate, (position + len(episode)) / rate))
+        onset_s = position / rate + audible_onset_s(episode, rate, params)
+        cries.append((onset_s, (position + len(episode)) / rate))
         position += len(episode) + int(rng.uniform(*params.cry_gap_s) * rate)
 
 

@@ -10,14 +10,18 @@ from typing import Any
 
 import numpy as np
 
-from models.cry.detector import CryDetector
-from models.cry.episodes import HysteresisParams
+from models.cry.detector import CryDetector, WindowScorer
+from models.cry.episodes import HysteresisParams, WindowScore
 from models.cry.runtime import TFLiteScorer
 from models.training.card import MODEL_FILE, package_versions, write_artifacts
 from models.training.evaluation import report, score_clips
 from models.training.metrics import best_f1_threshold
 from models.training.network import build_model, export_int8, train_model
+from models.training.night import NightParams, synthesize_night
+from models.training.night_eval import stream_events
+from models.training.onset_rule import OnsetChoice, choose_onset_rule
 from models.training.train import (
+    PreparedData,
     Progress,
     TrainConfig,
     build_training_set,
@@ -27,6 +31,7 @@ from models.training.train import (
 )
 
 LOG = logging.getLogger(__name__)
+VALIDATION_NIGHT_HOURS = 2.0
 OFF_THRESHOLD_RATIO = 0.5  # the episode stays open until scores fall to half the onset level
 
 
@@ -36,6 +41,26 @@ def choose_hysteresis(
     """Onset threshold = best validation F1; the off threshold sits proportionally below it."""
     on = best_f1_threshold(labels, scores)
     return replace(config.hysteresis, on_threshold=on, off_threshold=on * OFF_THRESHOLD_RATIO)
+
+
+def tune_onset_rule(
+    scorer: WindowScorer, config: TrainConfig, hysteresis: HysteresisParams, data: PreparedData
+) -> OnsetChoice:
+    """Pick k-of-n and the minimum length on a night made of validation clips only."""
+    clips = data.splits["validation"]
+    night = synthesize_night(
+        [c for c in clips if c.is_cry],
+        [c for c in clips if not c.is_cry],
+        data.audio,
+        config.features.sample_rate,
+        NightParams(hours=VALIDATION_NIGHT_HOURS, seed=config.seed),
+    )
+    scores: list[WindowScore] = []
+    detector = CryDetector(
+        scorer, config.features, config.windows, hysteresis, on_window=scores.append
+    )
+    stream_events(detector, night)
+    return choose_onset_rule(night, scores, hysteresis, config.seed)
 
 
 def run_training(config: TrainConfig, progress: Progress) -> Path:
@@ -77,6 +102,14 @@ def run_training(config: TrainConfig, progress: Progress) -> Path:
         config, [s.clip.is_cry for s in validation], [s.score for s in validation]
     )
     val_report = report(validation, hysteresis.on_threshold)
+    onset = tune_onset_rule(detector.scorer, config, hysteresis, data)
+    hysteresis = onset.hysteresis
+    progress(
+        f"onset rule {hysteresis.onset_k} of {hysteresis.onset_n} windows, at least "
+        f"{hysteresis.min_duration_s} s (validation night: {onset.metrics.false_alerts} false "
+        f"alerts, recall {onset.metrics.episode_recall:.3f}, median onset "
+        f"{onset.metrics.median_onset_latency_s} s)"
+    )
     detector = CryDetector(detector.scorer, config.features, config.windows, hysteresis)
     test_report = report(
         score_clips(detector, data.splits["test"], Path(), data.audio), hysteresis.on_threshold
@@ -92,8 +125,14 @@ def run_training(config: TrainConfig, progress: Progress) -> Path:
             "snrs_db": list(config.augment.snrs_db),
             "gain_db_range": list(config.augment.gain_db_range),
             "rounds": config.augment_rounds,
+            "speed_range": list(config.augment.speed_range),
+            "negative_speed_range": list(config.augment.negative_speed_range),
+            "tilt_probability": config.augment.tilt_probability,
+            "tilt_coefficient_range": list(config.augment.tilt_coefficient_range),
+            "training_hop_frames": config.training_hop_frames,
         },
         "history": history,
+        "onset_rule_validation_night": onset.metrics.to_dict(),
         "wall_time_s": round(time.monotonic() - started, 1),
     }
     return write_artifacts(

@@ -1,0 +1,91 @@
+"""Training-data helpers that need no TensorFlow: augmentation, training windows, night truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.cry.episodes import HysteresisParams, WindowScore
+from models.cry.features import WindowParams
+from models.training.augment import AugmentParams, spectral_tilt
+from models.training.examples import augmented_examples
+from models.training.night import Night, NightParams, audible_onset_s
+from models.training.onset_rule import choose_onset_rule
+from models.training.train import TrainConfig
+
+RATE = 16_000
+
+
+def band_power(signal: np.ndarray, low_hz: float, high_hz: float) -> float:
+    spectrum = np.abs(np.fft.rfft(signal)) ** 2
+    freqs = np.fft.rfftfreq(len(signal), 1.0 / RATE)
+    return float(spectrum[(freqs >= low_hz) & (freqs < high_hz)].sum())
+
+
+@pytest.fixture
+def noise() -> np.ndarray:
+    return np.random.default_rng(0).standard_normal(RATE).astype(np.float32) * 0.1
+
+
+def test_positive_tilt_darkens_and_negative_tilt_brightens(noise: np.ndarray) -> None:
+    def high_to_low(signal: np.ndarray) -> float:
+        return band_power(signal, 2000, 3800) / band_power(signal, 50, 500)
+
+    flat = high_to_low(noise)
+    assert high_to_low(spectral_tilt(noise, 0.7)) < flat / 4
+    assert high_to_low(spectral_tilt(noise, -0.7)) > flat * 2
+    assert spectral_tilt(noise, 0.0) == pytest.approx(noise, abs=1e-6)
+
+
+def test_negatives_are_sped_up_over_a_wider_range_than_cries(noise: np.ndarray) -> None:
+    params = AugmentParams(speed_range=(1.0, 1.0), negative_speed_range=(0.5, 0.5))
+    config = TrainConfig(Path("m.csv"), Path("out"), Path("work"), augment=params)
+    front_end = config.front_end
+    rng = np.random.default_rng(1)
+    long_clip = np.tile(noise, 3)  # 3 s: windows at 0.25 s steps
+    cry_windows, _ = augmented_examples(long_clip, True, [], front_end, params, rng)
+    not_cry_windows, _ = augmented_examples(long_clip, False, [], front_end, params, rng)
+    # Half speed doubles the length, so the negative yields about twice as many windows.
+    assert len(not_cry_windows) > 1.8 * len(cry_windows)
+
+
+def test_training_windows_keep_their_own_stride_whatever_the_runtime_hop() -> None:
+    config = TrainConfig(Path("m.csv"), Path("out"), Path("work"), windows=WindowParams())
+    assert config.windows.hop_frames == 10  # the detector scores every 0.1 s
+    assert config.front_end.windows.hop_frames == config.training_hop_frames == 25
+    assert config.front_end.windows.window_frames == config.windows.window_frames
+
+
+def test_audible_onset_skips_a_quiet_lead_in() -> None:
+    params = NightParams()
+    lead_in = np.full(int(0.6 * RATE), 0.001, dtype=np.float32)  # -60 dBFS: a quiet room
+    cry = np.full(RATE, 0.3, dtype=np.float32)
+    assert audible_onset_s(np.concatenate((lead_in, cry)), RATE, params) == pytest.approx(0.6)
+    assert audible_onset_s(cry, RATE, params) == 0.0
+    assert audible_onset_s(np.zeros(RATE, dtype=np.float32), RATE, params) == 0.0
+
+
+def windows(scores: list[float], hop_s: float = 0.1) -> list[WindowScore]:
+    return [WindowScore(i * hop_s, i * hop_s + 1.0, s, -30.0) for i, s in enumerate(scores)]
+
+
+def test_onset_rule_is_chosen_to_avoid_false_alerts_then_to_be_fast() -> None:
+    # 60 s "night": one real cry from 20 s (all windows hot), and a 0.3 s blip at 40 s
+    # (three hot windows) that only a rule needing more than 3 hot windows ignores.
+    scores = [0.0] * 600
+    for i in range(200, 300):
+        scores[i] = 0.99
+    for i in range(400, 403):
+        scores[i] = 0.99
+    night = Night(np.zeros(60 * RATE, dtype=np.float32), RATE, [(20.5, 30.0)])
+    base = HysteresisParams(on_threshold=0.9, off_threshold=0.45, cooldown_s=5.0)
+    choice = choose_onset_rule(night, windows(scores), base, seed=0)
+    assert choice.metrics.false_alerts == 0
+    assert choice.metrics.episode_recall == 1.0
+    assert choice.hysteresis.onset_k > 3  # the blip had three hot windows
+    # Among the rules without false alerts, the fastest one: 4 of 6 with the shortest length.
+    assert (choice.hysteresis.onset_k, choice.hysteresis.onset_n) == (4, 6)
+    assert choice.hysteresis.min_duration_s == 0.3
+    assert choice.hysteresis.on_threshold == base.on_threshold
