@@ -1,11 +1,12 @@
 """The collector process: a gmqtt MQTT 5 subscriber that stores what devices send.
 
 Delivery guarantee: the broker keeps a QoS 1 message until we PUBACK it. With
-``optimistic_acknowledgement=False`` gmqtt sends the PUBACK only when our async handler returns,
-and the handler returns only after the message's batch is committed, so a crash at any point
-before the commit leaves the message with the broker, which redelivers it on reconnect
-(persistent session: ``clean_session=False`` with a session expiry). The database ignores a
-``(device_id, seq)`` it already has, so redelivery never stores twice.
+``optimistic_acknowledgement=False`` gmqtt sends no PUBACK of its own; QoS 1 messages are taken
+from gmqtt by ``BatchAcknowledger`` (cloud/collector/acks.py) and acknowledged only after the
+batch holding them is committed, so a crash at any point before the commit leaves the message
+with the broker, which redelivers it on reconnect (persistent session: ``clean_session=False``
+with a session expiry). The database ignores a ``(device_id, seq)`` it already has, so
+redelivery never stores twice.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import gmqtt
-from gmqtt.mqtt.constants import MQTTv50, PubAckReasonCode
+from gmqtt.mqtt.constants import MQTTv50
 
-from cloud.collector.batcher import Batcher, BatchPolicy, InFlightLimit
-from cloud.collector.decode import to_ingest_item
+from cloud.collector.acks import BatchAcknowledger, Receipt
+from cloud.collector.batcher import Batcher, BatchPolicy
+from cloud.collector.decode import IngestItem, to_ingest_item
 from cloud.collector.metrics import CollectorMetrics
 from cloud.config import CollectorSettings
 from cloud.storage import Storage, StorageError
@@ -46,14 +48,6 @@ class Collector:
         self._settings = settings
         self._storage = storage
         self.metrics = metrics or CollectorMetrics()
-        self._batcher = Batcher(
-            storage.ingest,
-            BatchPolicy(settings.batch_max_items, settings.batch_max_delay_s),
-            self.metrics.committed,
-        )
-        # Mosquitto ignores the client's Receive Maximum, so bound in-flight work ourselves.
-        self._in_flight = InFlightLimit(settings.max_in_flight)
-        self.metrics.in_flight.set_function(lambda: self._in_flight.count)
         self._client = gmqtt.Client(
             settings.client_id,
             clean_session=False,
@@ -61,7 +55,19 @@ class Collector:
             session_expiry_interval=settings.session_expiry_s,
             receive_maximum=settings.max_in_flight,
         )
-        self._client.on_message = self._on_message
+        # Mosquitto ignores the client's Receive Maximum; the acknowledger bounds in-flight work.
+        self._acks = BatchAcknowledger(self._client, self._on_qos_1, settings.max_in_flight)
+        self._acks.install()
+        self._batcher: Batcher[Receipt | None] = Batcher(
+            storage.ingest,
+            BatchPolicy(settings.batch_max_items, settings.batch_max_delay_s),
+            self.metrics.committed,
+            self._on_stored,
+            self._on_abandoned,
+        )
+        self.metrics.in_flight.set_function(lambda: self._acks.in_flight)
+        # Only QoS 0 deliveries still come through gmqtt's handler: nothing to acknowledge.
+        self._client.on_message = self._on_qos_0
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self.connected = asyncio.Event()
@@ -114,24 +120,31 @@ class Collector:
         self.connected.clear()
         logger.warning("collector disconnected from the broker; gmqtt reconnects")
 
-    async def _on_message(
+    def _on_qos_1(self, topic: str, raw: bytes, receipt: Receipt) -> None:
+        self._batcher.add(self._decode(topic, raw), receipt)
+
+    def _on_qos_0(
         self, client: gmqtt.Client, topic: str, raw: bytes, qos: int, properties: Any
-    ) -> int:
+    ) -> None:
+        self._batcher.add(self._decode(topic, raw), None)
+
+    def _decode(self, topic: str, raw: bytes) -> IngestItem:
         received_at = datetime.now(UTC)
-        await self._in_flight.acquire()
-        try:
-            item = to_ingest_item(topic, raw, received_at)
-            if isinstance(item, DeadLetter):
-                self.metrics.received("dead_letter")
-                logger.info("dead letter on %s: %s", topic, item.error)
-            else:
-                # nursery/v1/<id>/<kind>: "telemetry", ..., "config_reported"
-                self.metrics.received(topic.split("/", 3)[-1].replace("/", "_"))
-                self.metrics.observe_lag(item.time, received_at)
-            await self._batcher.submit(item)
-        finally:
-            self._in_flight.release()
-        return int(PubAckReasonCode.SUCCESS)
+        item = to_ingest_item(topic, raw, received_at)
+        if isinstance(item, DeadLetter):
+            self.metrics.received("dead_letter")
+            logger.info("dead letter on %s: %s", topic, item.error)
+        else:
+            # nursery/v1/<id>/<kind>: "telemetry", ..., "config_reported"
+            self.metrics.received(topic.split("/", 3)[-1].replace("/", "_"))
+            self.metrics.observe_lag(item.time, received_at)
+        return item
+
+    def _on_stored(self, receipts: list[Receipt | None]) -> None:
+        self._acks.acknowledge([receipt for receipt in receipts if receipt is not None])
+
+    def _on_abandoned(self, receipts: list[Receipt | None]) -> None:
+        self._acks.release([receipt for receipt in receipts if receipt is not None])
 
     async def _escalate_periodically(self) -> None:
         """Unacknowledged alarms go one caregiver further when their time has come. Every
