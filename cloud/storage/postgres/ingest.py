@@ -28,6 +28,7 @@ from cloud.storage.ingest_plan import (
 )
 from cloud.storage.live_readings import READING_CHANNEL, latest_per_device, reading_to_json
 from cloud.storage.postgres.alarms import insert_alert, maintain_gaps, settle_offline_alarms
+from cloud.storage.postgres.copy_text import copy_text
 from cloud.storage.records import (
     DeadLetter,
     EventRow,
@@ -80,8 +81,8 @@ UPDATE devices d SET
     clock_drift = CASE WHEN u.seq > coalesce(d.max_seq, -1) THEN abs(u.offset_s) > %(threshold)s
                        ELSE d.clock_drift END,
     max_seq = GREATEST(d.max_seq, u.seq)
-FROM unnest(%(ids)s::text[], %(seen)s::timestamptz[], %(seqs)s::bigint[],
-            %(offsets)s::double precision[]) AS u(device_id, seen, seq, offset_s)
+FROM unnest(%(ids)b::text[], %(seen)b::timestamptz[], %(seqs)b::bigint[],
+            %(offsets)b::double precision[]) AS u(device_id, seen, seq, offset_s)
 WHERE d.device_id = u.device_id
 """
 
@@ -117,8 +118,7 @@ async def _copy(
     conn: AsyncConnection[Any], table: str, columns: str, rows: list[tuple[Any, ...]]
 ) -> None:
     async with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            await copy.write_row(row)
+        await copy.write(copy_text(rows))
 
 
 async def _store_readings(
@@ -133,6 +133,8 @@ async def _store_readings(
     async with conn.cursor(row_factory=tuple_row) as cursor:
         await cursor.execute(_INSERT_READINGS)
         stored = set(await cursor.fetchall())
+    if len(stored) == len(rows):
+        return rows  # all new (a key twice in the batch would have been stored once)
     # A key twice in the batch (a redelivery within it) was stored once: take its first row.
     new_rows = []
     for row in rows:
@@ -264,7 +266,7 @@ async def save_rules_and_alerts(
 ) -> list[StoredAlert]:
     await conn.execute(
         "INSERT INTO rule_state (device_id, state)"
-        " SELECT * FROM unnest(%s::text[], %s::jsonb[])"
+        " SELECT * FROM unnest(%b::text[], %b::jsonb[])"
         " ON CONFLICT (device_id) DO UPDATE SET state = EXCLUDED.state",
         (list(rules), [Jsonb(device_rules.state_document()) for device_rules in rules.values()]),
     )
@@ -308,7 +310,7 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
         if latest:
             # Delivered to the API processes only if and when this transaction commits.
             await conn.execute(
-                "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload",
+                "SELECT pg_notify(%s, payload) FROM unnest(%b::text[]) AS payload",
                 (READING_CHANNEL, [reading_to_json(row) for row in latest]),
             )
     duplicates = (
