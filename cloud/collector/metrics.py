@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import HistogramMetricFamily, Metric
 
 from cloud.storage.records import IngestBatch, IngestResult
 
@@ -45,10 +48,10 @@ class CollectorMetrics:
             "nursery_collector_commit_seconds", "Time to write and commit one batch",
             buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
-        self.lag_seconds = Histogram(
-            "nursery_collector_lag_seconds", "Server receive time minus device time",
-            buckets=LAG_BUCKETS, registry=r,
+        self.lag_seconds = LoopHistogram(
+            "nursery_collector_lag_seconds", "Server receive time minus device time", LAG_BUCKETS,
         )  # fmt: skip
+        r.register(self.lag_seconds)
         self._received_by_kind: dict[str, Counter] = {}
         self.in_flight = Gauge(
             "nursery_collector_in_flight", "Messages received, not yet committed", registry=r
@@ -76,3 +79,41 @@ class CollectorMetrics:
 
     def observe_lag(self, device_time: datetime, received_at: datetime) -> None:
         self.lag_seconds.observe(max((received_at - device_time).total_seconds(), 0.0))
+
+
+class LoopHistogram:
+    """A histogram observed from one event-loop thread (and read by /metrics on the same loop).
+
+    Every received message is observed; prometheus_client's Histogram takes two locks per
+    observation, which showed up at several percent of the collector in the ingest profile.
+    Here an observation is a bisect and two additions; the exposition is the same.
+    """
+
+    def __init__(self, name: str, documentation: str, buckets: Sequence[float]) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._bounds = sorted(buckets)
+        self._counts = [0] * (len(self._bounds) + 1)  # the last one is +Inf
+        self._sum = 0.0
+
+    def observe(self, value: float) -> None:
+        # bisect_left: a value equal to a bound belongs to that bound's bucket (le = "<=").
+        self._counts[bisect_left(self._bounds, value)] += 1
+        self._sum += value
+
+    @property
+    def count(self) -> int:
+        return sum(self._counts)
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(self._name, self._documentation)
+        buckets, cumulative = [], 0
+        for bound, count in zip([*self._bounds, float("inf")], self._counts, strict=True):
+            cumulative += count
+            buckets.append((_le(bound), float(cumulative)))
+        family.add_metric([], buckets, self._sum)
+        yield family
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(float(bound))
