@@ -71,6 +71,7 @@ class Collector:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self.connected = asyncio.Event()
+        self._stopping = False
         self._offline_task: asyncio.Task[None] | None = None
         self._escalation_task: asyncio.Task[None] | None = None
 
@@ -98,6 +99,7 @@ class Collector:
 
     async def stop(self) -> None:
         """Commit what is pending (so its PUBACKs go out), then disconnect."""
+        self._stopping = True
         if self._offline_task is not None:
             self._offline_task.cancel()
         if self._escalation_task is not None:
@@ -118,7 +120,8 @@ class Collector:
         self, client: gmqtt.Client, packet: Any, exc: Exception | None = None
     ) -> None:
         self.connected.clear()
-        logger.warning("collector disconnected from the broker; gmqtt reconnects")
+        if not self._stopping:
+            logger.warning("collector disconnected from the broker; gmqtt reconnects")
 
     def _on_qos_1(self, topic: str, raw: bytes, receipt: Receipt) -> None:
         self._batcher.add(self._decode(topic, raw), receipt)
