@@ -184,6 +184,29 @@ async def test_missing_sequence_numbers_are_a_gap_until_they_arrive(storage: Sto
     assert await storage.list_gaps(owner_id, device_id, None, None) == []
 
 
+async def test_interleaved_shares_open_and_close_gaps_per_device_and_range(
+    storage: Storage,
+) -> None:
+    """What each collector of a shared-subscription group sees: every other message."""
+    owner_id, first = await new_device(storage)
+    second = unique("dev")
+    await storage.register_device(second, owner_id)
+    await storage.ingest(IngestBatch(readings=[reading(first, s) for s in (0, 2, 4)]
+                                     + [reading(second, s) for s in (0, 2)]))  # fmt: skip
+    gaps = sorted((g.device_id, g.first_seq, g.last_seq, g.start)
+                  for g in await storage.list_gaps(owner_id, None, None, None))  # fmt: skip
+    assert gaps == sorted([(first, 1, 1, reading(first, 0).time),
+                           (first, 3, 3, reading(first, 2).time),
+                           (second, 1, 1, reading(second, 0).time)])  # fmt: skip
+    await storage.ingest(IngestBatch(readings=[reading(first, s) for s in (1, 3, 5)]
+                                     + [reading(second, s) for s in (1, 3)]))  # fmt: skip
+    assert await storage.list_gaps(owner_id, None, None, None) == []
+    await storage.ingest(IngestBatch(readings=[reading(first, 8)]))
+    (gap,) = await storage.list_gaps(owner_id, None, None, None)
+    assert (gap.first_seq, gap.last_seq) == (6, 7)
+    assert gap.start == reading(first, 5).time, "starts at the stored message before the hole"
+
+
 async def test_back_online_stops_an_offline_alarm_escalating(storage: Storage) -> None:
     _owner, _carer, device_id = await _with_caregiver(storage)
     await _set(storage, device_id, offline_grace_s=0.0, offline_escalate_after_s=1.0)

@@ -15,16 +15,12 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from cloud.storage.delivery_stats import percentile
-from cloud.storage.gap_plan import covered, max_spacing, missing_ranges
 from cloud.storage.records import (
     AlertDelivery,
     AlertTransition,
     DeliveryStats,
-    EventRow,
     Gap,
-    StatusRow,
     StoredAlert,
-    TelemetryRow,
 )
 from cloud.storage.sharing_plan import MEMBER_ORDER
 
@@ -309,94 +305,6 @@ async def list_transitions(
 
 
 # --- gaps --------------------------------------------------------------------------------------
-
-
-async def maintain_gaps(
-    conn: AsyncConnection[Any],
-    devices: dict[str, dict[str, Any]],
-    new_rows: Sequence[TelemetryRow | EventRow],
-    new_readings: Sequence[TelemetryRow],
-    status_changes: Sequence[StatusRow],
-) -> None:
-    """Open, end and close the batch's devices' gaps (see ``cloud.storage.gap_plan``).
-    ``devices`` holds each device's row as locked before the batch (max_seq, last_seen)."""
-    by_device: dict[str, list[TelemetryRow | EventRow]] = {}
-    for row in new_rows:
-        by_device.setdefault(row.device_id, []).append(row)
-    for device_id, rows in by_device.items():
-        known = devices[device_id]["max_seq"]
-        times = {row.seq: row.time for row in rows}
-        for first, last in missing_ranges(known, times):
-            start = times.get(first - 1) or await _time_of_seq(conn, device_id, first - 1)
-            await conn.execute(
-                "INSERT INTO gaps (device_id, start_time, end_time, reason, first_seq, last_seq)"
-                " VALUES (%s, %s, %s, 'missing_messages', %s, %s)",
-                (device_id, start or times[last + 1], times[last + 1], first, last),
-            )
-        if known is not None and any(row.seq <= known for row in rows):
-            await _close_filled_seq_gaps(conn, device_id)
-    for status in status_changes:
-        if not status.online:
-            last_seen = devices[status.device_id]["last_seen"] or status.received_at
-            await conn.execute(
-                "INSERT INTO gaps (device_id, start_time, reason) VALUES (%s, %s, 'offline')",
-                (status.device_id, last_seen),
-            )
-        else:
-            await conn.execute(
-                "UPDATE gaps SET end_time = %s WHERE device_id = %s AND reason = 'offline'"
-                " AND end_time IS NULL",
-                (status.received_at, status.device_id),
-            )
-    touched = {row.device_id for row in new_readings} | {s.device_id for s in status_changes}
-    await _close_backfilled(conn, sorted(touched), devices)
-
-
-async def _time_of_seq(conn: AsyncConnection[Any], device_id: str, seq: int) -> datetime | None:
-    cursor = await conn.execute(
-        "SELECT time FROM readings WHERE device_id = %(d)s AND seq = %(s)s"
-        " UNION ALL SELECT time FROM events WHERE device_id = %(d)s AND seq = %(s)s LIMIT 1",
-        {"d": device_id, "s": seq},
-    )
-    row = await cursor.fetchone()
-    return None if row is None else row["time"]
-
-
-async def _close_filled_seq_gaps(conn: AsyncConnection[Any], device_id: str) -> None:
-    await conn.execute(
-        "UPDATE gaps g SET closed_at = now() WHERE g.device_id = %(d)s"
-        " AND g.reason = 'missing_messages' AND g.closed_at IS NULL"
-        " AND (SELECT count(DISTINCT seq) FROM ("
-        "   SELECT seq FROM readings WHERE device_id = %(d)s"
-        "     AND seq BETWEEN g.first_seq AND g.last_seq"
-        "   UNION SELECT seq FROM events WHERE device_id = %(d)s"
-        "     AND seq BETWEEN g.first_seq AND g.last_seq) s) = g.last_seq - g.first_seq + 1",
-        {"d": device_id},
-    )
-
-
-async def _close_backfilled(
-    conn: AsyncConnection[Any], device_ids: list[str], devices: dict[str, dict[str, Any]]
-) -> None:
-    """Close the ended offline gaps that stored readings now cover. One query finds the
-    candidates of the whole batch (this runs for every batch, almost always finding none)."""
-    if not device_ids:
-        return
-    cursor = await conn.execute(
-        "SELECT id, device_id, start_time, end_time FROM gaps WHERE device_id = ANY(%s)"
-        " AND reason = 'offline' AND end_time IS NOT NULL AND closed_at IS NULL",
-        (device_ids,),
-    )
-    for gap in await cursor.fetchall():
-        settings = devices[gap["device_id"]].get("device_settings") or {}
-        spacing = max_spacing(settings.get("telemetry_interval_s"))
-        readings = await conn.execute(
-            "SELECT time FROM readings WHERE device_id = %s AND time BETWEEN %s AND %s",
-            (gap["device_id"], gap["start_time"] - spacing, gap["end_time"] + spacing),
-        )
-        times = [row["time"] for row in await readings.fetchall()]
-        if covered(times, gap["start_time"], gap["end_time"], spacing):
-            await conn.execute("UPDATE gaps SET closed_at = now() WHERE id = %s", (gap["id"],))
 
 
 async def list_gaps(

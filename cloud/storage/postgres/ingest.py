@@ -27,7 +27,8 @@ from cloud.storage.ingest_plan import (
     split_known,
 )
 from cloud.storage.live_readings import READING_CHANNEL, latest_per_device, reading_to_json
-from cloud.storage.postgres.alarms import insert_alert, maintain_gaps, settle_offline_alarms
+from cloud.storage.postgres.alarms import insert_alert, settle_offline_alarms
+from cloud.storage.postgres.gaps import maintain_gaps
 from cloud.storage.records import (
     DeadLetter,
     EventRow,
