@@ -6,6 +6,7 @@ Examples::
     nursery-model evaluate --manifest models/artifacts/splits/test_manifest.csv \\
         --data-root ../shared/data/audio --json
     nursery-model night --data ../shared/data/audio/manifest.csv --hours 2
+    nursery-model recalibrate --data ../shared/data/audio/manifest.csv
 """
 
 from __future__ import annotations
@@ -53,6 +54,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     manifest_path = run_training(config, _progress)
     _progress(f"wrote {manifest_path}")
+    return 0
+
+
+def cmd_recalibrate(args: argparse.Namespace) -> int:
+    from models.cry.detector import default_model_manifest_path
+    from models.cry.manifest import load_manifest
+    from models.training.pipeline import calibrate_and_write
+    from models.training.train import TrainConfig, prepare_data
+
+    manifest = load_manifest(args.model_manifest or default_model_manifest_path())
+    training_info = dict(manifest.extra.get("training", {}))
+    config = TrainConfig(
+        data_manifest=args.data.resolve(),
+        output_dir=manifest.path.parent,
+        work_dir=(args.work_dir or Path(tempfile.gettempdir()) / WORK_DIR_NAME).resolve(),
+        seed=int(training_info.get("seed", 1234)),
+        features=manifest.features,
+    )
+    _progress(
+        f"recalibrating {manifest.model_path.name} for windows every "
+        f"{config.windows.hop_frames} frames (weights unchanged)"
+    )
+    manifest_path = calibrate_and_write(
+        config, prepare_data(config, _progress), manifest.model_path, training_info, _progress
+    )
+    _progress(f"wrote {manifest_path}; run `nursery-model night --update-manifest` next")
     return 0
 
 
@@ -143,6 +170,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--epochs", type=int, default=10, help="epochs (default: %(default)s)")
     train.set_defaults(handler=cmd_train)
+
+    recalibrate = commands.add_parser(
+        "recalibrate",
+        help="re-choose thresholds and the onset rule of a trained model (no training)",
+        description="Run the steps after training on an existing model: clip threshold from "
+        "the validation split, onset rule from a validation night, test-split metrics, with "
+        "this code's window hop and onset candidates. The weights and the split stay as they "
+        "are (the split is re-derived from the model's seed). Rewrites the manifest and card.",
+        epilog="example: nursery-model recalibrate --data ../shared/data/audio/manifest.csv",
+    )
+    recalibrate.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="data manifest.csv (default: %(default)s)"
+    )
+    recalibrate.add_argument(
+        "--model-manifest",
+        type=Path,
+        default=None,
+        help="model manifest JSON to rewrite (default: the shipped model)",
+    )
+    recalibrate.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help=f"cache for decoded audio (default: <temp dir>/{WORK_DIR_NAME})",
+    )
+    recalibrate.set_defaults(handler=cmd_recalibrate)
 
     evaluate = commands.add_parser(
         "evaluate",

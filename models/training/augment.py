@@ -25,13 +25,6 @@ class AugmentParams:
     gain_db_range: tuple[float, float] = (-30.0, 0.0)
     peak_limit: float = 0.99
     speed_range: tuple[float, float] = (0.85, 1.2)  # resampling changes pitch and tempo together
-    # Non-cry voices vary far more than infant cries (adults, older children, a giggle or a belly
-    # laugh): a wider range keeps the model from learning one recording's laughter pitch.
-    negative_speed_range: tuple[float, float] = (0.6, 1.4)
-    # Microphones and codecs colour the spectrum: a random first-order tilt (darker or brighter)
-    # so that the balance of low and high bands is not a shortcut for any class or source.
-    tilt_probability: float = 0.5
-    tilt_coefficient_range: tuple[float, float] = (-0.7, 0.7)
 
 
 def mix_at_snr(
@@ -83,27 +76,6 @@ def change_speed(audio: FloatArray, factor: float) -> FloatArray:
     return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
 
 
-def spectral_tilt(audio: FloatArray, coefficient: float) -> FloatArray:
-    """First-order tilt: ``coefficient`` > 0 darkens (one-pole low-pass), < 0 brightens.
-
-    Brightening is pre-emphasis ``x[n] - |c| x[n-1]``; both keep the level comparable (the
-    window normalisation removes the level anyway).
-    """
-    from scipy.signal import lfilter
-
-    if coefficient >= 0.0:
-        filtered = lfilter([1.0 - coefficient], [1.0, -coefficient], audio)
-    else:
-        filtered = lfilter([1.0, coefficient], [1.0], audio)
-    return np.asarray(filtered, dtype=np.float32)
-
-
-def random_tilt(audio: FloatArray, params: AugmentParams, rng: np.random.Generator) -> FloatArray:
-    if rng.random() >= params.tilt_probability:
-        return audio
-    return spectral_tilt(audio, float(rng.uniform(*params.tilt_coefficient_range)))
-
-
 def apply_gain(audio: FloatArray, params: AugmentParams, rng: np.random.Generator) -> FloatArray:
     """Random level, then scale down if it would clip (a peak limiter, not hard clipping)."""
     gained = audio * np.float32(10.0 ** (rng.uniform(*params.gain_db_range) / 20.0))
@@ -121,7 +93,6 @@ def augment(
     rng: np.random.Generator,
 ) -> FloatArray:
     """Mix a background into an already placed clip at a random SNR and apply a random gain."""
-    foreground = random_tilt(foreground, params, rng)
     if rng.random() < params.clean_probability:
         return apply_gain(foreground, params, rng)
     active = foreground[np.abs(foreground) > 0]

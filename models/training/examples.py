@@ -92,8 +92,7 @@ def augmented_examples(
     params: AugmentParams,
     rng: np.random.Generator,
 ) -> tuple[FloatArray, npt.NDArray[np.int8]]:
-    speed_range = params.speed_range if is_cry else params.negative_speed_range
-    sped_up = change_speed(audio, rng.uniform(*speed_range))
+    sped_up = change_speed(audio, rng.uniform(*params.speed_range))
     foreground = shifted(sped_up, front_end, rng)
     mixed = augment(foreground, front_end.features.sample_rate, backgrounds, params, rng)
     return windows_and_labels(mixed, foreground if is_cry else None, front_end)

@@ -91,6 +91,36 @@ def run_training(config: TrainConfig, progress: Progress) -> Path:
     model_path.write_bytes(tflite)
     progress(f"exported int8 model: {len(tflite)} bytes")
 
+    training_info: dict[str, Any] = {
+        "seed": config.seed,
+        "data_manifest_sha256": data.data_sha256,
+        "packages": package_versions(),
+        "split": {name: len(items) for name, items in data.splits.items()},
+        "network": config.network.to_dict(),
+        "augment": {
+            "snrs_db": list(config.augment.snrs_db),
+            "gain_db_range": list(config.augment.gain_db_range),
+            "rounds": config.augment_rounds,
+            "training_hop_frames": config.training_hop_frames,
+        },
+        "history": history,
+        "wall_time_s": round(time.monotonic() - started, 1),
+    }
+    return calibrate_and_write(config, data, model_path, training_info, progress)
+
+
+def calibrate_and_write(
+    config: TrainConfig,
+    data: PreparedData,
+    model_path: Path,
+    training_info: dict[str, Any],
+    progress: Progress,
+) -> Path:
+    """Thresholds from validation clips, onset rule from a validation night, test metrics.
+
+    Everything after the weights are fixed; also run on its own when only the runtime window
+    hop or the onset candidates change (the weights do not depend on them).
+    """
     detector = CryDetector(
         TFLiteScorer(model_path, output_is_logit=True),
         config.features,
@@ -115,25 +145,9 @@ def run_training(config: TrainConfig, progress: Progress) -> Path:
         score_clips(detector, data.splits["test"], Path(), data.audio), hysteresis.on_threshold
     )
     progress(f"validation F1 {val_report.overall.f1}, test F1 {test_report.overall.f1}")
-    training_info: dict[str, Any] = {
-        "seed": config.seed,
-        "data_manifest_sha256": data.data_sha256,
-        "packages": package_versions(),
-        "split": {name: len(items) for name, items in data.splits.items()},
-        "network": config.network.to_dict(),
-        "augment": {
-            "snrs_db": list(config.augment.snrs_db),
-            "gain_db_range": list(config.augment.gain_db_range),
-            "rounds": config.augment_rounds,
-            "speed_range": list(config.augment.speed_range),
-            "negative_speed_range": list(config.augment.negative_speed_range),
-            "tilt_probability": config.augment.tilt_probability,
-            "tilt_coefficient_range": list(config.augment.tilt_coefficient_range),
-            "training_hop_frames": config.training_hop_frames,
-        },
-        "history": history,
+    training_info = {
+        **training_info,
         "onset_rule_validation_night": onset.metrics.to_dict(),
-        "wall_time_s": round(time.monotonic() - started, 1),
     }
     return write_artifacts(
         config,

@@ -23,17 +23,17 @@ from models.training.night_run import run_night
 REPO = Path(__file__).resolve().parents[2]
 TEST_MANIFEST = ARTIFACTS_DIR / "splits" / "test_manifest.csv"
 # Floors at the level the shipped model measures (MODEL_CARD.md), so any regression fails.
-# They are BELOW the product targets (clip AUC >= 0.98 and F1 >= 0.93 on every source; night:
-# <= 1 false alert per hour, median onset <= 1.5 s), which this model does not meet yet:
-# baby laughter (home_recordings) is scored as crying. Raise these floors to the targets when a
-# model that meets them is shipped.
+# Where a floor is below the product target (clip AUC >= 0.98 and F1 >= 0.93 on every source;
+# night: <= 1 false alert per hour), the model does not meet that target yet: baby laughter
+# from an unseen home recording (home_recordings) is scored as crying. Raise these floors to the
+# targets when a model that meets them is shipped.
 MIN_AUC = 0.99  # measured 0.996
-MIN_F1 = 0.70  # measured 0.728; target 0.93
-MIN_SOURCE_AUC = {"esc50": 0.75, "home_recordings": 0.95}  # measured 0.798, 0.970
-MIN_SOURCE_F1 = {"esc50": 0.80, "home_recordings": 0.30}  # measured 0.824, 0.337
-MIN_EPISODE_RECALL = 0.95
-MAX_FALSE_ALERTS_PER_HOUR = 2.0  # target 1.0
-MAX_MEDIAN_ONSET_LATENCY_S = 3.0  # target 1.5
+MIN_F1 = 0.70  # measured 0.719; target 0.93
+MIN_SOURCE_AUC = {"esc50": 0.78, "home_recordings": 0.90}  # measured 0.810, 0.935
+MIN_SOURCE_F1 = {"esc50": 0.70, "home_recordings": 0.30}  # measured 0.737, 0.341
+MIN_EPISODE_RECALL = 0.95  # measured 0.963 (26 of 27 episodes)
+MAX_FALSE_ALERTS_PER_HOUR = 3.5  # measured 3.22 (2 alerts from laughter, 1 from speech); target 1.0
+MAX_MEDIAN_ONSET_LATENCY_S = 1.5  # the target; measured 1.15 s from the first audible cry
 # Sources with only one class cannot have an AUC or F1: hold their recall (cry-only sources)
 # or false-positive rate (non-cry-only sources) instead.
 MIN_ONE_CLASS_RECALL = 0.95  # donateacry measures 1.000
@@ -87,3 +87,35 @@ def test_event_level_floors_on_a_synthesized_night() -> None:
     assert metrics.median_onset_latency_s is not None
     assert metrics.median_onset_latency_s <= MAX_MEDIAN_ONSET_LATENCY_S, metrics
     print(f"night metrics: {metrics}")
+
+
+def test_recalibrating_a_copy_reproduces_the_shipped_thresholds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped thresholds and onset rule come from the code, not from hand edits."""
+    data = shared_data_dir()
+    shipped = load_manifest(default_model_manifest_path())
+    copy = tmp_path / "artifacts"
+    copy.mkdir()
+    for name in (shipped.path.name, shipped.model_path.name):
+        (copy / name).write_bytes((ARTIFACTS_DIR / name).read_bytes())
+    # Scrambled thresholds that the recalibration must replace.
+    manifest_data = json.loads((copy / shipped.path.name).read_text(encoding="utf-8"))
+    manifest_data["hysteresis"].update(on_threshold=0.5, off_threshold=0.1, onset_k=1)
+    (copy / shipped.path.name).write_text(json.dumps(manifest_data), encoding="utf-8")
+    argv = [
+        "recalibrate",
+        "--data",
+        str(data / "manifest.csv"),
+        "--model-manifest",
+        str(copy / shipped.path.name),
+        "--work-dir",
+        str(tmp_path / "work"),
+    ]
+    assert nursery_model(argv) == 0
+    assert "run `nursery-model night --update-manifest` next" in capsys.readouterr().err
+    recalibrated = load_manifest(copy / shipped.path.name)
+    assert recalibrated.hysteresis == shipped.hysteresis
+    assert recalibrated.sha256 == shipped.sha256
+    test_split = (copy / "splits" / TEST_MANIFEST.name).read_text(encoding="utf-8")
+    assert test_split == TEST_MANIFEST.read_text(encoding="utf-8")

@@ -9,46 +9,11 @@ import pytest
 
 from models.cry.episodes import HysteresisParams, WindowScore
 from models.cry.features import WindowParams
-from models.training.augment import AugmentParams, spectral_tilt
-from models.training.examples import augmented_examples
 from models.training.night import Night, NightParams, audible_onset_s
 from models.training.onset_rule import choose_onset_rule
 from models.training.train import TrainConfig
 
 RATE = 16_000
-
-
-def band_power(signal: np.ndarray, low_hz: float, high_hz: float) -> float:
-    spectrum = np.abs(np.fft.rfft(signal)) ** 2
-    freqs = np.fft.rfftfreq(len(signal), 1.0 / RATE)
-    return float(spectrum[(freqs >= low_hz) & (freqs < high_hz)].sum())
-
-
-@pytest.fixture
-def noise() -> np.ndarray:
-    return np.random.default_rng(0).standard_normal(RATE).astype(np.float32) * 0.1
-
-
-def test_positive_tilt_darkens_and_negative_tilt_brightens(noise: np.ndarray) -> None:
-    def high_to_low(signal: np.ndarray) -> float:
-        return band_power(signal, 2000, 3800) / band_power(signal, 50, 500)
-
-    flat = high_to_low(noise)
-    assert high_to_low(spectral_tilt(noise, 0.7)) < flat / 4
-    assert high_to_low(spectral_tilt(noise, -0.7)) > flat * 2
-    assert spectral_tilt(noise, 0.0) == pytest.approx(noise, abs=1e-6)
-
-
-def test_negatives_are_sped_up_over_a_wider_range_than_cries(noise: np.ndarray) -> None:
-    params = AugmentParams(speed_range=(1.0, 1.0), negative_speed_range=(0.5, 0.5))
-    config = TrainConfig(Path("m.csv"), Path("out"), Path("work"), augment=params)
-    front_end = config.front_end
-    rng = np.random.default_rng(1)
-    long_clip = np.tile(noise, 3)  # 3 s: windows at 0.25 s steps
-    cry_windows, _ = augmented_examples(long_clip, True, [], front_end, params, rng)
-    not_cry_windows, _ = augmented_examples(long_clip, False, [], front_end, params, rng)
-    # Half speed doubles the length, so the negative yields about twice as many windows.
-    assert len(not_cry_windows) > 1.8 * len(cry_windows)
 
 
 def test_training_windows_keep_their_own_stride_whatever_the_runtime_hop() -> None:

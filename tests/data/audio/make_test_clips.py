@@ -36,8 +36,8 @@ CRY_AT_S = 3.5
 # The cry's level against the fan's, both as RMS over the cry's own span. The shipped model is
 # robust to this fan: with other noise seeds it still finds the cry at -6 dB now and then,
 # and misses it every time from -16 dB down (its best window then 0.74-0.94 at -18 dB, against
-# an onset threshold of 0.959). The cry stays plainly audible: the fan's energy is below the
-# cry's 300-3000 Hz band.
+# an onset threshold of 0.959 when this clip was made). The cry stays plainly audible: the
+# fan's energy is below the cry's 300-3000 Hz band.
 CRY_SNR_DB = -18.0
 
 QUIET_SECONDS = 10.0
