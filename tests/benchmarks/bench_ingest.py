@@ -3,8 +3,9 @@
     .venv/bin/python -m tests.benchmarks.bench_ingest [--messages 40000]
 
 Every consumer drains the same backlog: readings from many devices are published (each device on
-its own connection, QoS 1) while the consumers' persistent sessions are offline, so the broker
-queues them; then each consumer connects and is timed until it has handled the backlog.
+its own connection, QoS 1) while the consumer's persistent session is offline, so the broker
+queues them; then the consumer connects and is timed until it has handled the backlog. Each
+consumer gets its own copy of the backlog, published just before its turn.
 
 - collector:  this project's collector (validate, batch, COPY + INSERT ON CONFLICT, rules)
 - collector xN: N collector processes in one shared-subscription group (how the collector
@@ -13,7 +14,8 @@ queues them; then each consumer connects and is timed until it has handled the b
 - mqtt-only:  a bare gmqtt subscriber that only counts (the MQTT ceiling)
 - copy-only:  COPY of the same rows straight into the readings table (the database ceiling)
 
-Then publish -> commit latency of the collector with live traffic at half its measured rate.
+Then publish -> commit latency with live traffic at half the measured rate, for one collector
+and for the N-process group (each at half its own rate).
 Starts its own Mosquitto (project configuration) and uses fresh PostgreSQL databases, like the
 tests.
 """
@@ -33,13 +35,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
 from cloud.collector import Collector
-from cloud.storage import Storage, open_storage
-from cloud.storage.records import IngestBatch, IngestResult
+from cloud.storage import open_storage
 from tests.benchmarks.ingest_load import (
     BrokerLogin,
     CountingConsumer,
@@ -50,6 +50,8 @@ from tests.benchmarks.ingest_load import (
     publish_load,
 )
 from tests.benchmarks.ingest_scaleout import (
+    CollectorGroup,
+    TimedStorage,
     collector_settings,
     drain_collectors,
     scaleout_client_ids,
@@ -138,23 +140,6 @@ def copy_ceiling(url: str, devices: list[str], total: int) -> float:
         return time.monotonic() - started
 
 
-class TimedStorage:
-    """Wraps a storage to record, per committed reading, device time -> commit time."""
-
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
-        self.latencies: list[float] = []
-
-    async def ingest(self, batch: IngestBatch) -> IngestResult:
-        result = await self._storage.ingest(batch)
-        committed = datetime.now(UTC)
-        self.latencies += [(committed - row.time).total_seconds() for row in batch.readings]
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._storage, name)
-
-
 async def live_latency(url: str, login: BrokerLogin, broker: MosquittoBroker,
                        devices: dict[str, str], rate: float, seconds: float) -> tuple[list[float], float]:  # fmt: skip
     storage = TimedStorage(await open_storage(url))
@@ -168,6 +153,23 @@ async def live_latency(url: str, login: BrokerLogin, broker: MosquittoBroker,
     await collector.stop()
     await storage.close()
     return storage.latencies, achieved
+
+
+def live_latency_scaled(url: str, login: BrokerLogin, broker: MosquittoBroker,
+                        devices: dict[str, str], processes: int, rate: float,
+                        seconds: float) -> tuple[list[float], float]:  # fmt: skip
+    """As live_latency, with ``processes`` collector processes in one share group."""
+    client_ids = scaleout_client_ids(processes, "bench-live-scale")
+    collectors = CollectorGroup(url, login, "livescale", client_ids, timed=True)
+    try:
+        collectors.go()
+        time.sleep(1.0)  # subscribed before the first message
+        total = int(rate * seconds)
+        achieved = run_publisher(broker, devices, total, rate, True)
+        collectors.wait_committed(total, time.monotonic())
+    finally:
+        latencies = collectors.stop()
+    return latencies, achieved
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -194,7 +196,7 @@ def environment(stack: ExitStack, device_count: int) -> Iterator[Environment]:
     broker.add_users(devices)
     urls = {
         name: stack.enter_context(fresh_database())
-        for name in ("ours", "scale", "naive", "copy", "live")
+        for name in ("ours", "scale", "naive", "copy", "live", "livescale")
     }
     yield Environment(broker, login, devices, urls)
 
@@ -221,23 +223,32 @@ def main() -> None:
         ids = list(env.devices)
         for url in env.urls.values():
             asyncio.run(prepare_database(url, ids))
-        sessions = [("bench-bare", "bare"), ("bench-naive", "naive"), ("bench-ours", "ours")]
-        sessions += [(client_id, "scale") for client_id in scaleout_client_ids(args.processes)]
-        for client_id, group in sessions:
-            asyncio.run(create_session(env.login, client_id, group))
-        print(f"publishing a backlog of {args.messages} readings from {args.devices} devices ...")
-        publish_rate = run_publisher(env.broker, env.devices, args.messages, None, False)
-        print(f"  published at {publish_rate:,.0f} msg/s")
-        scale_name = f"collector x{args.processes} processes, $share"
-        rows = [
-            Row("collector (this project), 1 process", args.messages, asyncio.run(drain_collector(env.urls["ours"], env.login, args.messages))),
-            Row(scale_name, args.messages, drain_collectors(env.urls["scale"], env.login, "scale", args.processes, args.messages)),
-            Row("naive: INSERT+COMMIT per message", args.naive_messages, asyncio.run(drain_naive(env.urls["naive"], env.login, args.naive_messages))),
-            Row("ceiling: bare gmqtt, count only", args.messages, asyncio.run(drain_counting(env.login, args.messages))),
-            Row("ceiling: COPY into readings", args.messages, copy_ceiling(env.urls["copy"], ids, args.messages)),
+        scale_ids = scaleout_client_ids(args.processes)
+        drains: list[tuple[str, int, list[tuple[str, str]], Callable[[], float]]] = [
+            ("collector (this project), 1 process", args.messages, [("bench-ours", "ours")],
+             lambda: asyncio.run(drain_collector(env.urls["ours"], env.login, args.messages))),
+            (f"collector x{args.processes} processes, $share", args.messages,
+             [(client_id, "scale") for client_id in scale_ids],
+             lambda: drain_collectors(env.urls["scale"], env.login, "scale", args.processes, args.messages)),
+            ("naive: INSERT+COMMIT per message", args.naive_messages, [("bench-naive", "naive")],
+             lambda: asyncio.run(drain_naive(env.urls["naive"], env.login, args.naive_messages))),
+            ("ceiling: bare gmqtt, count only", args.messages, [("bench-bare", "bare")],
+             lambda: asyncio.run(drain_counting(env.login, args.messages))),
         ]  # fmt: skip
-        for client_id, _group in sessions:  # drained: the live phase must not queue for them
-            asyncio.run(end_session(env.login, client_id))
+        rows = []
+        for name, messages, sessions, run_drain in drains:
+            # Each consumer gets the same backlog to itself: the broker holds one queued copy
+            # at a time, so no row pays for (or is spared) copies queued for another.
+            for client_id, group in sessions:
+                asyncio.run(create_session(env.login, client_id, group))
+            publish_rate = run_publisher(env.broker, env.devices, messages, None, False)
+            print(f"{name}: backlog of {messages:,} readings from {args.devices} devices "
+                  f"published at {publish_rate:,.0f} msg/s")  # fmt: skip
+            rows.append(Row(name, messages, run_drain()))
+            for client_id, _group in sessions:  # drained: later phases must not queue for it
+                asyncio.run(end_session(env.login, client_id))
+        rows.append(Row("ceiling: COPY into readings", args.messages,
+                        copy_ceiling(env.urls["copy"], ids, args.messages)))  # fmt: skip
         ours, scaled, naive = rows[0].rate, rows[1].rate, rows[2].rate
         ceiling = min(rows[3].rate, rows[4].rate)
         print()
@@ -253,14 +264,23 @@ def main() -> None:
         print(
             f"{'% of lower ceiling':22} {100 * ours / ceiling:>9.0f}% {100 * scaled / ceiling:>11.0f}%  >= 70%"
         )
-        live_rate = ours / 2
+        print("\npublish -> commit latency, live traffic at half the measured rate"
+              " (target p99 <= 250 ms):")  # fmt: skip
         latencies, achieved = asyncio.run(live_latency(
-            env.urls["live"], env.login, env.broker, env.devices, live_rate, args.latency_seconds
+            env.urls["live"], env.login, env.broker, env.devices, ours / 2, args.latency_seconds
         ))  # fmt: skip
-        print(f"\npublish -> commit latency at {achieved:,.0f} msg/s (target rate {live_rate:,.0f}, "
-              f"half the collector's), {len(latencies):,} readings:")  # fmt: skip
-        print(f"  p50 {1000 * percentile(latencies, 50):.1f} ms, p99 {1000 * percentile(latencies, 99):.1f} ms, "
-              f"max {1000 * max(latencies):.1f} ms (target p99 <= 250 ms)")  # fmt: skip
+        print_latency("1 process", ours / 2, achieved, latencies)
+        latencies, achieved = live_latency_scaled(
+            env.urls["livescale"], env.login, env.broker, env.devices, args.processes,
+            scaled / 2, args.latency_seconds,
+        )  # fmt: skip
+        print_latency(f"{args.processes} processes", scaled / 2, achieved, latencies)
+
+
+def print_latency(name: str, target: float, achieved: float, latencies: list[float]) -> None:
+    print(f"  {name:12} at {achieved:>7,.0f} msg/s (target {target:>7,.0f}), {len(latencies):>7,} "
+          f"readings: p50 {1000 * percentile(latencies, 50):6.1f} ms, "
+          f"p99 {1000 * percentile(latencies, 99):6.1f} ms, max {1000 * max(latencies):6.1f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":
