@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 from cloud.storage.records import IngestBatch, IngestResult
 
@@ -20,9 +20,8 @@ class CollectorMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.messages = Counter(
-            "nursery_collector_messages", "MQTT messages received", ["kind"], registry=r
-        )
+        self.messages = LoopCounter("nursery_collector_messages", "MQTT messages received", "kind")
+        r.register(self.messages)
         self.rows = Counter(
             "nursery_collector_rows_stored", "New rows committed", ["kind"], registry=r
         )
@@ -52,17 +51,12 @@ class CollectorMetrics:
             "nursery_collector_lag_seconds", "Server receive time minus device time", LAG_BUCKETS,
         )  # fmt: skip
         r.register(self.lag_seconds)
-        self._received_by_kind: dict[str, Counter] = {}
         self.in_flight = Gauge(
             "nursery_collector_in_flight", "Messages received, not yet committed", registry=r
         )
 
     def received(self, kind: str) -> None:
-        # Label children are cached: labels() costs a lock and a lookup per message.
-        child = self._received_by_kind.get(kind)
-        if child is None:
-            child = self._received_by_kind[kind] = self.messages.labels(kind)
-        child.inc()
+        self.messages.inc(kind)
 
     def committed(self, batch: IngestBatch, result: IngestResult, seconds: float) -> None:
         self.batches.inc()
@@ -79,6 +73,26 @@ class CollectorMetrics:
 
     def observe_lag(self, device_time: datetime, received_at: datetime) -> None:
         self.lag_seconds.observe(max((received_at - device_time).total_seconds(), 0.0))
+
+
+class LoopCounter:
+    """A labelled counter incremented from one event-loop thread (see LoopHistogram): every
+    received message counts, and prometheus_client's Counter takes a lock per increment."""
+
+    def __init__(self, name: str, documentation: str, label: str) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._label = label
+        self._counts: dict[str, int] = {}
+
+    def inc(self, value: str) -> None:
+        self._counts[value] = self._counts.get(value, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for value, count in sorted(self._counts.items()):
+            family.add_metric([value], float(count))
+        yield family
 
 
 class LoopHistogram:

@@ -26,7 +26,13 @@ from cloud.collector.decode import IngestItem, to_ingest_item
 from cloud.collector.metrics import CollectorMetrics
 from cloud.config import CollectorSettings
 from cloud.storage import Storage, StorageError
-from cloud.storage.records import DeadLetter
+from cloud.storage.records import (
+    DeadLetter,
+    EventRow,
+    ReportedConfigRow,
+    StatusRow,
+    TelemetryRow,
+)
 from models.contract import MessageKind
 from models.contract.topics import subscription_filter
 
@@ -39,6 +45,15 @@ COLLECTED_KINDS = (
     MessageKind.STATUS,
     MessageKind.REPORTED_CONFIG,
 )
+
+
+# The label of each kind of message (its topic's last levels): "telemetry", ..., "config_reported".
+_KIND_LABELS: dict[type, str] = {
+    TelemetryRow: "telemetry",
+    EventRow: "event",
+    StatusRow: "status",
+    ReportedConfigRow: "config_reported",
+}
 
 
 class Collector:
@@ -138,8 +153,7 @@ class Collector:
             self.metrics.received("dead_letter")
             logger.info("dead letter on %s: %s", topic, item.error)
         else:
-            # nursery/v1/<id>/<kind>: "telemetry", ..., "config_reported"
-            self.metrics.received(topic.split("/", 3)[-1].replace("/", "_"))
+            self.metrics.received(_KIND_LABELS[type(item)])
             self.metrics.observe_lag(item.time, received_at)
         return item
 

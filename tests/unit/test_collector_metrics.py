@@ -23,3 +23,12 @@ def test_lag_is_exposed_as_a_cumulative_histogram() -> None:
     assert 'nursery_collector_lag_seconds_bucket{le="+Inf"} 5.0' in text
     assert "nursery_collector_lag_seconds_count 5.0" in text
     assert "nursery_collector_lag_seconds_sum 100002.03" in text
+
+
+def test_received_messages_are_counted_per_kind() -> None:
+    metrics = CollectorMetrics()
+    for kind in ("telemetry", "telemetry", "dead_letter"):
+        metrics.received(kind)
+    text = generate_latest(metrics.registry).decode()
+    assert 'nursery_collector_messages_total{kind="telemetry"} 2.0' in text
+    assert 'nursery_collector_messages_total{kind="dead_letter"} 1.0' in text
