@@ -65,8 +65,10 @@ class BatchAcknowledger:
 
     def _on_qos_1(self, mid: int, payload: bytes, topic: str, properties: Any) -> None:
         connection = self._client._connection
-        self.in_flight += 1
+        # Counted once delivered: if deliver raised, gmqtt logs it and the message, never
+        # acknowledged, comes back from the broker on the next connection.
         self._deliver(topic, payload, (connection, mid))
+        self.in_flight += 1
         if self.in_flight >= self._limit:
             self._pause(connection)
 

@@ -195,3 +195,17 @@ def test_an_incompatible_gmqtt_is_refused() -> None:
     del client._package_handler
     with pytest.raises(RuntimeError):
         BatchAcknowledger(client, lambda *_: None, 10).install()
+
+
+def test_a_message_its_handler_failed_on_is_neither_counted_nor_acknowledged() -> None:
+    client = FakeClient()
+
+    def failing(_topic: str, _payload: bytes, _receipt: Receipt) -> None:
+        raise RuntimeError("bug")
+
+    acks = BatchAcknowledger(client, failing, 10)
+    acks.install()
+    with pytest.raises(RuntimeError):
+        publish(client, 1)
+    assert acks.in_flight == 0
+    assert client._connection.writes == []
