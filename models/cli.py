@@ -18,12 +18,23 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from models.cry.errors import CryDetectorError
+from models.cry.features import WindowParams
 
 DEFAULT_DATA = Path("../shared/data/audio/manifest.csv")
 WORK_DIR_NAME = "nursery-cry-train"
+
+
+def _hop_frames(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= WindowParams().window_frames:
+        raise argparse.ArgumentTypeError(
+            f"must be between 1 and {WindowParams().window_frames} (one window)"
+        )
+    return value
 
 
 def _progress(message: str) -> None:
@@ -71,6 +82,7 @@ def cmd_recalibrate(args: argparse.Namespace) -> int:
         work_dir=(args.work_dir or Path(tempfile.gettempdir()) / WORK_DIR_NAME).resolve(),
         seed=int(training_info.get("seed", 1234)),
         features=manifest.features,
+        windows=replace(manifest.windows, hop_frames=args.hop_frames),
     )
     _progress(
         f"recalibrating {manifest.model_path.name} for windows every "
@@ -188,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="model manifest JSON to rewrite (default: the shipped model)",
+    )
+    recalibrate.add_argument(
+        "--hop-frames",
+        type=_hop_frames,
+        default=WindowParams().hop_frames,
+        help="score a window every N 10 ms frames; more is cheaper on a slow device, fewer "
+        "sees onsets sooner (default: %(default)s)",
     )
     recalibrate.add_argument(
         "--work-dir",

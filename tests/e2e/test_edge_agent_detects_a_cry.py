@@ -27,9 +27,10 @@ from tests.harness.services import BrokerAccount
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
 SPEECH, CRY = AUDIO / "not_cry_speech_commands.flac", AUDIO / "cry_donateacry.flac"
-# The model's measured median onset latency is 2.29 s (models/artifacts/MODEL_CARD.md); the
-# issue's target is 1.5 s. This bound is the measured figure plus the pipeline's share; the
-# figure this test measures is printed and reported in docs/performance.md.
+# The model's median onset latency on the synthesized night is 1.65 s from the first audible cry
+# (models/artifacts/MODEL_CARD.md); the target is 1.5 s. This test counts from the first
+# sample of the cry file and measures about 2.0 s; the bound leaves room for a loaded machine.
+# The figure is printed and reported in docs/performance.md.
 ONSET_BOUND_S = 3.0
 
 

@@ -54,3 +54,15 @@ def test_onset_rule_is_chosen_to_avoid_false_alerts_then_to_be_fast() -> None:
     assert (choice.hysteresis.onset_k, choice.hysteresis.onset_n) == (4, 6)
     assert choice.hysteresis.min_duration_s == 0.3
     assert choice.hysteresis.on_threshold == base.on_threshold
+
+
+@pytest.mark.parametrize("hop", ["0", "99", "-1"])
+def test_recalibrate_refuses_a_hop_outside_one_window(
+    hop: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from models.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["recalibrate", "--hop-frames", hop])
+    assert exit_info.value.code == 2
+    assert "--hop-frames: must be between 1 and 98" in capsys.readouterr().err
