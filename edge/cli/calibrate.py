@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from edge.assembly import AssemblyError, build_audio, build_detector
 from edge.audio import AudioSourceError
-from edge.cli.run import DEFAULT_CONFIG
+from edge.cli.arguments import add_config_argument, seconds_between
 from edge.config import AgentConfig, ConfigError, load_config
 from edge.detection.background import Background, record_background
 from edge.detection.calibration import (
@@ -56,28 +56,15 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=DEFAULT_CONFIG,
-        metavar="FILE",
-        help="TOML configuration file (default: %(default)s)",
-    )
+    add_config_argument(parser)
     parser.add_argument(
         "--seconds",
-        type=_seconds,
+        # At least a few detector windows (1 s long, one every 0.1 s); at most an hour.
+        type=seconds_between(2.0, 3600.0),
         default=30.0,
         help="seconds of audio to listen to (default: %(default)s)",
     )
     parser.set_defaults(handler=run)
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    # At least a few detector windows (1 s long, one every 0.1 s); at most an hour.
-    if not 2.0 <= value <= 3600.0:
-        raise argparse.ArgumentTypeError("must be between 2 and 3600")
-    return value
 
 
 class Progress:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any, TextIO
 
 from edge.checks import CheckResult, Outcome, run_checks
-from edge.cli.run import DEFAULT_CONFIG
+from edge.cli.arguments import add_config_argument, seconds_between
 
 EPILOG = """
 examples:
@@ -37,27 +36,14 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=DEFAULT_CONFIG,
-        metavar="FILE",
-        help="TOML configuration file (default: %(default)s)",
-    )
+    add_config_argument(parser)
     parser.add_argument(
         "--seconds",
-        type=_seconds,
+        type=seconds_between(0.5, 60.0),
         default=3.0,
         help="seconds of audio to record for the microphone check (default: %(default)s)",
     )
     parser.set_defaults(handler=run)
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not 0.5 <= value <= 60.0:
-        raise argparse.ArgumentTypeError("must be between 0.5 and 60")
-    return value
 
 
 def print_result(result: CheckResult, out: TextIO) -> None:

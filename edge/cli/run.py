@@ -11,16 +11,15 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from edge.assembly import AssemblyError, build_agent
+from edge.cli.arguments import add_config_argument
 from edge.config import ConfigError, load_config
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONFIG = Path("/etc/nursery-edge/config.toml")
 EPILOG = """
 examples:
   nursery-edge run --config /etc/nursery-edge/config.toml
@@ -39,13 +38,7 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=DEFAULT_CONFIG,
-        metavar="FILE",
-        help="TOML configuration file (default: %(default)s)",
-    )
+    add_config_argument(parser)
     parser.add_argument(
         "--check-config",
         action="store_true",

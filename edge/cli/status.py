@@ -10,14 +10,15 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from edge.cli.arguments import add_config_argument
 from edge.config import ConfigError, load_config
 from edge.local_status import daemon_is_running, read_status
 
-DEFAULT_CONFIG = Path("/etc/nursery-edge/config.toml")
 # As LSB init scripts: "user had insufficient privilege".
 NO_PERMISSION = 4
 EPILOG = """
@@ -41,17 +42,13 @@ def register(subparsers: Any) -> None:
     )
     add_location_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the raw status document")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=on_state_dir("status", _show))
 
 
 def add_location_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--config",
-        type=Path,
-        default=DEFAULT_CONFIG,
-        metavar="FILE",
-        help="the agent's configuration, to find its state folder (default: %(default)s)",
+    add_config_argument(
+        where, "the agent's configuration, to find its state folder (default: %(default)s)"
     )
     where.add_argument("--state-dir", type=Path, help="the agent's state folder, directly")
 
@@ -78,24 +75,35 @@ def _faults(document: dict[str, Any]) -> str:
     return "; ".join(shown) or "none"
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except PermissionError as exc:
-        print(
-            f"nursery-edge status: cannot read {exc.filename}: permission denied; "
-            "the agent's state folder is private to it - run this with sudo",
-            file=sys.stderr,
-        )
-        return NO_PERMISSION
+def on_state_dir(
+    command: str, body: Callable[[argparse.Namespace, Path], int]
+) -> Callable[[argparse.Namespace], int]:
+    """A handler that finds the agent's state folder, then runs ``body(args, state_dir)``.
+
+    Both failures an operator meets first get a sentence instead of a traceback: an invalid
+    configuration (exit 2) and a state folder only root may read (exit NO_PERMISSION).
+    """
+
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            try:
+                state_dir = state_dir_of(args)
+            except ConfigError as exc:
+                print(f"nursery-edge {command}: invalid configuration: {exc}", file=sys.stderr)
+                return 2
+            return body(args, state_dir)
+        except PermissionError as exc:
+            print(
+                f"nursery-edge {command}: cannot read {exc.filename}: permission denied; "
+                "the agent's state folder is private to it - run this with sudo",
+                file=sys.stderr,
+            )
+            return NO_PERMISSION
+
+    return handler
 
 
-def _run(args: argparse.Namespace) -> int:
-    try:
-        state_dir = state_dir_of(args)
-    except ConfigError as exc:
-        print(f"nursery-edge status: invalid configuration: {exc}", file=sys.stderr)
-        return 2
+def _show(args: argparse.Namespace, state_dir: Path) -> int:
     document = read_status(state_dir)
     running = daemon_is_running(document)
     if args.json:

@@ -11,14 +11,13 @@ import argparse
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
-from edge.cli.status import add_location_arguments, state_dir_of
-from edge.config import ConfigError
+from edge.cli.status import add_location_arguments, on_state_dir
 from edge.local_status import daemon_is_running, read_status, request_test_alert
 
 # As LSB init scripts: "user had insufficient privilege".
-NO_PERMISSION = 4
 EPILOG = """
 examples:
   sudo nursery-edge test-alert
@@ -45,27 +44,10 @@ def register(subparsers: Any) -> None:
         default=30.0,
         help="seconds to wait for the broker's acknowledgement (default: %(default)s)",
     )
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=on_state_dir("test-alert", _request))
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except PermissionError as exc:
-        print(
-            f"nursery-edge test-alert: cannot read {exc.filename}: permission denied; "
-            "the agent's state folder is private to it - run this with sudo",
-            file=sys.stderr,
-        )
-        return NO_PERMISSION
-
-
-def _run(args: argparse.Namespace) -> int:
-    try:
-        state_dir = state_dir_of(args)
-    except ConfigError as exc:
-        print(f"nursery-edge test-alert: invalid configuration: {exc}", file=sys.stderr)
-        return 2
+def _request(args: argparse.Namespace, state_dir: Path) -> int:
     if not daemon_is_running(read_status(state_dir)):
         print(
             "nursery-edge test-alert: the agent is not running; start it first "

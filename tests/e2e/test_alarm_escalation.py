@@ -26,6 +26,7 @@ from tests.harness.collector import CollectorProcess
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import probe
 from tests.harness.services import create_account
+from tests.harness.waiting import wait_until_async
 
 ESCALATE_AFTER_S = 2.0
 
@@ -53,15 +54,6 @@ class Screen:
 
     def of(self, event: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["event"] == event]
-
-
-async def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.05)
-    return condition()
 
 
 @pytest.mark.slow
@@ -115,7 +107,7 @@ async def test_unacknowledged_cry_escalates_to_the_second_caregiver_and_stops_af
         def cries(screen: Screen) -> list[dict[str, Any]]:
             return screen.of("CRY_DETECTED")
 
-        assert await wait_until(lambda: bool(cries(owner_screen) and cries(carer_screen)), 20)
+        assert await wait_until_async(lambda: bool(cries(owner_screen) and cries(carer_screen)), 20)
         first = cries(carer_screen)[0]
         assert first["needs_ack"] is True
         assert first["escalation_level"] == 0
@@ -126,7 +118,9 @@ async def test_unacknowledged_cry_escalates_to_the_second_caregiver_and_stops_af
         assert stamps == sorted(stamps), "event <= received <= committed <= sent"
 
         # Nobody acknowledges: after the configured time it is sent again, escalated.
-        assert await wait_until(lambda: len(cries(carer_screen)) >= 2, 15), carer_screen.messages
+        assert await wait_until_async(lambda: len(cries(carer_screen)) >= 2, 15), (
+            carer_screen.messages
+        )
         escalated = cries(carer_screen)[1]
         waited = time.monotonic() - published
         assert escalated["alert_id"] == first["alert_id"]
@@ -136,7 +130,7 @@ async def test_unacknowledged_cry_escalates_to_the_second_caregiver_and_stops_af
         assert len(cries(owner_screen)) == 2, "the first caregiver is reminded too"
 
         await carer_screen.acknowledge(first["alert_id"])
-        assert await wait_until(
+        assert await wait_until_async(
             lambda: all(screen.of("ALERT_ACKNOWLEDGED") for screen in screens), 10
         )
         ack = owner_screen.of("ALERT_ACKNOWLEDGED")[0]

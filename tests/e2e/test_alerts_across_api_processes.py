@@ -12,7 +12,6 @@ import asyncio
 import json
 import re
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from tests.harness.mqtt import ProbeClient
 from tests.harness.network import free_port
 from tests.harness.processes import ManagedProcess, console_script
 from tests.harness.services import BrokerAccount, create_account
+from tests.harness.waiting import wait_until_async
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
 SECRET = "two-api-processes-secret-0123456789-abcdefghij"
@@ -98,15 +98,6 @@ async def collect(url: str, into: list[dict[str, Any]], ready: asyncio.Event) ->
                 into.append(message)
 
 
-async def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.05)
-    return condition()
-
-
 @pytest.mark.slow
 async def test_a_device_cry_reaches_each_caregiver_once_across_two_api_processes(
     database_url: str,
@@ -166,7 +157,7 @@ async def test_a_device_cry_reaches_each_caregiver_once_across_two_api_processes
         def cries(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [m for m in messages if m["event"] == "CRY_DETECTED"]
 
-        arrived = await wait_until(
+        arrived = await wait_until_async(
             lambda: bool(cries(owner_messages) and cries(carer_messages)), 60
         )
         assert arrived, f"owner {owner_messages}, carer {carer_messages}\n{agent.output()}"
@@ -200,7 +191,7 @@ async def test_a_device_cry_reaches_each_caregiver_once_across_two_api_processes
                     return payload
             return None
 
-        assert await wait_until(lambda: report() is not None, 20), agent.output()
+        assert await wait_until_async(lambda: report() is not None, 20), agent.output()
         applied = report()
         assert applied is not None
         assert applied.accepted

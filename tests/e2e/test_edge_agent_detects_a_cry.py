@@ -8,7 +8,6 @@ against the contract, the episode pairing in the database, and how soon the cry 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from tests.harness.edge_agent import EdgeAgentRunner
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import ProbeClient
 from tests.harness.services import BrokerAccount
+from tests.harness.waiting import wait_until_async
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
 SPEECH, CRY = AUDIO / "not_cry_speech_commands.flac", AUDIO / "cry_donateacry.flac"
@@ -47,14 +47,6 @@ def received(probe: ProbeClient, arrivals: dict[int, float]) -> list[tuple[float
         (arrivals[id(message)], decode_message(message.topic, bytes(message.payload)))
         for message in list(probe.messages)
     ]
-
-
-async def wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await asyncio.sleep(0.05)
 
 
 def stored_events(database_url: str, device_id: str) -> list[tuple[int, str, int]]:
@@ -96,7 +88,7 @@ async def test_a_replayed_cry_becomes_one_episode_in_the_database_within_the_bou
         def events() -> list[tuple[float, Event]]:
             return [(at, p) for at, p in received(probe, arrivals) if isinstance(p, Event)]
 
-        await wait_until(lambda: len(events()) >= 2, timeout_s=60)
+        await wait_until_async(lambda: len(events()) >= 2, timeout_s=60)
     finally:
         assert agent.stop_cleanly(), agent.output()
         probe.client.disconnect()
@@ -127,7 +119,7 @@ async def test_a_replayed_cry_becomes_one_episode_in_the_database_within_the_bou
     )
     assert 0.0 < latency_s <= ONSET_BOUND_S, agent.output()
 
-    await wait_until(lambda: len(stored_events(database_url, device_id)) >= 2, timeout_s=30)
+    await wait_until_async(lambda: len(stored_events(database_url, device_id)) >= 2, timeout_s=30)
     assert stored_events(database_url, device_id) == [
         (started.seq, "cry_started", started.seq),
         (ended.seq, "cry_ended", started.seq),

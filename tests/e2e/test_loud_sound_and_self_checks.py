@@ -10,7 +10,6 @@ read through the API, as the app reads them.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.harness.collector import CollectorProcess
 from tests.harness.edge_agent import EdgeAgentRunner
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.services import create_account
+from tests.harness.waiting import eventually
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
 DEAD_AFTER_S = 3.0
@@ -36,16 +36,6 @@ async def alerts_of(http: httpx.AsyncClient, owner: dict[str, str], device_id: s
     assert response.status_code == 200, response.text
     listed: list[Any] = response.json()
     return listed
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.5)
-    raise TimeoutError(f"not within {timeout_s} s")
 
 
 @pytest.mark.slow

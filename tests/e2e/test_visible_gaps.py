@@ -24,18 +24,9 @@ from tests.harness.edge_agent import EdgeAgentRunner
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.proxy import CuttableProxy
 from tests.harness.services import create_account
+from tests.harness.waiting import eventually
 
 OUTAGE_S = 8.0
-
-
-async def wait_for(probe: Callable[[], Any], timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = await probe()
-        if result:
-            return result
-        await asyncio.sleep(0.25)
-    raise TimeoutError(f"not within {timeout_s} s")
 
 
 @pytest.mark.slow
@@ -74,11 +65,11 @@ async def test_a_network_loss_is_a_gap_that_closes_after_the_replay(
         return listed
 
     try:
-        await wait_for(lambda: _at_least(readings, 3), 30)
+        await eventually(lambda: _at_least(readings, 3), 30)
         assert await gaps() == []
         proxy.cut()
         cut_at = time.monotonic()
-        (open_gap,) = await wait_for(gaps, 15)
+        (open_gap,) = await eventually(gaps, 15)
         assert open_gap["reason"] == "offline"
         assert open_gap["end"] is None, "still offline"
         await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - cut_at)))
@@ -88,7 +79,7 @@ async def test_a_network_loss_is_a_gap_that_closes_after_the_replay(
         async def closed_gaps() -> list[dict[str, Any]]:
             return [g for g in await gaps(closed=True) if g["closed_at"] is not None]
 
-        (closed,) = await wait_for(closed_gaps, 30)
+        (closed,) = await eventually(closed_gaps, 30)
         assert closed["id"] == open_gap["id"]
         assert closed["end"] is not None
         assert await gaps() == [], "a filled gap is no gap any more"

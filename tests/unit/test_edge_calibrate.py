@@ -321,3 +321,13 @@ def test_progress_without_a_terminal_is_a_line_every_5_seconds() -> None:
         progress.update(done)
     progress.finish()
     assert out.getvalue() == "listened 5/12 s\nlistened 10/12 s\n"
+
+
+@pytest.mark.parametrize("seconds", ["1.5", "3601", "soon"])
+def test_calibrate_refuses_a_listening_time_outside_2_to_3600_s(
+    seconds: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["calibrate", "--seconds", seconds])
+    assert exit_info.value.code == 2
+    assert "--seconds" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import configparser
 import shlex
 from pathlib import Path
 
-from edge.cli.run import DEFAULT_CONFIG
+from edge.cli.arguments import DEFAULT_CONFIG
 from edge.config import load_config
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware_config"
