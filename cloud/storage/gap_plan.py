@@ -23,6 +23,12 @@ from datetime import datetime, timedelta
 # apart than this many telemetry intervals.
 COVERAGE_INTERVALS = 3.0
 DEFAULT_TELEMETRY_INTERVAL_S = 10.0
+# A ``missing_messages`` gap filled within this long of being opened was reordering, not a
+# loss: with several collectors in one shared-subscription group the broker deals each device's
+# messages out in turn, so every batch skips numbers another member is committing at the same
+# moment. Such a gap is deleted instead of kept as "back-filled", which would otherwise add a
+# closed row for about every other message.
+REORDER_WINDOW_S = 30.0
 
 
 def missing_ranges(known_max_seq: int | None, new_seqs: Iterable[int]) -> list[tuple[int, int]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from cloud.storage import Storage
+import pytest
+
+from cloud.storage import Storage, gap_plan
 from cloud.storage.records import AlertDelivery, EventRow, IngestBatch, StatusRow, StoredAlert
 from tests.integration.test_storage_contract import T0, cry, new_device, reading, unique
 
@@ -182,6 +184,29 @@ async def test_missing_sequence_numbers_are_a_gap_until_they_arrive(storage: Sto
     assert len(await storage.list_gaps(owner_id, device_id, None, None)) == 1, "4 still missing"
     await storage.ingest(IngestBatch(events=[cry(device_id, 4)]))
     assert await storage.list_gaps(owner_id, device_id, None, None) == []
+
+
+async def test_a_hole_filled_within_the_reorder_window_leaves_no_gap(storage: Storage) -> None:
+    """Reordering (a share group's other member committing the number a moment later) is not a
+    loss: no back-filled gap is kept for it."""
+    owner_id, device_id = await new_device(storage)
+    await storage.ingest(IngestBatch(readings=[reading(device_id, s) for s in (0, 2)]))
+    assert len(await storage.list_gaps(owner_id, device_id, None, None)) == 1
+    await storage.ingest(IngestBatch(readings=[reading(device_id, 1)]))
+    assert await storage.list_gaps(owner_id, device_id, None, None, include_closed=True) == []
+
+
+async def test_a_hole_filled_after_the_reorder_window_stays_as_back_filled(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gap_plan, "REORDER_WINDOW_S", 0.0)
+    owner_id, device_id = await new_device(storage)
+    await storage.ingest(IngestBatch(readings=[reading(device_id, s) for s in (0, 2)]))
+    await storage.ingest(IngestBatch(readings=[reading(device_id, 1)]))
+    assert await storage.list_gaps(owner_id, device_id, None, None) == []
+    (closed,) = await storage.list_gaps(owner_id, device_id, None, None, include_closed=True)
+    assert (closed.first_seq, closed.last_seq) == (1, 1)
+    assert closed.closed_at is not None
 
 
 async def test_interleaved_shares_open_and_close_gaps_per_device_and_range(

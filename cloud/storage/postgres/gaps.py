@@ -10,12 +10,14 @@ the ingest benchmark (docs/performance.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
 
+from cloud.storage import gap_plan
 from cloud.storage.gap_plan import covered, max_spacing, missing_ranges
 from cloud.storage.records import EventRow, StatusRow, TelemetryRow
 
@@ -27,14 +29,22 @@ SELECT k.device_id, k.seq, coalesce(
 FROM unnest(%(ids)s::text[], %(seqs)s::bigint[]) AS k(device_id, seq)
 """
 
-_CLOSE_FILLED_SEQ_GAPS = """
-UPDATE gaps g SET closed_at = now() WHERE g.device_id = ANY(%(ids)s)
-  AND g.reason = 'missing_messages' AND g.closed_at IS NULL
-  AND (SELECT count(DISTINCT seq) FROM (
-         SELECT seq FROM readings WHERE device_id = g.device_id
-           AND seq BETWEEN g.first_seq AND g.last_seq
-         UNION SELECT seq FROM events WHERE device_id = g.device_id
-           AND seq BETWEEN g.first_seq AND g.last_seq) s) = g.last_seq - g.first_seq + 1
+# Filled gaps: deleted when they were reordering (filled within the reorder window of being
+# opened), marked back-filled otherwise (``cloud.storage.gap_plan.REORDER_WINDOW_S``).
+_SETTLE_FILLED_SEQ_GAPS = """
+WITH filled AS (
+    SELECT g.id, g.opened_at > now() - make_interval(secs => %(window)s) AS reordered
+    FROM gaps g WHERE g.device_id = ANY(%(ids)s)
+      AND g.reason = 'missing_messages' AND g.closed_at IS NULL
+      AND (SELECT count(DISTINCT seq) FROM (
+             SELECT seq FROM readings WHERE device_id = g.device_id
+               AND seq BETWEEN g.first_seq AND g.last_seq
+             UNION SELECT seq FROM events WHERE device_id = g.device_id
+               AND seq BETWEEN g.first_seq AND g.last_seq) s) = g.last_seq - g.first_seq + 1
+), dropped AS (
+    DELETE FROM gaps WHERE id IN (SELECT id FROM filled WHERE reordered)
+)
+UPDATE gaps SET closed_at = now() WHERE id IN (SELECT id FROM filled WHERE NOT reordered)
 """
 
 _OPEN_SEQ_GAP = (
@@ -65,7 +75,9 @@ async def maintain_gaps(
             filling.append(device_id)
     await _open_seq_gaps(conn, holes)
     if filling:
-        await conn.execute(_CLOSE_FILLED_SEQ_GAPS, {"ids": filling})
+        await conn.execute(
+            _SETTLE_FILLED_SEQ_GAPS, {"ids": filling, "window": gap_plan.REORDER_WINDOW_S}
+        )
     for status in status_changes:
         if not status.online:
             last_seen = devices[status.device_id]["last_seen"] or status.received_at
@@ -117,7 +129,7 @@ async def _close_backfilled(
         (device_ids,),
     )
     for gap in await cursor.fetchall():
-        settings = devices[gap["device_id"]].get("device_settings") or {}
+        settings = json.loads(devices[gap["device_id"]]["device_settings_json"] or "{}")
         spacing = max_spacing(settings.get("telemetry_interval_s"))
         readings = await conn.execute(
             "SELECT time FROM readings WHERE device_id = %s AND time BETWEEN %s AND %s",

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cloud.storage import gap_plan
 from cloud.storage.delivery_stats import percentile
 from cloud.storage.gap_plan import covered, max_spacing, missing_ranges
 from cloud.storage.records import (
@@ -270,7 +271,8 @@ def maintain_gaps(
     status_changes: Sequence[StatusRow],
 ) -> None:
     """As postgres/alarms.py ``maintain_gaps``; runs in the caller's transaction."""
-    now = to_db_time(datetime.now(UTC))
+    moment = datetime.now(UTC)
+    now = to_db_time(moment)
     by_device: dict[str, list[TelemetryRow | EventRow]] = {}
     for row in new_rows:
         by_device.setdefault(row.device_id, []).append(row)
@@ -286,7 +288,7 @@ def maintain_gaps(
                  first, last, now),
             )  # fmt: skip
         if known is not None and any(row.seq <= known for row in rows):
-            _close_filled_seq_gaps(conn, device_id, now)
+            _settle_filled_seq_gaps(conn, device_id, moment)
     for status in status_changes:
         if not status.online:
             last_seen = optional_time(devices[status.device_id]["last_seen"]) or status.received_at
@@ -314,9 +316,11 @@ def _time_of_seq(conn: sqlite3.Connection, device_id: str, seq: int) -> datetime
     return None if row is None else from_db_time(row["time"])
 
 
-def _close_filled_seq_gaps(conn: sqlite3.Connection, device_id: str, now: str) -> None:
-    conn.execute(
-        "UPDATE gaps SET closed_at = :now WHERE device_id = :d"
+def _settle_filled_seq_gaps(conn: sqlite3.Connection, device_id: str, now: datetime) -> None:
+    """Filled gaps: deleted when they were reordering, marked back-filled otherwise
+    (``cloud.storage.gap_plan.REORDER_WINDOW_S``)."""
+    filled = conn.execute(
+        "SELECT id, opened_at FROM gaps WHERE device_id = :d"
         " AND reason = 'missing_messages' AND closed_at IS NULL"
         " AND (SELECT count(DISTINCT seq) FROM ("
         "   SELECT seq FROM readings WHERE device_id = :d"
@@ -324,8 +328,14 @@ def _close_filled_seq_gaps(conn: sqlite3.Connection, device_id: str, now: str) -
         "   UNION SELECT seq FROM events WHERE device_id = :d"
         "     AND seq BETWEEN gaps.first_seq AND gaps.last_seq))"
         "   = gaps.last_seq - gaps.first_seq + 1",
-        {"d": device_id, "now": now},
-    )
+        {"d": device_id},
+    ).fetchall()
+    reorder_since = now - timedelta(seconds=gap_plan.REORDER_WINDOW_S)
+    for gap in filled:
+        if from_db_time(gap["opened_at"]) > reorder_since:
+            conn.execute("DELETE FROM gaps WHERE id = ?", (gap["id"],))
+        else:
+            conn.execute("UPDATE gaps SET closed_at = ? WHERE id = ?", (to_db_time(now), gap["id"]))
 
 
 def _close_backfilled(
