@@ -7,10 +7,12 @@ Only newly stored rows are passed in, so a redelivered message never alerts twic
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from cloud.rules import (
@@ -88,13 +90,24 @@ def _decode(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def settings_of(device_id: str, document: dict[str, Any]) -> NurserySettings:
-    try:
-        return NurserySettings.from_mapping(document)
-    except SettingsError as exc:
-        # Settings are validated when written; a bad stored document must not stop ingest.
-        logger.error("device %s has invalid settings (%s); using defaults", device_id, exc)
+def settings_from_json(device_id: str, document: str | None) -> NurserySettings:
+    """A device's nursery settings from their stored JSON text. Settings are validated when
+    written; a bad stored document must not stop ingest, so it is logged and the defaults
+    apply. A fleet shares a few distinct documents (most are the defaults): each is parsed and
+    validated once."""
+    settings = _settings_of_text(document or "{}")
+    if isinstance(settings, SettingsError):
+        logger.error("device %s has invalid settings (%s); using defaults", device_id, settings)
         return NurserySettings()
+    return settings
+
+
+@lru_cache(maxsize=1024)
+def _settings_of_text(document: str) -> NurserySettings | SettingsError:
+    try:
+        return NurserySettings.from_mapping(json.loads(document))
+    except SettingsError as exc:
+        return exc
 
 
 def evaluate_batch(

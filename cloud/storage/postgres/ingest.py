@@ -8,6 +8,7 @@ the same transaction, which PostgreSQL delivers only on commit.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
-from cloud.alerting import DeviceRules, evaluate_batch, settings_of
+from cloud.alerting import DeviceRules, evaluate_batch, settings_from_json
 from cloud.rules import NewAlert
 from cloud.storage.ingest_plan import (
     CLOCK_DRIFT_THRESHOLD_S,
@@ -208,7 +209,12 @@ async def _apply_statuses(
 def _redelivered(status: StatusRow, device: dict[str, Any]) -> bool:
     """The stored status again: the broker re-sends a retained status to every new
     subscription (a collector restarting), and its content - uptime included - is unchanged."""
-    return bool(status.online == device["online"] and status.details == device["status"])
+    stored = device["status_json"]
+    return bool(
+        status.online == device["online"]
+        and stored is not None
+        and status.details == json.loads(stored)
+    )
 
 
 async def _apply_reported(
@@ -269,7 +275,8 @@ async def load_rules(
     states = {row["device_id"]: row["state"] for row in await cursor.fetchall()}
     return {
         device_id: DeviceRules.from_document(
-            settings_of(device_id, devices[device_id]["settings"]), states.get(device_id, {})
+            settings_from_json(device_id, devices[device_id]["settings_json"]),
+            states.get(device_id, {}),
         )
         for device_id in device_ids
     }
@@ -299,8 +306,12 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
         # Locking the batch's devices (in a fixed order, so two collectors cannot deadlock)
         # serialises rule evaluation per device across collectors.
         cursor = await conn.execute(
-            "SELECT device_id, settings, online, status_at, reported_revision, reported_at,"
-            " max_seq, last_seen, device_settings, status"
+            # The JSON documents come as text and are parsed only where needed (settings once
+            # per distinct document, status only for a device with a status in the batch): with
+            # a thousand devices per batch, parsing them all was a tenth of the collector.
+            "SELECT device_id, settings::text AS settings_json, online, status_at,"
+            " reported_revision, reported_at, max_seq, last_seen,"
+            " device_settings::text AS device_settings_json, status::text AS status_json"
             " FROM devices WHERE device_id = ANY(%s) ORDER BY device_id FOR UPDATE",
             (device_ids,),
         )

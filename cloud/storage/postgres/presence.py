@@ -15,7 +15,8 @@ from cloud.storage.postgres.ingest import load_rules, save_rules_and_alerts
 from cloud.storage.records import StoredAlert, TelemetryRow
 
 _OFFLINE_CANDIDATES = """
-SELECT d.device_id, d.settings FROM devices d JOIN rule_state r USING (device_id)
+SELECT d.device_id, d.settings::text AS settings_json
+FROM devices d JOIN rule_state r USING (device_id)
 WHERE NOT d.online
   AND r.state -> 'presence' ->> 'offline_since' IS NOT NULL
   AND NOT coalesce((r.state -> 'presence' ->> 'alerted')::boolean, false)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from cloud.alerting import DeviceRules, evaluate_batch, evaluate_presence, settings_of
+from cloud.alerting import DeviceRules, evaluate_batch, evaluate_presence, settings_from_json
 from cloud.rules import NewAlert
 from cloud.storage.ingest_plan import (
     CLOCK_DRIFT_THRESHOLD_S,
@@ -149,7 +149,7 @@ def _load_rules(
     }
     return {
         device_id: DeviceRules.from_document(
-            settings_of(device_id, json.loads(settings[device_id])), states.get(device_id, {})
+            settings_from_json(device_id, settings[device_id]), states.get(device_id, {})
         )
         for device_id in device_ids
     }
