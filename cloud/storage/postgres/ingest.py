@@ -40,6 +40,7 @@ from cloud.storage.records import (
     StoredAlert,
     TelemetryRow,
 )
+from cloud.storage.rule_cache import CommittedRules, RuleStateCache
 
 logger = logging.getLogger(__name__)
 
@@ -266,41 +267,69 @@ async def _update_liveness(
     )
 
 
+# The state document only where this process's committed revision is not the stored one.
+_LOAD_RULE_STATES = """
+SELECT r.device_id, r.revision,
+       CASE WHEN r.revision = c.revision THEN NULL ELSE r.state END AS state
+FROM rule_state r
+JOIN unnest(%(ids)s::text[], %(revisions)s::bigint[]) AS c(device_id, revision) USING (device_id)
+"""
+
+_SAVE_RULE_STATES = """
+INSERT INTO rule_state (device_id, state) SELECT * FROM unnest(%b::text[], %b::jsonb[])
+ON CONFLICT (device_id) DO UPDATE
+    SET state = EXCLUDED.state, revision = nextval('rule_state_revision')
+RETURNING device_id, revision
+"""
+
+
 async def load_rules(
-    conn: AsyncConnection[Any], device_ids: Sequence[str], devices: dict[str, dict[str, Any]]
+    conn: AsyncConnection[Any],
+    device_ids: Sequence[str],
+    devices: dict[str, dict[str, Any]],
+    cache: RuleStateCache,
 ) -> dict[str, DeviceRules]:
+    """The devices' settings and rule state; ``devices`` holds their rows (``settings_json``)."""
+    ids = list(device_ids)
     cursor = await conn.execute(
-        "SELECT device_id, state FROM rule_state WHERE device_id = ANY(%s)", (list(device_ids),)
+        _LOAD_RULE_STATES, {"ids": ids, "revisions": [cache.revision(d) for d in ids]}
     )
-    states = {row["device_id"]: row["state"] for row in await cursor.fetchall()}
-    return {
-        device_id: DeviceRules.from_document(
-            settings_from_json(device_id, devices[device_id]["settings_json"]),
-            states.get(device_id, {}),
-        )
-        for device_id in device_ids
-    }
+    stored = {row["device_id"]: row["state"] for row in await cursor.fetchall()}
+    rules = {}
+    for device_id in ids:
+        settings = settings_from_json(device_id, devices[device_id]["settings_json"])
+        if device_id not in stored:
+            rules[device_id] = DeviceRules(settings)
+        elif stored[device_id] is None:  # the revision this process committed
+            rules[device_id] = cache.rules(device_id, settings)
+        else:
+            rules[device_id] = DeviceRules.from_document(settings, stored[device_id])
+    return rules
 
 
 async def save_rules_and_alerts(
     conn: AsyncConnection[Any], rules: dict[str, DeviceRules], alerts: list[NewAlert]
-) -> list[StoredAlert]:
-    await conn.execute(
-        "INSERT INTO rule_state (device_id, state)"
-        " SELECT * FROM unnest(%b::text[], %b::jsonb[])"
-        " ON CONFLICT (device_id) DO UPDATE SET state = EXCLUDED.state",
+) -> tuple[list[StoredAlert], CommittedRules]:
+    """Store the states and alerts; the states go to the cache once the caller committed."""
+    cursor = await conn.execute(
+        _SAVE_RULE_STATES,
         (list(rules), [Jsonb(device_rules.state_document()) for device_rules in rules.values()]),
     )
-    return [
+    revisions = {row["device_id"]: row["revision"] for row in await cursor.fetchall()}
+    stored = [
         await insert_alert(
             conn, alert.device_id, None, alert.kind.value, alert.time, alert.message,
             alert.sick_detected, alert.details, alert.received_at, alert.escalate_after_s,
         )
         for alert in alerts
     ]  # fmt: skip
+    return stored, CommittedRules(revisions, rules)
 
 
-async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult:
+async def ingest(
+    conn: AsyncConnection[Any], batch: IngestBatch, cache: RuleStateCache
+) -> IngestResult:
+    committed: CommittedRules | None = None
     async with conn.transaction():
         device_ids = batch.device_ids()
         # Locking the batch's devices (in a fixed order, so two collectors cannot deadlock)
@@ -328,9 +357,9 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
         touched = IngestBatch(new_readings, new_events, statuses).device_ids()
         alerts: list[StoredAlert] = []
         if touched:
-            rules = await load_rules(conn, touched, devices)
+            rules = await load_rules(conn, touched, devices, cache)
             raised = evaluate_batch(rules, new_readings, new_events, changes, statuses)
-            alerts = await save_rules_and_alerts(conn, rules, raised)
+            alerts, committed = await save_rules_and_alerts(conn, rules, raised)
         latest = latest_per_device(new_readings)
         if latest:
             # Delivered to the API processes only if and when this transaction commits.
@@ -338,6 +367,8 @@ async def ingest(conn: AsyncConnection[Any], batch: IngestBatch) -> IngestResult
                 "SELECT pg_notify(%s, payload) FROM unnest(%b::text[]) AS payload",
                 (READING_CHANNEL, [reading_to_json(row) for row in latest]),
             )
+    if committed is not None:
+        cache.record(committed)
     duplicates = (
         len(known_batch.readings) + len(known_batch.events) - len(new_readings) - len(new_events)
     )

@@ -13,6 +13,7 @@ from cloud.storage.live_readings import READING_CHANNEL, reading_from_json
 from cloud.storage.postgres.alarms import ALERT_CHANNEL, alert_from_json
 from cloud.storage.postgres.ingest import load_rules, save_rules_and_alerts
 from cloud.storage.records import StoredAlert, TelemetryRow
+from cloud.storage.rule_cache import RuleStateCache
 
 _OFFLINE_CANDIDATES = """
 SELECT d.device_id, d.settings::text AS settings_json
@@ -25,7 +26,9 @@ FOR UPDATE OF d SKIP LOCKED
 """
 
 
-async def check_offline(conn: AsyncConnection[Any], now: datetime) -> list[StoredAlert]:
+async def check_offline(
+    conn: AsyncConnection[Any], now: datetime, cache: RuleStateCache
+) -> list[StoredAlert]:
     """Alert for devices offline past their grace period. SKIP LOCKED lets several collectors
     run this concurrently without alerting twice."""
     async with conn.transaction():
@@ -33,8 +36,10 @@ async def check_offline(conn: AsyncConnection[Any], now: datetime) -> list[Store
         devices = {row["device_id"]: row for row in await cursor.fetchall()}
         if not devices:
             return []
-        rules = await load_rules(conn, sorted(devices), devices)
-        return await save_rules_and_alerts(conn, rules, evaluate_presence(rules, now))
+        rules = await load_rules(conn, sorted(devices), devices, cache)
+        alerts, committed = await save_rules_and_alerts(conn, rules, evaluate_presence(rules, now))
+    cache.record(committed)
+    return alerts
 
 
 async def listen_alerts(database_url: str) -> AsyncIterator[StoredAlert]:

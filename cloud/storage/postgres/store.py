@@ -51,6 +51,7 @@ from cloud.storage.records import (
     UserCredentials,
     UserRole,
 )
+from cloud.storage.rule_cache import RuleStateCache
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class PostgresStorage:
         self._pool = pool
         self._database_url = database_url
         self._timescale = timescale
+        # Rule states this process committed (cloud/storage/rule_cache.py).
+        self._rule_cache = RuleStateCache()
 
     @classmethod
     async def open(
@@ -183,14 +186,14 @@ class PostgresStorage:
     async def ingest(self, batch: IngestBatch) -> IngestResult:
         try:
             async with self._pool.connection() as conn:
-                return await ingest(conn, batch)
+                return await ingest(conn, batch, self._rule_cache)
         except psycopg.Error as exc:
             raise StorageError(f"storing a batch of {len(batch)} messages failed: {exc}") from exc
 
     async def check_offline(self, now: datetime) -> list[StoredAlert]:
         try:
             async with self._pool.connection() as conn:
-                return await check_offline(conn, now)
+                return await check_offline(conn, now, self._rule_cache)
         except psycopg.Error as exc:
             raise StorageError(f"offline check failed: {exc}") from exc
 

@@ -1,0 +1,64 @@
+"""Two collectors (two PostgreSQL storages, each with its own rule-state cache) taking turns on
+one device, as a shared-subscription group does: each must see the state the other committed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from cloud.storage import Storage, open_storage
+from cloud.storage.records import IngestBatch
+from tests.integration.test_storage_contract import new_device, reading
+
+
+@pytest.fixture
+async def second_storage(database_url: str) -> AsyncIterator[Storage]:
+    store = await open_storage(database_url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def first_storage(database_url: str) -> AsyncIterator[Storage]:
+    store = await open_storage(database_url)
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_a_collector_sees_the_rule_state_another_committed(
+    first_storage: Storage, second_storage: Storage
+) -> None:
+    first, second = first_storage, second_storage
+    _owner, device_id = await new_device(first)
+    await first.set_device_settings(device_id, {"climate_grace_s": 25})
+    # The first collector caches an in-range state; the second then stores "too hot since 10 s".
+    await first.ingest(IngestBatch(readings=[reading(device_id, 0, temperature=20.0)]))
+    await second.ingest(IngestBatch(readings=[reading(device_id, 1, temperature=25.0)]))
+    # 30 s later, still hot: only the second collector's state says the grace is over.
+    result = await first.ingest(IngestBatch(readings=[reading(device_id, 4, temperature=25.0)]))
+    assert [alert.kind for alert in result.alerts] == ["CLIMATE_OUT_OF_RANGE"]
+    assert "since" in result.alerts[0].message
+
+
+async def test_a_collector_reuses_its_own_committed_state(
+    first_storage: Storage, second_storage: Storage
+) -> None:
+    first = first_storage
+    _owner, device_id = await new_device(first)
+    await first.set_device_settings(device_id, {"climate_grace_s": 25})
+    results = [
+        await first.ingest(IngestBatch(readings=[reading(device_id, s, temperature=25.0)]))
+        for s in range(4)
+    ]
+    assert [len(result.alerts) for result in results] == [0, 0, 0, 1]
+    # The second collector takes over and the device recovers: it must know an alert was out.
+    recovered = await second_storage.ingest(
+        IngestBatch(readings=[reading(device_id, 4, temperature=20.0)])
+    )
+    assert [alert.kind for alert in recovered.alerts] == ["CLIMATE_NORMAL"]
