@@ -137,7 +137,23 @@ def cmd_night(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from models.cry.detector import CryDetector, default_model_manifest_path
+    from models.cry.manifest import load_manifest
+    from models.training.night_run import update_manifest_section
+    from models.training.robustness import format_robustness, steady_tone_report
+
+    manifest = load_manifest(args.model_manifest or default_model_manifest_path())
+    report = steady_tone_report(CryDetector.from_manifest(manifest))
+    if args.update_manifest:
+        update_manifest_section(manifest, "steady_tones", report.to_dict())
+        _progress(f"recorded steady-tone results in {manifest.path}")
+    print(json.dumps(report.to_dict()) if args.json else format_robustness(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+
     parser = argparse.ArgumentParser(
         prog="nursery-model",
         description=__doc__,
@@ -283,6 +299,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     night.add_argument("--json", action="store_true", help="print one JSON object")
     night.set_defaults(handler=cmd_night)
+
+    robustness = commands.add_parser(
+        "robustness",
+        help="false alerts from a quiet room with a steady electrical whine",
+        description="Stream quiet synthesized rooms, alone and with a steady whine (a tone and "
+        "its octave at 150-1400 Hz, -20 to +10 dB against the room), through the live "
+        "detector and count the cry episodes it raises: nobody is crying, so every one is a "
+        "false alert.",
+        epilog="example: nursery-model robustness --json",
+    )
+    robustness.add_argument(
+        "--model-manifest",
+        type=Path,
+        default=None,
+        help="model manifest JSON (default: the shipped model)",
+    )
+    robustness.add_argument(
+        "--update-manifest",
+        action="store_true",
+        help="record the results in the model manifest and card",
+    )
+    robustness.add_argument("--json", action="store_true", help="print one JSON object")
+    robustness.set_defaults(handler=cmd_robustness)
     return parser
 
 

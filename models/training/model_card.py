@@ -66,6 +66,28 @@ def _onset_rule_lines(night: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
+def _steady_tone_lines(report: Mapping[str, Any] | None) -> list[str]:
+    if not report:
+        return ["Not measured yet: run `nursery-model robustness --update-manifest`."]
+    pitches = ", ".join(f"{p:.0f}" for p in report["whine_pitches_hz"])
+    lines = [
+        f"Quiet synthesized rooms ({report['case_seconds']:.0f} s each, about -50 dBFS), alone "
+        f"and with a steady whine (a tone and its octave; {pitches} Hz) at a level against the "
+        "room, streamed through the live detector; nobody cries, so every episode is a false "
+        "alert (`nursery-model robustness`):",
+        "",
+        "| whine level | rooms | rooms with a false alert | false alerts per hour |",
+        "|---|---:|---:|---:|",
+    ]
+    for level in report["levels"]:
+        name = "none" if level["level_db"] is None else f"{level['level_db']:+.0f} dB"
+        lines.append(
+            f"| {name} | {level['cases']} | {level['rooms_alerted']} | "
+            f"{level['false_alerts_per_hour']:.1f} |"
+        )
+    return lines
+
+
 def render_model_card(manifest: Mapping[str, Any]) -> str:
     from models.training.model_card_text import STATIC_SECTIONS
 
@@ -125,5 +147,7 @@ def render_model_card(manifest: Mapping[str, Any]) -> str:
     lines += _clip_table(metrics["validation"])
     lines += ["", "## Event-level metrics: synthesized nursery night", ""]
     lines += _night_lines(metrics.get("night"))
+    lines += ["", "## Robustness: a quiet room with a steady whine", ""]
+    lines += _steady_tone_lines(metrics.get("steady_tones"))
     lines += ["", *STATIC_SECTIONS]
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from models.cry.detector import CryDetector
 from models.cry.manifest import ModelManifest
@@ -46,8 +47,13 @@ def run_night(
 
 def update_manifest_metrics(manifest: ModelManifest, metrics: NightMetrics) -> None:
     """Record night metrics in the manifest (and re-render the card); the model is untouched."""
+    update_manifest_section(manifest, "night", metrics.to_dict())
+
+
+def update_manifest_section(manifest: ModelManifest, key: str, values: dict[str, Any]) -> None:
+    """Record one benchmark's results under ``metrics[key]`` and re-render the card."""
     from models.training.card import save_manifest
 
     data = json.loads(manifest.path.read_text(encoding="utf-8"))
-    data.setdefault("metrics", {})["night"] = metrics.to_dict()
+    data.setdefault("metrics", {})[key] = values
     save_manifest(manifest.path, data)
