@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.training.noise import synth_background, unit_rms
+from models.training.whine import appliance_whine
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -25,6 +26,15 @@ class AugmentParams:
     gain_db_range: tuple[float, float] = (-30.0, 0.0)
     peak_limit: float = 0.99
     speed_range: tuple[float, float] = (0.85, 1.2)  # resampling changes pitch and tempo together
+    # A steady electrical whine (models/training/whine.py) added to this share of the mixed
+    # clips, cries and non-cries alike, this many dB under (positive) or over (negative) the
+    # clip: a steady tone at a cry's pitch must not read as crying.
+    whine_probability: float = 0.3
+    whine_snr_db_range: tuple[float, float] = (-5.0, 30.0)
+    # This share of non-cry clips is played much faster instead (adult speech up to an infant's
+    # pitch and syllable rate): voices at a baby's pitch that are not crying.
+    high_voice_probability: float = 0.5
+    high_voice_speed_range: tuple[float, float] = (1.6, 2.4)
 
 
 def mix_at_snr(
@@ -76,6 +86,19 @@ def change_speed(audio: FloatArray, factor: float) -> FloatArray:
     return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
 
 
+def speed_factor(is_cry: bool, params: AugmentParams, rng: np.random.Generator) -> float:
+    """How much faster to play a clip: a little either way, or a non-cry voice up to a baby's."""
+    factor = float(rng.uniform(*params.speed_range))
+    # Drawn only when enabled, so a run without it replays the same random stream as before.
+    if (
+        not is_cry
+        and params.high_voice_probability
+        and rng.random() < params.high_voice_probability
+    ):
+        factor = float(rng.uniform(*params.high_voice_speed_range))
+    return factor
+
+
 def apply_gain(audio: FloatArray, params: AugmentParams, rng: np.random.Generator) -> FloatArray:
     """Random level, then scale down if it would clip (a peak limiter, not hard clipping)."""
     gained = audio * np.float32(10.0 ** (rng.uniform(*params.gain_db_range) / 20.0))
@@ -99,4 +122,9 @@ def augment(
     power = float(np.mean(np.square(active, dtype=np.float64))) if active.size else 0.0
     background = pick_background(len(foreground), rate, real_backgrounds, params, rng)
     snr = float(rng.choice(params.snrs_db))
-    return apply_gain(mix_at_snr(foreground, background, snr, power), params, rng)
+    mixed = mix_at_snr(foreground, background, snr, power)
+    # Drawn only when enabled, so a run with whine_probability 0 replays the earlier stream.
+    if params.whine_probability and rng.random() < params.whine_probability:
+        whine = appliance_whine(len(mixed), rate, rng)
+        mixed = mix_at_snr(mixed, whine, rng.uniform(*params.whine_snr_db_range), power)
+    return apply_gain(mixed, params, rng)

@@ -15,7 +15,7 @@ from models.cry.features import (
     normalise_window,
     window_starts,
 )
-from models.training.augment import AugmentParams, augment, change_speed, place
+from models.training.augment import AugmentParams, augment, change_speed, place, speed_factor
 from models.training.noise import synth_background
 
 FloatArray = npt.NDArray[np.float32]
@@ -92,7 +92,7 @@ def augmented_examples(
     params: AugmentParams,
     rng: np.random.Generator,
 ) -> tuple[FloatArray, npt.NDArray[np.int8]]:
-    sped_up = change_speed(audio, rng.uniform(*params.speed_range))
+    sped_up = change_speed(audio, speed_factor(is_cry, params, rng))
     foreground = shifted(sped_up, front_end, rng)
     mixed = augment(foreground, front_end.features.sample_rate, backgrounds, params, rng)
     return windows_and_labels(mixed, foreground if is_cry else None, front_end)
