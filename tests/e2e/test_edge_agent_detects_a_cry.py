@@ -27,11 +27,13 @@ from tests.harness.waiting import wait_until_async
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
 SPEECH, CRY = AUDIO / "not_cry_speech_commands.flac", AUDIO / "cry_donateacry.flac"
-# The model's median onset latency on the synthesized night is 1.65 s from the first audible cry
+# The model's median onset latency on the synthesized night is 1.53 s from the first audible cry
 # (models/artifacts/MODEL_CARD.md); the target is 1.5 s. This test counts from the first
-# sample of the cry file and measures about 2.0 s; the bound leaves room for a loaded machine.
-# The figure is printed and reported in docs/performance.md.
-ONSET_BOUND_S = 3.0
+# sample of the cry file, whose first two seconds the shipped model scores 0.4-0.9, under its
+# 0.969 onset threshold, so it measures about 3.3 s here (2.0 s with the previous model, which
+# raised five times as many false alerts on the night); the bound leaves room for a loaded
+# machine. The figure is printed and reported in docs/performance.md.
+ONSET_BOUND_S = 4.5
 
 
 def offline_cry_start_s() -> float:

@@ -16,9 +16,10 @@ import pytest
 from models.artifacts import ARTIFACTS_DIR
 from models.cli import main as nursery_model
 from models.cry import load_manifest
-from models.cry.detector import default_model_manifest_path
+from models.cry.detector import CryDetector, default_model_manifest_path
 from models.training.night import NightParams
 from models.training.night_run import run_night
+from models.training.robustness import steady_tone_report
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_MANIFEST = ARTIFACTS_DIR / "splits" / "test_manifest.csv"
@@ -27,18 +28,21 @@ TEST_MANIFEST = ARTIFACTS_DIR / "splits" / "test_manifest.csv"
 # night: <= 1 false alert per hour), the model does not meet that target yet: baby laughter
 # from an unseen home recording (home_recordings) is scored as crying. Raise these floors to the
 # targets when a model that meets them is shipped.
-MIN_AUC = 0.99  # measured 0.996
-MIN_F1 = 0.70  # measured 0.719; target 0.93
-MIN_SOURCE_AUC = {"esc50": 0.78, "home_recordings": 0.90}  # measured 0.810, 0.935
-MIN_SOURCE_F1 = {"esc50": 0.70, "home_recordings": 0.30}  # measured 0.737, 0.341
+MIN_AUC = 0.99  # measured 0.995
+MIN_F1 = 0.69  # measured 0.707; target 0.93
+MIN_SOURCE_AUC = {"esc50": 0.84, "home_recordings": 0.91}  # measured 0.857, 0.925
+MIN_SOURCE_F1 = {"esc50": 0.70, "home_recordings": 0.30}  # measured 0.737, 0.326
 MIN_EPISODE_RECALL = 0.95  # measured 0.963 (26 of 27 episodes)
-MAX_FALSE_ALERTS_PER_HOUR = 3.5  # measured 3.22 (2 alerts from laughter, 1 from speech); target 1.0
-MAX_MEDIAN_ONSET_LATENCY_S = 1.5  # the target; measured 1.15 s from the first audible cry
+MAX_FALSE_ALERTS_PER_HOUR = 2.5  # measured 2.15 (2 alerts); target 1.0
+MAX_MEDIAN_ONSET_LATENCY_S = 1.5  # the target; measured 0.96 s from the first audible cry
 # Sources with only one class cannot have an AUC or F1: hold their recall (cry-only sources)
 # or false-positive rate (non-cry-only sources) instead.
 MIN_ONE_CLASS_RECALL = 0.95  # donateacry measures 1.000
 MAX_ONE_CLASS_FALSE_POSITIVE_RATE = 0.02  # speech_commands and spoken_digits measure 0.000
 NIGHT = NightParams(hours=1.0, seed=7)
+# Rooms (of 28 per level) that a steady whine at this level against the room may alert; the
+# model before whine augmentation alerted 2, 2, 4 and 5 of them.
+MAX_ROOMS_ALERTED_BY_WHINE = {-20.0: 0, -10.0: 0, 0.0: 0, 10.0: 0}
 
 
 def shared_data_dir() -> Path:
@@ -119,3 +123,12 @@ def test_recalibrating_a_copy_reproduces_the_shipped_thresholds(
     assert recalibrated.sha256 == shipped.sha256
     test_split = (copy / "splits" / TEST_MANIFEST.name).read_text(encoding="utf-8")
     assert test_split == TEST_MANIFEST.read_text(encoding="utf-8")
+
+
+def test_a_quiet_room_with_a_steady_whine_raises_no_cry_alert() -> None:
+    """Fridges and chargers whine; the shipped model must not page the parents for it."""
+    report = steady_tone_report(CryDetector.from_manifest(default_model_manifest_path()))
+    alerted = {level.level_db: level.rooms_alerted for level in report.levels}
+    assert alerted[None] == 0, report
+    for level_db, most in MAX_ROOMS_ALERTED_BY_WHINE.items():
+        assert alerted[level_db] <= most, report
