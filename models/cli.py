@@ -152,8 +152,26 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_model_manifest(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model-manifest",
+        type=Path,
+        default=None,
+        help="model manifest JSON (default: the shipped model)",
+    )
 
+
+def _add_update_and_json(parser: argparse.ArgumentParser) -> None:
+    """The options of a benchmark whose results can be recorded in the manifest."""
+    parser.add_argument(
+        "--update-manifest",
+        action="store_true",
+        help="record the results in the model manifest and card",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nursery-model",
         description=__doc__,
@@ -247,12 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="folder the manifest's paths are relative to (default: the manifest's folder)",
     )
-    evaluate.add_argument(
-        "--model-manifest",
-        type=Path,
-        default=None,
-        help="model manifest JSON (default: the shipped model)",
-    )
+    _add_model_manifest(evaluate)
     evaluate.add_argument(
         "--json",
         action="store_true",
@@ -280,24 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     night.add_argument("--hours", type=float, default=2.0, help="length (default: %(default)s)")
     night.add_argument("--seed", type=int, default=2024, help="seed (default: %(default)s)")
-    night.add_argument(
-        "--model-manifest",
-        type=Path,
-        default=None,
-        help="model manifest JSON (default: the shipped model)",
-    )
+    _add_model_manifest(night)
     night.add_argument(
         "--save-wav",
         type=Path,
         default=None,
         help="also write the night as a 16-bit WAV (e.g. for nursery-edge detect)",
     )
-    night.add_argument(
-        "--update-manifest",
-        action="store_true",
-        help="record the metrics in the model manifest and card",
-    )
-    night.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_update_and_json(night)
     night.set_defaults(handler=cmd_night)
 
     robustness = commands.add_parser(
@@ -309,18 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
         "false alert.",
         epilog="example: nursery-model robustness --json",
     )
-    robustness.add_argument(
-        "--model-manifest",
-        type=Path,
-        default=None,
-        help="model manifest JSON (default: the shipped model)",
-    )
-    robustness.add_argument(
-        "--update-manifest",
-        action="store_true",
-        help="record the results in the model manifest and card",
-    )
-    robustness.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_model_manifest(robustness)
+    _add_update_and_json(robustness)
     robustness.set_defaults(handler=cmd_robustness)
     return parser
 

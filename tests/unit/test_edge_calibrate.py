@@ -205,9 +205,12 @@ def _config_file(tmp_path: Path, audio: Path, state: dict[str, Any] | None = Non
     return path
 
 
-def test_calibrating_on_crying_proposes_0_and_says_to_move_the_device(
+def test_calibrating_on_crying_proposes_a_sensitivity_near_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Crying as the "background": the loudest window sits near the onset threshold, so only a
+    # sensitivity near 0 keeps the 2-logit margin (exactly 0, with the advice to move the device,
+    # when even 0 cannot: the model shipped before this one was that confident on this clip).
     config = _config_file(tmp_path, CRY)
     assert main(["calibrate", "--config", str(config), "--seconds", "12"]) == 0
     captured = capsys.readouterr()
@@ -216,9 +219,10 @@ def test_calibrating_on_crying_proposes_0_and_says_to_move_the_device(
     shipped = load_manifest(default_model_manifest_path()).hysteresis.on_threshold
     assert f"cry_sensitivity 0.50 (from the config file): onset threshold {shipped:.3f}" in out
     assert "1 cry alarm(s) would have been sent" in out
-    assert "proposed       cry_sensitivity 0.00" in out
-    assert "Move the device away from the noise source" in out
-    assert "    [settings]\n    cry_sensitivity = 0.00\n" in out
+    proposed = float(out.split("proposed       cry_sensitivity ")[1].split(":")[0])
+    assert proposed <= 0.10
+    assert ("Move the device away from the noise source" in out) == (proposed == 0.0)
+    assert f"    [settings]\n    cry_sensitivity = {proposed:.2f}\n" in out
     assert "from the app" in out
     # Not a terminal: plain progress lines on stderr, every 5 s of audio.
     assert "listened 5/12 s" in captured.err
