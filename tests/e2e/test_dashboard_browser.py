@@ -437,6 +437,10 @@ def test_an_owner_tunes_and_shares_the_nursery_and_stays_signed_in(
     card.locator("summary", has_text="Settings").click()
     form = card.locator("[data-role=settings-form]")
     expect(form.locator("input[name=cry_sensitivity]")).to_have_value("0.5")
+    # The form is filled from the device by the <details> "toggle" event, which the browser
+    # dispatches a moment after the click: wait for it (the readout is empty until then), or
+    # the fill below can be overwritten by it.
+    expect(form.locator("[data-field=sensitivity-value]")).to_have_text("0.50")
     form.locator("input[name=cry_sensitivity]").fill("0.7")
     expect(form.locator("[data-field=sensitivity-value]")).to_have_text("0.70")
     form.locator("input[name=temperature_max_c]").fill("23")
