@@ -29,7 +29,7 @@ TEST_MANIFEST = ARTIFACTS_DIR / "splits" / "test_manifest.csv"
 # from an unseen home recording (home_recordings) is scored as crying. Raise these floors to the
 # targets when a model that meets them is shipped.
 MIN_AUC = 0.99  # measured 0.995
-MIN_F1 = 0.69  # measured 0.707; target 0.93
+MIN_F1 = 0.70  # measured 0.707; target 0.93
 MIN_SOURCE_AUC = {"esc50": 0.84, "home_recordings": 0.91}  # measured 0.857, 0.925
 MIN_SOURCE_F1 = {"esc50": 0.70, "home_recordings": 0.30}  # measured 0.737, 0.326
 MIN_EPISODE_RECALL = 0.95  # measured 0.963 (26 of 27 episodes)
