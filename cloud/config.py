@@ -120,6 +120,8 @@ class CollectorSettings:
     session_expiry_s: int = 3600
     batch_max_items: int = 1000
     batch_max_delay_s: float = 0.05
+    # Batches committing at once (each on its own database connection, kept in batch order).
+    concurrent_batches: int = 2
     # Messages being processed at once; also announced to the broker as Receive Maximum.
     max_in_flight: int = 4000
     offline_check_interval_s: float = 15.0
@@ -140,6 +142,7 @@ class CollectorSettings:
             batch_max_items=_int(env, "NURSERY_COLLECTOR_BATCH_MAX_ITEMS", 1000, 1, 100_000),
             batch_max_delay_s=_int(env, "NURSERY_COLLECTOR_BATCH_MAX_DELAY_MS", 50, 1, 10_000)
             / 1000.0,
+            concurrent_batches=_int(env, "NURSERY_COLLECTOR_CONCURRENT_BATCHES", 2, 1, 8),
             max_in_flight=_int(env, "NURSERY_COLLECTOR_MAX_IN_FLIGHT", 4000, 1, 65_535),
             offline_check_interval_s=float(
                 _int(env, "NURSERY_COLLECTOR_OFFLINE_CHECK_S", 15, 1, 3600)

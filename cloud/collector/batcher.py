@@ -41,6 +41,9 @@ RETRY_MAX_S = 5.0
 class BatchPolicy:
     max_items: int = 1000
     max_delay_s: float = 0.05
+    # Batches being committed at once. Two let one batch's rows go in while the previous one
+    # finishes its rules (the storage keeps them in order); one commits strictly in turn.
+    concurrent_commits: int = 2
 
 
 def build_batch(items: list[IngestItem]) -> IngestBatch:
@@ -68,8 +71,9 @@ class Batcher(Generic[R]):
     ``on_stored`` (the collector PUBACKs them), or to ``on_abandoned`` if the collector stops
     before the batch could be stored.
 
-    Adding never waits: the next batch keeps filling while the current one commits, so
-    receiving and validating overlap the database round trips.
+    Adding never waits: the next batch keeps filling while the current ones commit, so
+    receiving and validating overlap the database round trips. Up to
+    ``policy.concurrent_commits`` batches commit at once, handed to ``write`` in order.
     """
 
     def __init__(
@@ -91,6 +95,8 @@ class Batcher(Generic[R]):
         self._full = asyncio.Event()
         self._first_at = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(policy.concurrent_commits)
+        self._commits: set[asyncio.Task[None]] = set()
         self._stopping = False
 
     def start(self) -> None:
@@ -123,9 +129,12 @@ class Batcher(Generic[R]):
     async def _run(self) -> None:
         limit = self._policy.max_items
         while True:
+            # While every commit slot is busy, arriving items keep filling the next batch.
+            await self._slots.acquire()
             await self._has_items.wait()
             if self._stopping and not self._items:
-                return
+                self._slots.release()
+                break
             delay = self._first_at + self._policy.max_delay_s - time.monotonic()
             if delay > 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
@@ -141,8 +150,20 @@ class Batcher(Generic[R]):
                     self._full.set()
             else:
                 self._has_items.clear()
-            if items:
-                await self._commit(items, receipts)
+            if not items:
+                self._slots.release()
+                continue
+            task = asyncio.create_task(self._commit_in_slot(items, receipts))
+            self._commits.add(task)
+            task.add_done_callback(self._commits.discard)
+        if self._commits:
+            await asyncio.wait(self._commits)
+
+    async def _commit_in_slot(self, items: list[IngestItem], receipts: list[R]) -> None:
+        try:
+            await self._commit(items, receipts)
+        finally:
+            self._slots.release()
 
     async def _commit(self, items: list[IngestItem], receipts: list[R]) -> None:
         batch = build_batch(items)

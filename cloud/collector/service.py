@@ -75,7 +75,9 @@ class Collector:
         self._acks.install()
         self._batcher: Batcher[Receipt | None] = Batcher(
             storage.ingest,
-            BatchPolicy(settings.batch_max_items, settings.batch_max_delay_s),
+            BatchPolicy(
+                settings.batch_max_items, settings.batch_max_delay_s, settings.concurrent_batches
+            ),
             self.metrics.committed,
             self._on_stored,
             self._on_abandoned,

@@ -53,7 +53,10 @@ class RuleStateCache:
         if len(self._entries) + len(committed.revisions) > self._max_devices:
             self._entries.clear()
         for device_id, revision in committed.revisions.items():
-            self._entries[device_id] = (revision, _copy(committed.rules[device_id], None))
+            # Overlapping batches may finish recording out of order; the sequence makes the
+            # higher revision the later write.
+            if self.revision(device_id) < revision:
+                self._entries[device_id] = (revision, _copy(committed.rules[device_id], None))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -145,6 +145,35 @@ async def test_climate_alerts_once_after_grace_and_recovers(storage: Storage) ->
     assert [alert.kind for alert in recovered.alerts] == ["CLIMATE_NORMAL"]
 
 
+async def test_batches_handed_in_together_are_applied_in_the_order_handed_in(
+    storage: Storage,
+) -> None:
+    # The collector commits a batch while the next is already being written. A small batch
+    # right behind a large one would finish its inserts first; the rules must still see the
+    # device's readings in order: the large batch's heat alarm, then the small one's recovery
+    # (out of order, the recovery would come first and the hot readings be ignored as replays).
+    _owner_id, device_id = await new_device(storage)
+    await storage.set_device_settings(device_id, {"climate_grace_s": 25})
+    # Connections ready for both at once (the pool opens more only when asked to wait).
+    await asyncio.gather(*(storage.get_device_state(device_id) for _ in range(4)))
+    hot = IngestBatch(readings=[reading(device_id, s, temperature=25.0) for s in range(2000)])
+    recovered = IngestBatch(readings=[reading(device_id, 2000, temperature=20.0)])
+    first, second = await asyncio.gather(storage.ingest(hot), storage.ingest(recovered))
+    assert [alert.kind for alert in first.alerts] == ["CLIMATE_OUT_OF_RANGE"]
+    assert [alert.kind for alert in second.alerts] == ["CLIMATE_NORMAL"]
+
+
+async def test_overlapping_batches_with_the_same_message_store_it_once(storage: Storage) -> None:
+    owner_id, device_id = await new_device(storage)
+    first, second = await asyncio.gather(
+        storage.ingest(IngestBatch(readings=[reading(device_id, 0), reading(device_id, 1)])),
+        storage.ingest(IngestBatch(readings=[reading(device_id, 1), reading(device_id, 2)])),
+    )
+    assert (first.readings_stored, second.readings_stored, second.duplicates) == (2, 1, 1)
+    history = await storage.list_health_records(owner_id, HistoryQuery())
+    assert len(history) == 3
+
+
 async def test_presence_offline_alert_after_grace_and_back_online(storage: Storage) -> None:
     _owner_id, device_id = await new_device(storage)
     await storage.set_device_settings(device_id, {"offline_grace_s": 60})

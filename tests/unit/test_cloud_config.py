@@ -84,3 +84,12 @@ def test_collector_settings() -> None:
     assert "pw" not in repr(settings)
     with pytest.raises(ConfigError, match="MQTT_PORT"):
         CollectorSettings.from_env({"DATABASE_URL": "postgresql://db/x", "MQTT_PORT": "99999"})
+
+
+def test_collector_commits_two_batches_at_once_unless_told_otherwise() -> None:
+    base = {"DATABASE_URL": "postgresql://db/x"}
+    assert CollectorSettings.from_env(base).concurrent_batches == 2
+    one = CollectorSettings.from_env({**base, "NURSERY_COLLECTOR_CONCURRENT_BATCHES": "1"})
+    assert one.concurrent_batches == 1
+    with pytest.raises(ConfigError, match="NURSERY_COLLECTOR_CONCURRENT_BATCHES"):
+        CollectorSettings.from_env({**base, "NURSERY_COLLECTOR_CONCURRENT_BATCHES": "0"})

@@ -29,9 +29,12 @@ class GatedStore:
         self.batches: list[list[int]] = []
         self.gate = asyncio.Event()
         self.fail = False
+        self.writing = 0
 
     async def write(self, batch: IngestBatch) -> IngestResult:
+        self.writing += 1
         await self.gate.wait()
+        self.writing -= 1
         if self.fail:
             raise StorageError("database down")
         self.batches.append([row.seq for row in batch.readings])
@@ -71,6 +74,29 @@ async def test_receipts_come_back_only_after_commit_and_the_next_batch_fills_mea
     await until(lambda: len(stored) == 5)
     assert store.batches == [[0, 1, 2], [3, 4]]
     assert stored == [0, 1, 2, 3, 4]
+    await batcher.stop()
+    assert abandoned == []
+
+
+async def test_two_batches_commit_at_once_and_the_next_waits_for_a_free_slot() -> None:
+    store, stored, abandoned = GatedStore(), list[int](), list[int]()
+    batcher = Batcher(
+        store.write,
+        BatchPolicy(max_items=3, max_delay_s=0.01, concurrent_commits=2),
+        lambda _batch, _result, _seconds: None,
+        stored.extend,
+        abandoned.extend,
+    )
+    batcher.start()
+    for seq in range(9):
+        batcher.add(reading(seq), seq)
+    await until(lambda: store.writing == 2)
+    await asyncio.sleep(0.05)
+    assert store.writing == 2  # the third batch waits for one of them
+    assert stored == []
+    store.gate.set()
+    await until(lambda: len(stored) == 9)
+    assert sorted(store.batches) == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
     await batcher.stop()
     assert abandoned == []
 

@@ -29,6 +29,7 @@ from cloud.storage.ingest_plan import (
 )
 from cloud.storage.live_readings import READING_CHANNEL, latest_per_device, reading_to_json
 from cloud.storage.postgres.alarms import insert_alert, settle_offline_alarms
+from cloud.storage.postgres.batch_order import Turn
 from cloud.storage.postgres.gaps import maintain_gaps
 from cloud.storage.records import (
     DeadLetter,
@@ -326,29 +327,52 @@ async def save_rules_and_alerts(
     return stored, CommittedRules(revisions, rules)
 
 
+class DeviceRemovedError(Exception):
+    """A device of the batch was deleted while the batch was being stored: try it again (its
+    messages then become dead letters)."""
+
+
+_KNOWN_DEVICES = "SELECT device_id FROM devices WHERE device_id = ANY(%s)"
+
+# Locking the batch's devices (in a fixed order, so two collectors cannot deadlock) serialises
+# rule evaluation per device across transactions. FOR NO KEY UPDATE, not FOR UPDATE: the
+# foreign keys of another batch's new rows take FOR KEY SHARE on the same devices, which
+# FOR UPDATE would block (and with it the overlap of one batch's inserts with the previous
+# batch's rule work). The JSON documents come as text and are parsed only where needed
+# (settings once per distinct document, status only for a device with a status in the batch):
+# with a thousand devices per batch, parsing them all was a tenth of the collector.
+_LOCK_DEVICES = """
+SELECT device_id, settings::text AS settings_json, online, status_at,
+       reported_revision, reported_at, max_seq, last_seen,
+       device_settings::text AS device_settings_json, status::text AS status_json
+FROM devices WHERE device_id = ANY(%s) ORDER BY device_id FOR NO KEY UPDATE
+"""
+
+
 async def ingest(
-    conn: AsyncConnection[Any], batch: IngestBatch, cache: RuleStateCache
+    conn: AsyncConnection[Any], batch: IngestBatch, cache: RuleStateCache, turn: Turn
 ) -> IngestResult:
+    """Store ``batch`` in one transaction; ``turn`` orders it after the batch handed in before
+    (``cloud.storage.postgres.batch_order``)."""
     committed: CommittedRules | None = None
     async with conn.transaction():
         device_ids = batch.device_ids()
-        # Locking the batch's devices (in a fixed order, so two collectors cannot deadlock)
-        # serialises rule evaluation per device across collectors.
-        cursor = await conn.execute(
-            # The JSON documents come as text and are parsed only where needed (settings once
-            # per distinct document, status only for a device with a status in the batch): with
-            # a thousand devices per batch, parsing them all was a tenth of the collector.
-            "SELECT device_id, settings::text AS settings_json, online, status_at,"
-            " reported_revision, reported_at, max_seq, last_seen,"
-            " device_settings::text AS device_settings_json, status::text AS status_json"
-            " FROM devices WHERE device_id = ANY(%s) ORDER BY device_id FOR UPDATE",
-            (device_ids,),
-        )
-        devices = {row["device_id"]: row for row in await cursor.fetchall()}
-        known_batch, dead = split_known(batch, devices)
+        # Rows first, without device locks: the previous batch may still be evaluating its
+        # rules under them, and inserting meanwhile is most of a batch's database time.
+        await turn.insert_after_previous()
+        cursor = await conn.execute(_KNOWN_DEVICES, (device_ids,))
+        known = {row["device_id"] for row in await cursor.fetchall()}
+        known_batch, dead = split_known(batch, known)
         await _store_dead_letters(conn, dead)
         new_readings = await _store_readings(conn, known_batch.readings)
         new_events = await _store_events(conn, known_batch.events)
+        turn.inserted()
+        await turn.lock_after_previous()
+        cursor = await conn.execute(_LOCK_DEVICES, (known_batch.device_ids(),))
+        devices = {row["device_id"]: row for row in await cursor.fetchall()}
+        turn.locked()
+        if len(devices) < len(known_batch.device_ids()):
+            raise DeviceRemovedError("a device of the batch was deleted meanwhile")
         applied, changes, statuses = await _apply_statuses(conn, known_batch.statuses, devices)
         reported_applied = await _apply_reported(conn, known_batch.reported, devices)
         await maintain_gaps(conn, devices, [*new_readings, *new_events], new_readings, changes)

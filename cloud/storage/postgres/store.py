@@ -16,7 +16,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cloud.storage.interface import DuplicateEmailError, StorageError
 from cloud.storage.postgres import alarms, alerts, devices, health, provisioning, sessions
-from cloud.storage.postgres.ingest import create_staging_tables, ingest
+from cloud.storage.postgres.batch_order import BatchOrder
+from cloud.storage.postgres.ingest import DeviceRemovedError, create_staging_tables, ingest
 from cloud.storage.postgres.migrations import (
     TimescalePolicies,
     apply_migrations,
@@ -84,6 +85,8 @@ class PostgresStorage:
         self._timescale = timescale
         # Rule states this process committed (cloud/storage/rule_cache.py).
         self._rule_cache = RuleStateCache()
+        # Overlapping ingest transactions keep batch order (cloud/storage/postgres/batch_order.py).
+        self._batch_order = BatchOrder()
 
     @classmethod
     async def open(
@@ -184,11 +187,15 @@ class PostgresStorage:
             await devices.register_device(conn, device_id, owner_id)
 
     async def ingest(self, batch: IngestBatch) -> IngestResult:
+        # Taken before the first await: batch order is the order of these calls.
+        turn = self._batch_order.next_turn()
         try:
             async with self._pool.connection() as conn:
-                return await ingest(conn, batch, self._rule_cache)
-        except psycopg.Error as exc:
+                return await ingest(conn, batch, self._rule_cache, turn)
+        except (psycopg.Error, DeviceRemovedError) as exc:
             raise StorageError(f"storing a batch of {len(batch)} messages failed: {exc}") from exc
+        finally:
+            turn.finish()
 
     async def check_offline(self, now: datetime) -> list[StoredAlert]:
         try:
