@@ -39,6 +39,7 @@ from models.contract.topics import subscription_filter
 logger = logging.getLogger(__name__)
 
 QOS_AT_LEAST_ONCE = 1
+PERIODIC_STOP_S = 5.0
 COLLECTED_KINDS = (
     MessageKind.TELEMETRY,
     MessageKind.EVENT,
@@ -89,8 +90,11 @@ class Collector:
         self._client.on_disconnect = self._on_disconnect
         self.connected = asyncio.Event()
         self._stopping = False
-        self._offline_task: asyncio.Task[None] | None = None
-        self._escalation_task: asyncio.Task[None] | None = None
+        # The periodic checks stop between queries: cancelling one mid-query made psycopg
+        # cancel it server-side, and a second cancellation at loop shutdown closed the
+        # connection with a warning.
+        self._periodic_stop = asyncio.Event()
+        self._periodic_tasks: list[asyncio.Task[None]] = []
 
     @property
     def committed_rows(self) -> int:
@@ -111,16 +115,21 @@ class Collector:
         if mqtt.ca_file:
             tls = ssl.create_default_context(cafile=mqtt.ca_file)
         await self._client.connect(mqtt.host, mqtt.port, ssl=tls, version=MQTTv50)
-        self._offline_task = asyncio.create_task(self._check_offline_periodically())
-        self._escalation_task = asyncio.create_task(self._escalate_periodically())
+        self._periodic_tasks = [
+            asyncio.create_task(self._check_offline_periodically()),
+            asyncio.create_task(self._escalate_periodically()),
+        ]
 
     async def stop(self) -> None:
         """Commit what is pending (so its PUBACKs go out), then disconnect."""
         self._stopping = True
-        if self._offline_task is not None:
-            self._offline_task.cancel()
-        if self._escalation_task is not None:
-            self._escalation_task.cancel()
+        self._periodic_stop.set()
+        if self._periodic_tasks:
+            # A check waiting on an unreachable database is not waited out.
+            _done, pending = await asyncio.wait(self._periodic_tasks, timeout=PERIODIC_STOP_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._periodic_tasks, return_exceptions=True)
         await self._batcher.stop()
         await self._client.disconnect()
 
@@ -165,11 +174,20 @@ class Collector:
     def _on_abandoned(self, receipts: list[Receipt | None]) -> None:
         self._acks.release([receipt for receipt in receipts if receipt is not None])
 
+    async def _stopped_within(self, seconds: float) -> bool:
+        """Wait ``seconds``; True as soon as the collector is stopping."""
+        try:
+            await asyncio.wait_for(self._periodic_stop.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
+
     async def _escalate_periodically(self) -> None:
         """Unacknowledged alarms go one caregiver further when their time has come. Every
         collector runs this; the storage hands each due alarm to one of them."""
         while True:
-            await asyncio.sleep(self._settings.escalation_check_interval_s)
+            if await self._stopped_within(self._settings.escalation_check_interval_s):
+                return
             try:
                 escalated = await self._storage.escalate_due(datetime.now(UTC))
             except StorageError as exc:
@@ -184,7 +202,8 @@ class Collector:
 
     async def _check_offline_periodically(self) -> None:
         while True:
-            await asyncio.sleep(self._settings.offline_check_interval_s)
+            if await self._stopped_within(self._settings.offline_check_interval_s):
+                return
             try:
                 alerts = await self._storage.check_offline(datetime.now(UTC))
             except StorageError as exc:
