@@ -89,11 +89,10 @@ class Collector:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self.connected = asyncio.Event()
-        self._stopping = False
-        # The periodic checks stop between queries: cancelling one mid-query made psycopg
-        # cancel it server-side, and a second cancellation at loop shutdown closed the
-        # connection with a warning.
-        self._periodic_stop = asyncio.Event()
+        # Set by stop(). The periodic checks end on it between queries: cancelling one
+        # mid-query made psycopg cancel it server-side, and a second cancellation at loop
+        # shutdown closed the connection with a warning.
+        self._stopping = asyncio.Event()
         self._periodic_tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -122,8 +121,7 @@ class Collector:
 
     async def stop(self) -> None:
         """Commit what is pending (so its PUBACKs go out), then disconnect."""
-        self._stopping = True
-        self._periodic_stop.set()
+        self._stopping.set()
         if self._periodic_tasks:
             # A check waiting on an unreachable database is not waited out.
             _done, pending = await asyncio.wait(self._periodic_tasks, timeout=PERIODIC_STOP_S)
@@ -146,7 +144,7 @@ class Collector:
         self, client: gmqtt.Client, packet: Any, exc: Exception | None = None
     ) -> None:
         self.connected.clear()
-        if not self._stopping:
+        if not self._stopping.is_set():
             logger.warning("collector disconnected from the broker; gmqtt reconnects")
 
     def _on_qos_1(self, topic: str, raw: bytes, receipt: Receipt) -> None:
@@ -177,7 +175,7 @@ class Collector:
     async def _stopped_within(self, seconds: float) -> bool:
         """Wait ``seconds``; True as soon as the collector is stopping."""
         try:
-            await asyncio.wait_for(self._periodic_stop.wait(), timeout=seconds)
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
         except TimeoutError:
             return False
         return True

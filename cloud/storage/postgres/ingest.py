@@ -368,10 +368,10 @@ async def ingest(
         new_events = await _store_events(conn, known_batch.events)
         turn.inserted()
         await turn.lock_after_previous()
-        cursor = await conn.execute(_LOCK_DEVICES, (known_batch.device_ids(),))
+        cursor = await conn.execute(_LOCK_DEVICES, (sorted(known),))
         devices = {row["device_id"]: row for row in await cursor.fetchall()}
         turn.locked()
-        if len(devices) < len(known_batch.device_ids()):
+        if len(devices) < len(known):
             raise DeviceRemovedError("a device of the batch was deleted meanwhile")
         applied, changes, statuses = await _apply_statuses(conn, known_batch.statuses, devices)
         reported_applied = await _apply_reported(conn, known_batch.reported, devices)
