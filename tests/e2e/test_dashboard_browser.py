@@ -434,12 +434,19 @@ def test_an_owner_tunes_and_shares_the_nursery_and_stays_signed_in(
     expect(card.locator("h3")).to_have_text("Nursery")
 
     # Settings: a more sensitive detector and a warmer room allowed.
+    # The form is filled from the device by the <details> "toggle" event, which the browser
+    # dispatches a moment after the click: wait until it has been handled, or it can overwrite
+    # the fill below. (The readout alone cannot tell: device updates fill the closed form too,
+    # so it shows 0.50 before the toggle arrives; waiting on it failed in CI.) Listeners run in
+    # the order added, so this one runs after the dashboard's own.
+    settings = card.locator("[data-role=settings]")
+    settings.evaluate(
+        "d => d.addEventListener('toggle', () => { d.dataset.toggled = 'yes'; }, {once: true})"
+    )
     card.locator("summary", has_text="Settings").click()
+    expect(settings).to_have_attribute("data-toggled", "yes")
     form = card.locator("[data-role=settings-form]")
     expect(form.locator("input[name=cry_sensitivity]")).to_have_value("0.5")
-    # The form is filled from the device by the <details> "toggle" event, which the browser
-    # dispatches a moment after the click: wait for it (the readout is empty until then), or
-    # the fill below can be overwritten by it.
     expect(form.locator("[data-field=sensitivity-value]")).to_have_text("0.50")
     form.locator("input[name=cry_sensitivity]").fill("0.7")
     expect(form.locator("[data-field=sensitivity-value]")).to_have_text("0.70")
