@@ -23,7 +23,7 @@ from cloud.rules import (
     PresenceState,
     SettingsError,
     cry_alert,
-    evaluate_climate,
+    evaluate_climate_series,
     evaluate_faults,
     evaluate_offline,
     evaluate_status,
@@ -121,15 +121,20 @@ def evaluate_batch(
     alerts they raise. ``status_changes`` changed a device's online state; ``statuses`` are all
     the statuses applied (their faults are checked)."""
     alerts: list[NewAlert] = []
-    for reading in sorted(readings, key=lambda row: (row.time, row.seq)):
-        device = rules[reading.device_id]
+    for device_id, device_readings in _per_device(readings).items():
+        device = rules[device_id]
         for metric in METRICS:
-            value = reading.temperature if metric == "temperature" else reading.humidity
-            state = device.climate.get(metric, MetricState())
-            device.climate[metric], raised = evaluate_climate(
-                reading.device_id, metric, value, reading.time, state, device.settings
-            )
+            samples = [
+                (r.temperature if metric == "temperature" else r.humidity, r.time)
+                for r in device_readings
+            ]
+            device.climate[metric], raised = evaluate_climate_series(
+                device_id, metric, samples, device.climate.get(metric, MetricState()),
+                device.settings,
+            )  # fmt: skip
             alerts.extend(raised)
+    # In device time order across devices, as if the readings had been taken one by one.
+    alerts.sort(key=lambda alert: alert.time)
     for event in sorted(events, key=lambda row: (row.time, row.seq)):
         device = rules[event.device_id]
         if event.kind in (CRY_STARTED, LOUD_SOUND):
@@ -175,6 +180,14 @@ def evaluate_batch(
         )
         alerts.extend(raised)
     return alerts
+
+
+def _per_device(readings: list[TelemetryRow]) -> dict[str, list[TelemetryRow]]:
+    """Each device's readings in device time order (seq breaks ties)."""
+    per_device: dict[str, list[TelemetryRow]] = {}
+    for reading in sorted(readings, key=lambda row: (row.time, row.seq)):
+        per_device.setdefault(reading.device_id, []).append(reading)
+    return per_device
 
 
 def evaluate_presence(rules: dict[str, DeviceRules], now: datetime) -> list[NewAlert]:

@@ -118,12 +118,12 @@ class CollectorSettings:
     # scale out with a group only where that window is acceptable (docs/protocol.md).
     share_group: str | None = None
     session_expiry_s: int = 3600
-    batch_max_items: int = 1000
+    batch_max_items: int = 3000
     batch_max_delay_s: float = 0.05
     # Batches committing at once (each on its own database connection, kept in batch order).
     concurrent_batches: int = 2
     # Messages being processed at once; also announced to the broker as Receive Maximum.
-    max_in_flight: int = 4000
+    max_in_flight: int = 12000
     offline_check_interval_s: float = 15.0
     # How often unacknowledged alarms are checked for escalation (their delay is per nursery).
     escalation_check_interval_s: float = 1.0
@@ -139,11 +139,11 @@ class CollectorSettings:
             client_id=env.get("NURSERY_COLLECTOR_CLIENT_ID", "nursery-collector-1"),
             share_group=env.get("NURSERY_COLLECTOR_SHARE_GROUP", "").strip() or None,
             session_expiry_s=_int(env, "NURSERY_COLLECTOR_SESSION_EXPIRY_S", 3600, 0, 2**32 - 1),
-            batch_max_items=_int(env, "NURSERY_COLLECTOR_BATCH_MAX_ITEMS", 1000, 1, 100_000),
+            batch_max_items=_int(env, "NURSERY_COLLECTOR_BATCH_MAX_ITEMS", 3000, 1, 100_000),
             batch_max_delay_s=_int(env, "NURSERY_COLLECTOR_BATCH_MAX_DELAY_MS", 50, 1, 10_000)
             / 1000.0,
             concurrent_batches=_int(env, "NURSERY_COLLECTOR_CONCURRENT_BATCHES", 2, 1, 8),
-            max_in_flight=_int(env, "NURSERY_COLLECTOR_MAX_IN_FLIGHT", 4000, 1, 65_535),
+            max_in_flight=_int(env, "NURSERY_COLLECTOR_MAX_IN_FLIGHT", 12000, 1, 65_535),
             offline_check_interval_s=float(
                 _int(env, "NURSERY_COLLECTOR_OFFLINE_CHECK_S", 15, 1, 3600)
             ),

@@ -7,7 +7,7 @@ is decided exactly once per stored message however often the message is delivere
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -230,17 +230,10 @@ class MetricState:
     last_time: datetime | None = None
 
 
-def _classify(metric: Metric, value: float, settings: NurserySettings) -> Condition | None:
-    low, high = (
-        (settings.temperature_min_c, settings.temperature_max_c)
-        if metric == "temperature"
-        else (settings.humidity_min_pct, settings.humidity_max_pct)
-    )
-    if value < low:
-        return "low"
-    if value > high:
-        return "high"
-    return None
+def _bounds(metric: Metric, settings: NurserySettings) -> tuple[float, float]:
+    if metric == "temperature":
+        return settings.temperature_min_c, settings.temperature_max_c
+    return settings.humidity_min_pct, settings.humidity_max_pct
 
 
 def evaluate_climate(
@@ -251,41 +244,61 @@ def evaluate_climate(
     state: MetricState,
     settings: NurserySettings,
 ) -> tuple[MetricState, list[NewAlert]]:
-    """One alert when a metric stays out of range past the grace period, one "back to normal"
-    when it recovers; nothing for readings older than the last one considered (replays)."""
-    if value is None or (state.last_time is not None and time <= state.last_time):
-        return state, []
-    condition = _classify(metric, value, settings)
+    """One reading: ``evaluate_climate_series`` with a single sample."""
+    return evaluate_climate_series(device_id, metric, ((value, time),), state, settings)
+
+
+def evaluate_climate_series(
+    device_id: str,
+    metric: Metric,
+    samples: Iterable[tuple[float | None, datetime]],
+    state: MetricState,
+    settings: NurserySettings,
+) -> tuple[MetricState, list[NewAlert]]:
+    """One device's readings of ``metric`` as ``(value, time)`` in time order: one alert when
+    the metric stays out of range past the grace period, one "back to normal" when it recovers;
+    nothing for readings older than the last one considered (replays).
+
+    The state is carried in locals and built once at the end: a batch brings many readings per
+    device, and a state object per reading was most of the collector's rule cost."""
+    condition, since, alerted = state.condition, state.since, state.alerted
+    last_time = state.last_time
+    low, high = _bounds(metric, settings)
+    grace = timedelta(seconds=settings.climate_grace_s)
     unit = _UNITS[metric]
     alerts: list[NewAlert] = []
-    if condition is None:
-        if state.alerted:
+    for value, time in samples:
+        if value is None or (last_time is not None and time <= last_time):
+            continue
+        last_time = time
+        reading: Condition | None = "low" if value < low else "high" if value > high else None
+        if reading is None:
+            if alerted:
+                alerts.append(
+                    NewAlert(
+                        device_id, AlertKind.CLIMATE_NORMAL, time,
+                        f"Room {metric} back to normal: {value:g} {unit}",
+                        details={"metric": metric, "value": value},
+                    )
+                )  # fmt: skip
+            condition, since, alerted = None, None, False
+            continue
+        if reading != condition or since is None:
+            condition, since, alerted = reading, time, False
+        if not alerted and time - since >= grace:
+            word = "too low" if condition == "low" else "too high"
             alerts.append(
                 NewAlert(
-                    device_id, AlertKind.CLIMATE_NORMAL, time,
-                    f"Room {metric} back to normal: {value:g} {unit}",
-                    details={"metric": metric, "value": value},
+                    device_id, AlertKind.CLIMATE_OUT_OF_RANGE, time,
+                    f"Room {metric} {word}: {value:g} {unit} since {since:%H:%M} UTC",
+                    details={"metric": metric, "condition": condition, "value": value,
+                             "since": since.isoformat()},
                 )
             )  # fmt: skip
-        return MetricState(last_time=time), alerts
-    since = state.since
-    if condition != state.condition or since is None:
-        since = time
-        state = MetricState(condition=condition, since=since, alerted=False, last_time=time)
-    else:
-        state = replace(state, last_time=time)
-    if not state.alerted and time - since >= timedelta(seconds=settings.climate_grace_s):
-        word = "too low" if condition == "low" else "too high"
-        alerts.append(
-            NewAlert(
-                device_id, AlertKind.CLIMATE_OUT_OF_RANGE, time,
-                f"Room {metric} {word}: {value:g} {unit} since {since:%H:%M} UTC",
-                details={"metric": metric, "condition": condition, "value": value,
-                         "since": since.isoformat()},
-            )
-        )  # fmt: skip
-        state = replace(state, alerted=True)
-    return state, alerts
+            alerted = True
+    if last_time == state.last_time:  # nothing considered: the same state
+        return state, alerts
+    return MetricState(condition, since, alerted, last_time), alerts
 
 
 # --- presence -------------------------------------------------------------------------------

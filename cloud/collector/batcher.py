@@ -39,7 +39,7 @@ RETRY_MAX_S = 5.0
 
 @dataclass(frozen=True, slots=True)
 class BatchPolicy:
-    max_items: int = 1000
+    max_items: int = 3000
     max_delay_s: float = 0.05
     # Batches being committed at once. Two let one batch's rows go in while the previous one
     # finishes its rules (the storage keeps them in order); one commits strictly in turn.

@@ -49,7 +49,7 @@ def write_broker_config(state_dir: Path, port: int, accounts: dict[str, str]) ->
                 "persistence true",
                 f"persistence_location {broker_dir / 'data'}/",
                 "max_queued_messages 100000",
-                "max_inflight_messages 4000",  # as mosquitto/mosquitto.conf
+                "max_inflight_messages 12000",  # as mosquitto/mosquitto.conf
                 "log_dest stderr",
                 "log_type error",
                 "log_type warning",
