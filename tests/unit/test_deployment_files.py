@@ -17,8 +17,9 @@ import shlex
 import shutil
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -26,6 +27,8 @@ import yaml
 from cloud.broker.passwords import hash_password, verify_password
 from cloud.cli import build_parser as cloud_parser
 from cloud.collector.metrics import CollectorMetrics
+from cloud.config import CollectorSettings
+from cloud.demo.broker import write_broker_config
 from edge.cli import build_parser as edge_parser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -570,3 +573,20 @@ def test_docker_compose_refuses_to_start_without_the_secrets(tmp_path: Path) -> 
     result = _compose_config(empty)
     assert result.returncode != 0
     assert "set it in .env" in result.stderr, result.stderr
+
+
+def test_every_broker_config_holds_the_collectors_whole_window(tmp_path: Path) -> None:
+    # The collector acknowledges only after commit: a broker window smaller than the
+    # collector's in-flight bound caps its throughput without any error
+    # (docs/performance.md, "Collector ingest").
+    window = next(f.default for f in fields(CollectorSettings) if f.name == "max_in_flight")
+    write_broker_config(tmp_path, 1883, {})
+    configs = {
+        "mosquitto.conf": MOSQUITTO_CONF.read_text(),
+        "test.conf": (REPO / "mosquitto" / "test.conf").read_text(),
+        "demo broker": (tmp_path / "mosquitto" / "mosquitto.conf").read_text(),
+    }
+    for name, text in configs.items():
+        setting = re.search(r"^max_inflight_messages (\d+)$", text, re.MULTILINE)
+        assert setting is not None, name
+        assert int(setting.group(1)) >= int(cast(int, window)), name
