@@ -377,20 +377,24 @@ async def ingest(
         reported_applied = await _apply_reported(conn, known_batch.reported, devices)
         await maintain_gaps(conn, devices, [*new_readings, *new_events], new_readings, changes)
         await settle_offline_alarms(conn, [s.device_id for s in changes if s.online])
-        await _update_liveness(conn, known_batch, [*new_readings, *new_events])
         touched = IngestBatch(new_readings, new_events, statuses).device_ids()
-        alerts: list[StoredAlert] = []
-        if touched:
-            rules = await load_rules(conn, touched, devices, cache)
-            raised = evaluate_batch(rules, new_readings, new_events, changes, statuses)
-            alerts, committed = await save_rules_and_alerts(conn, rules, raised)
+        rules = await load_rules(conn, touched, devices, cache) if touched else {}
+        raised = evaluate_batch(rules, new_readings, new_events, changes, statuses)
         latest = latest_per_device(new_readings)
-        if latest:
-            # Delivered to the API processes only if and when this transaction commits.
-            await conn.execute(
-                "SELECT pg_notify(%s, payload) FROM unnest(%b::text[]) AS payload",
-                (READING_CHANNEL, [reading_to_json(row) for row in latest]),
-            )
+        alerts: list[StoredAlert] = []
+        # What is left only writes, and the batch holds its devices' locks until it commits:
+        # pipelined, the liveness update, the announcement and the rule states go to the server
+        # in one round trip instead of one each.
+        async with conn.pipeline():
+            await _update_liveness(conn, known_batch, [*new_readings, *new_events])
+            if latest:
+                # Delivered to the API processes only if and when this transaction commits.
+                await conn.execute(
+                    "SELECT pg_notify(%s, payload) FROM unnest(%b::text[]) AS payload",
+                    (READING_CHANNEL, [reading_to_json(row) for row in latest]),
+                )
+            if rules:
+                alerts, committed = await save_rules_and_alerts(conn, rules, raised)
     if committed is not None:
         cache.record(committed)
     duplicates = (
