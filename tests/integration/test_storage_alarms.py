@@ -157,6 +157,29 @@ async def test_offline_gap_closes_when_the_replay_fills_it(storage: Storage) -> 
     assert closed.closed_at is not None
 
 
+async def test_offline_gap_closes_when_the_replay_comes_with_the_online_status(
+    storage: Storage,
+) -> None:
+    # The device reconnects and flushes its outbox at once: one batch ends the gap and fills it.
+    owner_id, device_id = await new_device(storage)
+    hello = StatusRow(device_id, 0, T0, T0, True, None, None, {})
+    await storage.ingest(
+        IngestBatch(readings=[reading(device_id, s) for s in range(3)], statuses=[hello])
+    )
+    went = T0 + timedelta(seconds=25)
+    await storage.ingest(
+        IngestBatch(statuses=[StatusRow(device_id, 2, went, went, False, None, None, {})])
+    )
+    back = T0 + timedelta(seconds=95)
+    online = StatusRow(device_id, 2, back, back, True, None, None, {})
+    await storage.ingest(
+        IngestBatch(readings=[reading(device_id, s) for s in range(3, 10)], statuses=[online])
+    )
+    assert await storage.list_gaps(owner_id, device_id, None, None) == []
+    (closed,) = await storage.list_gaps(owner_id, device_id, None, None, include_closed=True)
+    assert (closed.end, closed.closed_at is not None) == (back, True)
+
+
 async def test_a_switched_off_device_keeps_its_gap(storage: Storage) -> None:
     owner_id, device_id = await new_device(storage)
     hello = StatusRow(device_id, 0, T0, T0, True, None, None, {})
