@@ -589,4 +589,4 @@ def test_every_broker_config_holds_the_collectors_whole_window(tmp_path: Path) -
     for name, text in configs.items():
         setting = re.search(r"^max_inflight_messages (\d+)$", text, re.MULTILINE)
         assert setting is not None, name
-        assert int(setting.group(1)) >= int(cast(int, window)), name
+        assert int(setting.group(1)) >= cast(int, window), name
