@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -54,12 +54,47 @@ class DeviceRules:
     faults: list[str] = field(default_factory=list)
 
     def state_document(self) -> dict[str, Any]:
+        """What is stored as the device's rule state. Each metric's ``last_time`` is not in it:
+        it moves with every reading, so storing it here would rewrite every device's document
+        in every batch. The device row keeps it (``<metric>_considered_until``), and this
+        document is stored only when something in it changed (``state_key``)."""
         return {
-            "climate": {metric: _fields(state) for metric, state in self.climate.items()},
+            "climate": {
+                metric: _fields(state, skip=("last_time",))
+                for metric, state in self.climate.items()
+            },
             "presence": _fields(self.presence),
             "last_alarm": {kind: time.isoformat() for kind, time in self.last_alarm.items()},
             "faults": self.faults,
         }
+
+    def state_key(self) -> tuple[object, ...]:
+        """Equal for two states with the same document: compared before and after a batch's
+        rules, so the document is written only when it changed."""
+        return (
+            tuple(
+                (metric, state.condition, state.since, state.alerted)
+                for metric, state in self.climate.items()
+            ),
+            self.presence,
+            tuple(self.last_alarm.items()),
+            tuple(self.faults),
+        )
+
+    def considered_until(self) -> dict[Metric, datetime | None]:
+        """Per metric, the device time of the newest reading the climate rules considered."""
+        return {metric: self.climate[metric].last_time for metric in self.climate}
+
+    def consider_until(self, times: Mapping[Metric, datetime | None]) -> None:
+        """Merge in each metric's newest considered reading time as stored in the device row.
+        The later time wins: a state document written before the times moved to the device
+        row still carries its own, and a cached state may be older than the row."""
+        for metric, time in times.items():
+            if time is None:
+                continue
+            state = self.climate.get(metric, MetricState())
+            if state.last_time is None or state.last_time < time:
+                self.climate[metric] = replace(state, last_time=time)
 
     @classmethod
     def from_document(cls, settings: NurserySettings, document: dict[str, Any]) -> DeviceRules:
@@ -75,10 +110,26 @@ class DeviceRules:
         return cls(settings, climate, presence, last_alarm, list(document.get("faults", [])))
 
 
-def _fields(state: MetricState | PresenceState) -> dict[str, Any]:
+def state_keys(rules: Mapping[str, DeviceRules]) -> dict[str, tuple[object, ...]]:
+    return {device_id: device_rules.state_key() for device_id, device_rules in rules.items()}
+
+
+def changed_states(
+    rules: Mapping[str, DeviceRules], keys_before: Mapping[str, tuple[object, ...]]
+) -> dict[str, DeviceRules]:
+    """The devices whose state document differs from ``keys_before`` (``state_keys`` taken
+    when the states were loaded): the only ones whose document needs writing."""
+    return {
+        device_id: device_rules
+        for device_id, device_rules in rules.items()
+        if device_rules.state_key() != keys_before.get(device_id)
+    }
+
+
+def _fields(state: MetricState | PresenceState, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     # Not dataclasses.asdict: it deep-copies and showed up in the ingest profile (runs for
     # every device of every batch).
-    values = {name: getattr(state, name) for name in state.__slots__}
+    values = {name: getattr(state, name) for name in state.__slots__ if name not in skip}
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 

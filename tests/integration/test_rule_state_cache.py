@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
 
 from cloud.storage import Storage, open_storage
 from cloud.storage.records import IngestBatch
-from tests.integration.test_storage_contract import new_device, reading
+from tests.integration.test_storage_contract import late_reading, new_device, reading
 
 
 @pytest.fixture
@@ -62,3 +63,52 @@ async def test_a_collector_reuses_its_own_committed_state(
         IngestBatch(readings=[reading(device_id, 4, temperature=20.0)])
     )
     assert [alert.kind for alert in recovered.alerts] == ["CLIMATE_NORMAL"]
+
+
+def _stored_revision(database_url: str, device_id: str) -> int | None:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT revision FROM rule_state WHERE device_id = %s", (device_id,)
+        ).fetchone()
+    return None if row is None else int(row[0])
+
+
+async def test_readings_that_change_no_rule_leave_the_stored_state_alone(
+    first_storage: Storage, database_url: str
+) -> None:
+    _owner, device_id = await new_device(first_storage)
+    await first_storage.set_device_settings(device_id, {"climate_grace_s": 25})
+    for seq in range(3):
+        await first_storage.ingest(IngestBatch(readings=[reading(device_id, seq)]))
+    # Each metric's first reading creates its state; ordinary readings after it write nothing.
+    written = _stored_revision(database_url, device_id)
+    assert written is not None
+    await first_storage.ingest(IngestBatch(readings=[reading(device_id, s) for s in (3, 4)]))
+    assert _stored_revision(database_url, device_id) == written
+    # Too hot: the condition changed, so the state is written.
+    await first_storage.ingest(IngestBatch(readings=[reading(device_id, 5, temperature=25.0)]))
+    changed = _stored_revision(database_url, device_id)
+    assert changed is not None
+    assert changed > written
+
+
+async def test_a_collector_without_the_state_cached_knows_which_readings_were_considered(
+    first_storage: Storage, second_storage: Storage
+) -> None:
+    # The first collector's readings change no stored document; what it considered is in the
+    # device row, which the second collector (nothing cached) must honour.
+    _owner, device_id = await new_device(first_storage)
+    await first_storage.set_device_settings(device_id, {"climate_grace_s": 25})
+    for seq in range(4):  # in range up to 30 s
+        await first_storage.ingest(IngestBatch(readings=[reading(device_id, seq)]))
+    late = await second_storage.ingest(
+        IngestBatch(readings=[late_reading(device_id, 100, seconds=5, temperature=25.0)])
+    )
+    assert late.alerts == []
+    results = [
+        await second_storage.ingest(
+            IngestBatch(readings=[reading(device_id, seq, temperature=25.0)])
+        )
+        for seq in (4, 5, 6, 7)
+    ]
+    assert [len(result.alerts) for result in results] == [0, 0, 0, 1]

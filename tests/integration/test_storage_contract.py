@@ -145,6 +145,33 @@ async def test_climate_alerts_once_after_grace_and_recovers(storage: Storage) ->
     assert [alert.kind for alert in recovered.alerts] == ["CLIMATE_NORMAL"]
 
 
+def late_reading(device_id: str, seq: int, seconds: float, temperature: float) -> TelemetryRow:
+    """A new message (unseen seq) taken earlier than readings already stored: an outbox backlog
+    delivered after live traffic."""
+    time = T0 + timedelta(seconds=seconds)
+    return TelemetryRow(device_id, seq, time, time + timedelta(minutes=5), temperature, 45.0,
+                        None, None, raw=b"{}")  # fmt: skip
+
+
+async def test_a_reading_older_than_those_the_rules_saw_is_stored_but_not_evaluated(
+    storage: Storage,
+) -> None:
+    _owner_id, device_id = await new_device(storage)
+    await storage.set_device_settings(device_id, {"climate_grace_s": 25})
+    for seq in range(4):  # in range up to 30 s
+        await storage.ingest(IngestBatch(readings=[reading(device_id, seq, temperature=20.0)]))
+    late = await storage.ingest(
+        IngestBatch(readings=[late_reading(device_id, 100, seconds=5, temperature=25.0)])
+    )
+    assert (late.readings_stored, late.alerts) == (1, [])
+    # Hot from 40 s: the grace period starts there, not at the late reading's 5 s.
+    results = [
+        await storage.ingest(IngestBatch(readings=[reading(device_id, seq, temperature=25.0)]))
+        for seq in (4, 5, 6, 7)
+    ]
+    assert [len(result.alerts) for result in results] == [0, 0, 0, 1]
+
+
 async def test_batches_handed_in_together_are_applied_in_the_order_handed_in(
     storage: Storage,
 ) -> None:

@@ -17,7 +17,14 @@ from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
-from cloud.alerting import DeviceRules, evaluate_batch, settings_from_json
+from cloud.alerting import (
+    METRICS,
+    DeviceRules,
+    changed_states,
+    evaluate_batch,
+    settings_from_json,
+    state_keys,
+)
 from cloud.rules import NewAlert
 from cloud.storage.ingest_plan import (
     CLOCK_DRIFT_THRESHOLD_S,
@@ -75,7 +82,9 @@ _EVENT_COLUMNS = (
 )
 
 # The device clock's offset is taken from the newest message only: replayed old messages
-# legitimately arrive late and say nothing about the clock.
+# legitimately arrive late and say nothing about the clock. The climate rules' newest
+# considered reading times ride along (GREATEST ignores NULL: devices the rules did not see),
+# so they cost no write of their own (cloud.alerting.DeviceRules.state_document).
 _UPDATE_LIVENESS = """
 UPDATE devices d SET
     last_seen = GREATEST(d.last_seen, u.seen),
@@ -83,9 +92,13 @@ UPDATE devices d SET
                           ELSE d.clock_offset_s END,
     clock_drift = CASE WHEN u.seq > coalesce(d.max_seq, -1) THEN abs(u.offset_s) > %(threshold)s
                        ELSE d.clock_drift END,
-    max_seq = GREATEST(d.max_seq, u.seq)
+    max_seq = GREATEST(d.max_seq, u.seq),
+    temperature_considered_until = GREATEST(d.temperature_considered_until, u.temperature_until),
+    humidity_considered_until = GREATEST(d.humidity_considered_until, u.humidity_until)
 FROM unnest(%(ids)b::text[], %(seen)b::timestamptz[], %(seqs)b::bigint[],
-            %(offsets)b::double precision[]) AS u(device_id, seen, seq, offset_s)
+            %(offsets)b::double precision[], %(temperature_until)b::timestamptz[],
+            %(humidity_until)b::timestamptz[])
+     AS u(device_id, seen, seq, offset_s, temperature_until, humidity_until)
 WHERE d.device_id = u.device_id
 """
 
@@ -250,12 +263,16 @@ async def _apply_reported(
 
 
 async def _update_liveness(
-    conn: AsyncConnection[Any], batch: IngestBatch, new_rows: Sequence[TelemetryRow | EventRow]
+    conn: AsyncConnection[Any],
+    batch: IngestBatch,
+    new_rows: Sequence[TelemetryRow | EventRow],
+    rules: dict[str, DeviceRules],
 ) -> None:
     """One statement for all devices of the batch (unnest), not one round trip per device."""
     devices = liveness(batch, new_rows)
     if not devices:
         return
+    until = {device_id: r.considered_until() for device_id, r in rules.items()}
     await conn.execute(
         _UPDATE_LIVENESS,
         {
@@ -263,6 +280,8 @@ async def _update_liveness(
             "seen": [d.last_seen for d in devices],
             "seqs": [d.newest_seq for d in devices],
             "offsets": [d.clock_offset_s for d in devices],
+            "temperature_until": [until.get(d.device_id, {}).get("temperature") for d in devices],
+            "humidity_until": [until.get(d.device_id, {}).get("humidity") for d in devices],
             "threshold": CLOCK_DRIFT_THRESHOLD_S,
         },
     )
@@ -290,7 +309,8 @@ async def load_rules(
     devices: dict[str, dict[str, Any]],
     cache: RuleStateCache,
 ) -> dict[str, DeviceRules]:
-    """The devices' settings and rule state; ``devices`` holds their rows (``settings_json``)."""
+    """The devices' settings and rule state; ``devices`` holds their rows (``settings_json``
+    and the ``<metric>_considered_until`` times)."""
     ids = list(device_ids)
     cursor = await conn.execute(
         _LOAD_RULE_STATES, {"ids": ids, "revisions": [cache.revision(d) for d in ids]}
@@ -305,18 +325,24 @@ async def load_rules(
             rules[device_id] = cache.rules(device_id, settings)
         else:
             rules[device_id] = DeviceRules.from_document(settings, stored[device_id])
+        row = devices[device_id]
+        rules[device_id].consider_until({m: row[f"{m}_considered_until"] for m in METRICS})
     return rules
 
 
 async def save_rules_and_alerts(
-    conn: AsyncConnection[Any], rules: dict[str, DeviceRules], alerts: list[NewAlert]
+    conn: AsyncConnection[Any], changed: dict[str, DeviceRules], alerts: list[NewAlert]
 ) -> tuple[list[StoredAlert], CommittedRules]:
-    """Store the states and alerts; the states go to the cache once the caller committed."""
-    cursor = await conn.execute(
-        _SAVE_RULE_STATES,
-        (list(rules), [Jsonb(device_rules.state_document()) for device_rules in rules.values()]),
-    )
-    revisions = {row["device_id"]: row["revision"] for row in await cursor.fetchall()}
+    """Store the changed states (``cloud.alerting.changed_states``) and the alerts; the states
+    go to the cache once the caller committed. An unchanged state keeps its revision, so the
+    cache entry of the process that wrote it stays valid."""
+    revisions = {}
+    if changed:
+        cursor = await conn.execute(
+            _SAVE_RULE_STATES,
+            (list(changed), [Jsonb(state.state_document()) for state in changed.values()]),
+        )
+        revisions = {row["device_id"]: row["revision"] for row in await cursor.fetchall()}
     stored = [
         await insert_alert(
             conn, alert.device_id, None, alert.kind.value, alert.time, alert.message,
@@ -324,7 +350,7 @@ async def save_rules_and_alerts(
         )
         for alert in alerts
     ]  # fmt: skip
-    return stored, CommittedRules(revisions, rules)
+    return stored, CommittedRules(revisions, changed)
 
 
 class DeviceRemovedError(Exception):
@@ -344,7 +370,8 @@ _KNOWN_DEVICES = "SELECT device_id FROM devices WHERE device_id = ANY(%s)"
 _LOCK_DEVICES = """
 SELECT device_id, settings::text AS settings_json, online, status_at,
        reported_revision, reported_at, max_seq, last_seen,
-       device_settings::text AS device_settings_json, status::text AS status_json
+       device_settings::text AS device_settings_json, status::text AS status_json,
+       temperature_considered_until, humidity_considered_until
 FROM devices WHERE device_id = ANY(%s) ORDER BY device_id FOR NO KEY UPDATE
 """
 
@@ -379,6 +406,7 @@ async def ingest(
         await settle_offline_alarms(conn, [s.device_id for s in changes if s.online])
         touched = IngestBatch(new_readings, new_events, statuses).device_ids()
         rules = await load_rules(conn, touched, devices, cache) if touched else {}
+        loaded = state_keys(rules)
         raised = evaluate_batch(rules, new_readings, new_events, changes, statuses)
         latest = latest_per_device(new_readings)
         alerts: list[StoredAlert] = []
@@ -386,7 +414,7 @@ async def ingest(
         # pipelined, the liveness update, the announcement and the rule states go to the server
         # in one round trip instead of one each.
         async with conn.pipeline():
-            await _update_liveness(conn, known_batch, [*new_readings, *new_events])
+            await _update_liveness(conn, known_batch, [*new_readings, *new_events], rules)
             if latest:
                 # Delivered to the API processes only if and when this transaction commits.
                 await conn.execute(
@@ -394,7 +422,9 @@ async def ingest(
                     (READING_CHANNEL, [reading_to_json(row) for row in latest]),
                 )
             if rules:
-                alerts, committed = await save_rules_and_alerts(conn, rules, raised)
+                alerts, committed = await save_rules_and_alerts(
+                    conn, changed_states(rules, loaded), raised
+                )
     if committed is not None:
         cache.record(committed)
     duplicates = (

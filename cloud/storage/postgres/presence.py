@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-from cloud.alerting import evaluate_presence
+from cloud.alerting import changed_states, evaluate_presence, state_keys
 from cloud.storage.live_readings import READING_CHANNEL, reading_from_json
 from cloud.storage.postgres.alarms import ALERT_CHANNEL, alert_from_json
 from cloud.storage.postgres.ingest import load_rules, save_rules_and_alerts
@@ -16,7 +16,8 @@ from cloud.storage.records import StoredAlert, TelemetryRow
 from cloud.storage.rule_cache import RuleStateCache
 
 _OFFLINE_CANDIDATES = """
-SELECT d.device_id, d.settings::text AS settings_json
+SELECT d.device_id, d.settings::text AS settings_json,
+       d.temperature_considered_until, d.humidity_considered_until
 FROM devices d JOIN rule_state r USING (device_id)
 WHERE NOT d.online
   AND r.state -> 'presence' ->> 'offline_since' IS NOT NULL
@@ -37,7 +38,9 @@ async def check_offline(
         if not devices:
             return []
         rules = await load_rules(conn, sorted(devices), devices, cache)
-        alerts, committed = await save_rules_and_alerts(conn, rules, evaluate_presence(rules, now))
+        loaded = state_keys(rules)
+        raised = evaluate_presence(rules, now)
+        alerts, committed = await save_rules_and_alerts(conn, changed_states(rules, loaded), raised)
     cache.record(committed)
     return alerts
 

@@ -6,9 +6,16 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from cloud.alerting import DeviceRules, evaluate_batch, evaluate_presence, settings_from_json
+from cloud.alerting import (
+    METRICS,
+    DeviceRules,
+    changed_states,
+    evaluate_batch,
+    evaluate_presence,
+    settings_from_json,
+    state_keys,
+)
 from cloud.rules import NewAlert
 from cloud.storage.ingest_plan import (
     CLOCK_DRIFT_THRESHOLD_S,
@@ -136,34 +143,55 @@ def _update_liveness(
         )  # fmt: skip
 
 
-def _load_rules(
-    conn: sqlite3.Connection, device_ids: Sequence[str], settings: dict[str, str]
-) -> dict[str, DeviceRules]:
+_LOAD_RULES = """
+SELECT d.device_id, d.settings, d.temperature_considered_until, d.humidity_considered_until,
+       r.state
+FROM devices d LEFT JOIN rule_state r USING (device_id) WHERE d.device_id IN ({marks})
+"""
+
+
+def _load_rules(conn: sqlite3.Connection, device_ids: Sequence[str]) -> dict[str, DeviceRules]:
+    """Settings, rule state and each metric's newest considered reading time (device row)."""
+    rules = {}
     marks = ",".join("?" * len(device_ids))
-    states = {
-        row["device_id"]: json.loads(row["state"])
-        for row in conn.execute(
-            f"SELECT device_id, state FROM rule_state WHERE device_id IN ({marks})",  # noqa: S608
-            list(device_ids),
+    for row in conn.execute(_LOAD_RULES.format(marks=marks), list(device_ids)):
+        device_id = row["device_id"]
+        document = json.loads(row["state"]) if row["state"] is not None else {}
+        device_rules = DeviceRules.from_document(
+            settings_from_json(device_id, row["settings"]), document
         )
-    }
-    return {
-        device_id: DeviceRules.from_document(
-            settings_from_json(device_id, settings[device_id]), states.get(device_id, {})
+        device_rules.consider_until(
+            {m: optional_time(row[f"{m}_considered_until"]) for m in METRICS}
         )
-        for device_id in device_ids
-    }
+        rules[device_id] = device_rules
+    return rules
 
 
 def _save_rules_and_alerts(
-    conn: sqlite3.Connection, rules: dict[str, DeviceRules], alerts: list[NewAlert]
+    conn: sqlite3.Connection,
+    rules: dict[str, DeviceRules],
+    loaded: dict[str, tuple[object, ...]],
+    alerts: list[NewAlert],
 ) -> list[StoredAlert]:
-    for device_id, device_rules in rules.items():
+    """Writes the state documents that changed since ``loaded`` (``state_keys``) and each
+    device's newest considered reading times (cloud.alerting.DeviceRules.state_document)."""
+    for device_id, device_rules in changed_states(rules, loaded).items():
         conn.execute(
             "INSERT INTO rule_state (device_id, state) VALUES (?, ?)"
             " ON CONFLICT (device_id) DO UPDATE SET state = excluded.state",
             (device_id, json.dumps(device_rules.state_document())),
         )
+    for device_id, device_rules in rules.items():
+        until = device_rules.considered_until()
+        if until:
+            conn.execute(
+                "UPDATE devices SET"
+                " temperature_considered_until = coalesce(?, temperature_considered_until),"
+                " humidity_considered_until = coalesce(?, humidity_considered_until)"
+                " WHERE device_id = ?",
+                (_optional_db_time(until.get("temperature")),
+                 _optional_db_time(until.get("humidity")), device_id),
+            )  # fmt: skip
     return [
         insert_alert(
             conn, alert.device_id, None, alert.kind.value, alert.time, alert.message,
@@ -171,6 +199,10 @@ def _save_rules_and_alerts(
         )
         for alert in alerts
     ]  # fmt: skip
+
+
+def _optional_db_time(value: datetime | None) -> str | None:
+    return None if value is None else to_db_time(value)
 
 
 def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
@@ -201,10 +233,10 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
         touched = IngestBatch(new_readings, new_events, statuses).device_ids()
         alerts: list[StoredAlert] = []
         if touched:
-            rules = _load_rules(conn, touched, {d: devices[d]["settings"] for d in touched})
-            alerts = _save_rules_and_alerts(
-                conn, rules, evaluate_batch(rules, new_readings, new_events, changes, statuses)
-            )
+            rules = _load_rules(conn, touched)
+            loaded = state_keys(rules)
+            raised = evaluate_batch(rules, new_readings, new_events, changes, statuses)
+            alerts = _save_rules_and_alerts(conn, rules, loaded, raised)
     duplicates = len(known.readings) + len(known.events) - len(new_readings) - len(new_events)
     return IngestResult(
         len(new_readings), len(new_events), applied, len(dead), alerts, duplicates,
@@ -215,13 +247,13 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
 def check_offline(conn: sqlite3.Connection, now: datetime) -> list[StoredAlert]:
     with Transaction(conn):
         rows = conn.execute(
-            "SELECT d.device_id, d.settings FROM devices d JOIN rule_state r USING (device_id)"
+            "SELECT d.device_id FROM devices d JOIN rule_state r USING (device_id)"
             " WHERE NOT d.online"
             " AND json_extract(r.state, '$.presence.offline_since') IS NOT NULL"
             " AND NOT coalesce(json_extract(r.state, '$.presence.alerted'), 0)"
         ).fetchall()
         if not rows:
             return []
-        settings: dict[str, Any] = {row["device_id"]: row["settings"] for row in rows}
-        rules = _load_rules(conn, sorted(settings), settings)
-        return _save_rules_and_alerts(conn, rules, evaluate_presence(rules, now))
+        rules = _load_rules(conn, sorted(row["device_id"] for row in rows))
+        loaded = state_keys(rules)
+        return _save_rules_and_alerts(conn, rules, loaded, evaluate_presence(rules, now))
