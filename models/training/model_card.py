@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from models.training.intervals import proportion_interval, rate_interval
+
 
 def _num(value: Any, digits: int = 3) -> str:
     if value is None:
@@ -33,21 +35,32 @@ def _clip_table(section: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _interval(low: float, high: float) -> str:
+    return f"{low:.2f}-{high:.2f}"
+
+
 def _night_lines(night: Mapping[str, Any] | None) -> list[str]:
     if not night:
         return ["Not measured yet (run `nursery-model night --update-manifest`)."]
+    recall_low, recall_high = proportion_interval(night["detected"], night["episodes"])
+    alerts_low, alerts_high = rate_interval(night["false_alerts"], night["non_cry_hours"])
+    alerts = f"{night['false_alerts']} alert{'' if night['false_alerts'] == 1 else 's'}"
     return [
         f"Synthesized night of {night['hours']:.2f} h ({night['non_cry_hours']:.2f} h without "
         f"crying), {night['episodes']} held-out cry episodes from the **{night['cry_split']}** "
         f"split, seed {night['seed']}:",
         "",
-        "| metric | value | target |",
-        "|---|---:|---:|",
-        f"| episode recall | {_num(night['episode_recall'])} | >= 0.95 |",
+        "| metric | value | 95 % interval | target |",
+        "|---|---:|---:|---:|",
+        f"| episode recall | {_num(night['episode_recall'])} ({night['detected']} of "
+        f"{night['episodes']}) | {_interval(recall_low, recall_high)} | >= 0.95 |",
         f"| false alerts per hour of non-cry audio | {_num(night['false_alerts_per_hour'])} "
-        "| <= 1 |",
-        f"| median onset latency (s) | {_num(night['median_onset_latency_s'], 2)} | <= 1.5 |",
-        f"| 90th percentile onset latency (s) | {_num(night['p90_onset_latency_s'], 2)} | |",
+        f"({alerts}) | {_interval(alerts_low, alerts_high)} | <= 1 |",
+        f"| median onset latency (s) | {_num(night['median_onset_latency_s'], 2)} | | <= 1.5 |",
+        f"| 90th percentile onset latency (s) | {_num(night['p90_onset_latency_s'], 2)} | | |",
+        "",
+        "Intervals: Wilson for recall, exact Poisson for the false-alert rate. Where an interval "
+        "reaches across the target, this night cannot tell whether the target is met.",
         "",
         "Onset latency runs from the episode's first clearly audible 50 ms (within 20 dB of its "
         "loudest; a clip's quiet lead-in is not crying yet) to the moment the detector emits "
