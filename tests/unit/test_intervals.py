@@ -45,8 +45,15 @@ def test_the_model_card_prints_the_night_with_its_intervals() -> None:
     from models.training.model_card import render_model_card
 
     manifest = json.loads(default_model_manifest_path().read_text(encoding="utf-8"))
-    night = {**manifest["metrics"]["night"], "episodes": 56, "detected": 51, "false_alerts": 0}
-    night["non_cry_hours"] = 1.0
+    night = {
+        **manifest["metrics"]["night"],
+        "episodes": 56,
+        "detected": 51,
+        "episode_recall": 51 / 56,
+        "false_alerts": 0,
+        "false_alerts_per_hour": 0.0,
+        "non_cry_hours": 1.0,
+    }
     card = render_model_card({**manifest, "metrics": {**manifest["metrics"], "night": night}})
     assert "| episode recall | 0.911 (51 of 56) | 0.81-0.96 | >= 0.95 |" in card
-    assert "(0 alerts) | 0.00-3.69 | <= 1 |" in card
+    assert "| 0.000 (0 alerts) | 0.00-3.69 | <= 1 |" in card
