@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from cloud.collector import Collector
+from cloud.config import CollectorSettings, MqttSettings
 from cloud.storage import Storage
 from cloud.storage.records import HistoryQuery
 from models.contract import MessageKind, Telemetry, topic_for
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import probe
-from tests.harness.services import create_account
+from tests.harness.services import BrokerAccount, create_account
 
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
@@ -57,3 +59,27 @@ async def test_redelivered_messages_are_stored_once_and_garbage_is_skipped(
     assert collector.committed_rows == 3
     letters = await storage.list_dead_letters()
     assert any(letter.payload == b"{garbage" for letter in letters)
+
+
+async def test_start_freezes_what_is_alive_so_full_collections_skip_it(
+    storage: Storage,
+    database_url: str,
+    mosquitto: MosquittoBroker,
+    collector_account: BrokerAccount,
+) -> None:
+    gc.unfreeze()  # whatever an earlier collector of this session froze
+    mqtt = MqttSettings(
+        mosquitto.host, mosquitto.port, collector_account.username, collector_account.password
+    )
+    settings = CollectorSettings(
+        database_url, mqtt, client_id=f"freeze-{uuid.uuid4().hex[:8]}", share_group="freeze",
+        http_port=0,
+    )  # fmt: skip
+    collector = Collector(settings, storage)
+    assert gc.get_freeze_count() == 0
+    await collector.start()
+    try:
+        # The modules, settings and pool: tens of thousands of objects, never garbage.
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        await collector.stop()
