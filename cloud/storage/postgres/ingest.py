@@ -358,11 +358,17 @@ class DeviceRemovedError(Exception):
     messages then become dead letters)."""
 
 
-_KNOWN_DEVICES = "SELECT device_id FROM devices WHERE device_id = ANY(%s)"
+# FOR KEY SHARE: what the foreign key of readings took per row (migration 0011), taken once for
+# the batch. A device deleted before this query is not known (its messages become dead
+# letters); one being deleted now is waited for; once locked, none can be deleted until the
+# batch commits, so no reading outlives its device.
+_KNOWN_DEVICES = (
+    "SELECT device_id FROM devices WHERE device_id = ANY(%s) ORDER BY device_id FOR KEY SHARE"
+)
 
 # Locking the batch's devices (in a fixed order, so two collectors cannot deadlock) serialises
-# rule evaluation per device across transactions. FOR NO KEY UPDATE, not FOR UPDATE: the
-# foreign keys of another batch's new rows take FOR KEY SHARE on the same devices, which
+# rule evaluation per device across transactions. FOR NO KEY UPDATE, not FOR UPDATE: another
+# batch's check of its devices (and the foreign keys of its events) take FOR KEY SHARE, which
 # FOR UPDATE would block (and with it the overlap of one batch's inserts with the previous
 # batch's rule work). The JSON documents come as text and are parsed only where needed
 # (settings once per distinct document, status only for a device with a status in the batch):
