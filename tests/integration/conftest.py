@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -32,17 +33,30 @@ def provisioning_settings(mosquitto: MosquittoBroker) -> ProvisioningSettings:
     )
 
 
-@pytest.fixture(params=BACKENDS)
-async def storage(
-    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
-) -> AsyncIterator[Storage]:
-    url = database_url if request.param == "postgres" else f"sqlite:///{tmp_path / 'nursery.db'}"
+@asynccontextmanager
+async def migrated_storage(url: str) -> AsyncIterator[Storage]:
     store = await open_storage(url)
     await store.migrate()
     try:
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def storage(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> AsyncIterator[Storage]:
+    url = database_url if request.param == "postgres" else f"sqlite:///{tmp_path / 'nursery.db'}"
+    async with migrated_storage(url) as store:
+        yield store
+
+
+@pytest.fixture
+async def postgres_storage(database_url: str) -> AsyncIterator[Storage]:
+    """The PostgreSQL storage alone, for what only its schema or its connections do."""
+    async with migrated_storage(database_url) as store:
+        yield store
 
 
 @pytest.fixture

@@ -3,26 +3,14 @@ and a delete trigger keep what the key kept - no reading without its device."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import psycopg
 import pytest
 from psycopg import errors
 
-from cloud.storage import Storage, open_storage
+from cloud.storage import Storage
 from cloud.storage.postgres.ingest import _KNOWN_DEVICES
 from cloud.storage.records import IngestBatch
 from tests.integration.test_storage_contract import new_device, reading
-
-
-@pytest.fixture
-async def postgres(database_url: str) -> AsyncIterator[Storage]:
-    store = await open_storage(database_url)
-    await store.migrate()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def _count_readings(database_url: str, device_id: str) -> int:
@@ -34,11 +22,13 @@ def _count_readings(database_url: str, device_id: str) -> int:
     return int(row[0])
 
 
-async def test_deleting_a_device_deletes_its_readings(postgres: Storage, database_url: str) -> None:
-    _owner, device_id = await new_device(postgres)
-    _owner, neighbour = await new_device(postgres)
-    await postgres.ingest(IngestBatch(readings=[reading(device_id, s) for s in range(3)]))
-    await postgres.ingest(IngestBatch(readings=[reading(neighbour, 0)]))
+async def test_deleting_a_device_deletes_its_readings(
+    postgres_storage: Storage, database_url: str
+) -> None:
+    _owner, device_id = await new_device(postgres_storage)
+    _owner, neighbour = await new_device(postgres_storage)
+    await postgres_storage.ingest(IngestBatch(readings=[reading(device_id, s) for s in range(3)]))
+    await postgres_storage.ingest(IngestBatch(readings=[reading(neighbour, 0)]))
     assert _count_readings(database_url, device_id) == 3
     with psycopg.connect(database_url) as conn:
         conn.execute("DELETE FROM devices WHERE device_id = %s", (device_id,))
@@ -47,9 +37,9 @@ async def test_deleting_a_device_deletes_its_readings(postgres: Storage, databas
 
 
 async def test_a_device_cannot_be_deleted_while_a_batch_holds_it(
-    postgres: Storage, database_url: str
+    postgres_storage: Storage, database_url: str
 ) -> None:
-    _owner, device_id = await new_device(postgres)
+    _owner, device_id = await new_device(postgres_storage)
     with psycopg.connect(database_url) as batch, psycopg.connect(database_url) as operator:
         # What ingest does first: check the batch's devices and hold them.
         known = batch.execute(_KNOWN_DEVICES, ([device_id, "never-registered"],)).fetchall()
@@ -64,11 +54,11 @@ async def test_a_device_cannot_be_deleted_while_a_batch_holds_it(
 
 
 async def test_a_batch_for_a_deleted_device_becomes_dead_letters(
-    postgres: Storage, database_url: str
+    postgres_storage: Storage, database_url: str
 ) -> None:
-    _owner, device_id = await new_device(postgres)
+    _owner, device_id = await new_device(postgres_storage)
     with psycopg.connect(database_url) as conn:
         conn.execute("DELETE FROM devices WHERE device_id = %s", (device_id,))
-    result = await postgres.ingest(IngestBatch(readings=[reading(device_id, 0)]))
+    result = await postgres_storage.ingest(IngestBatch(readings=[reading(device_id, 0)]))
     assert (result.readings_stored, result.dead_letters) == (0, 1)
     assert _count_readings(database_url, device_id) == 0

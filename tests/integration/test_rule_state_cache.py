@@ -23,13 +23,8 @@ async def second_storage(database_url: str) -> AsyncIterator[Storage]:
 
 
 @pytest.fixture
-async def first_storage(database_url: str) -> AsyncIterator[Storage]:
-    store = await open_storage(database_url)
-    await store.migrate()
-    try:
-        yield store
-    finally:
-        await store.close()
+def first_storage(postgres_storage: Storage) -> Storage:
+    return postgres_storage  # migrates the database the second one then opens as well
 
 
 async def test_a_collector_sees_the_rule_state_another_committed(
