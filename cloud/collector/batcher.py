@@ -131,7 +131,10 @@ class Batcher(Generic[R]):
         while True:
             # While every commit slot is busy, arriving items keep filling the next batch.
             await self._slots.acquire()
-            await self._has_items.wait()
+            # Once stopping, never wait on the events: taking the batch below clears "has
+            # items", and a stop() that set it while a batch waited out its delay was lost.
+            if not self._stopping:
+                await self._has_items.wait()
             if self._stopping and not self._items:
                 self._slots.release()
                 break

@@ -114,6 +114,26 @@ async def test_a_batch_not_stored_at_shutdown_is_abandoned_not_acknowledged() ->
     assert abandoned == [0]
 
 
+async def test_stop_while_a_batch_waits_out_its_delay_flushes_it_and_returns() -> None:
+    # The collector stopped right after a first message arrived: taking that batch cleared
+    # "has items" after stop() had set it, and the batcher then waited for items forever.
+    store, stored, abandoned = GatedStore(), list[int](), list[int]()
+    store.gate.set()
+    batcher = Batcher(
+        store.write,
+        BatchPolicy(max_items=100, max_delay_s=30.0),
+        lambda _batch, _result, _seconds: None,
+        stored.extend,
+        abandoned.extend,
+    )
+    batcher.start()
+    batcher.add(reading(0), 0)
+    await asyncio.sleep(0.05)  # the batch is waiting out its 30-s delay
+    await asyncio.wait_for(batcher.stop(), timeout=5.0)
+    assert stored == [0]
+    assert abandoned == []
+
+
 class FakeTransport:
     def __init__(self) -> None:
         self.reading = True
