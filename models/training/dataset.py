@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import os
+import posixpath
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 LOG = logging.getLogger(__name__)
@@ -53,6 +55,30 @@ def read_manifest(path: Path) -> list[Clip]:
             )
             for row in reader
         ]
+
+
+def read_manifests(main: Path, extras: Sequence[Path] = ()) -> list[Clip]:
+    """The main manifest's clips, then each extra manifest's, paths relative to main's folder.
+
+    Extra manifests (e.g. ``nursery-model fetch-laughter``) add sources that the shared data
+    lacks; rebasing their paths lets every consumer resolve clips against one data root.
+    """
+    clips = read_manifest(main)
+    for extra in extras:
+        offset = Path(os.path.relpath(extra.resolve().parent, main.resolve().parent)).as_posix()
+        clips += [
+            replace(clip, path=posixpath.normpath(posixpath.join(offset, clip.path)))
+            for clip in read_manifest(extra)
+        ]
+    return clips
+
+
+def manifests_sha256(main: Path, extras: Sequence[Path] = ()) -> str:
+    """The main manifest's sha256 alone, or a digest over all manifests' digests when extended."""
+    if not extras:
+        return file_sha256(main)
+    digests = "\n".join(file_sha256(path) for path in (main, *extras))
+    return hashlib.sha256(digests.encode("ascii")).hexdigest()
 
 
 def write_manifest(path: Path, clips: Iterable[Clip]) -> None:

@@ -101,6 +101,20 @@ def _steady_tone_lines(report: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _split_seed_note(training: Mapping[str, Any]) -> str:
+    split_seed = training.get("split_seed", training["seed"])
+    return "" if split_seed == training["seed"] else f" (split and validation seed {split_seed})"
+
+
+def _extra_data_lines(extra: list[dict[str, Any]]) -> list[str]:
+    """One line per extra data manifest (``train --extra-data``); the sha256 above covers all."""
+    return [
+        f"- Extra data: {', '.join(entry['sources'])} ({entry['clips']} clips, manifest sha256 "
+        f"`{entry['sha256']}`); the data sha256 above is then a digest over all manifests"
+        for entry in extra
+    ]
+
+
 def render_model_card(manifest: Mapping[str, Any]) -> str:
     from models.training.model_card_text import STATIC_SECTIONS
 
@@ -117,8 +131,10 @@ def render_model_card(manifest: Mapping[str, Any]) -> str:
         "",
         f"- Model file: `{manifest['model_file']}` ({manifest['size_bytes']} bytes), "
         f"sha256 `{manifest['sha256']}`",
-        f"- Created: {manifest['created_utc']}; seed {training['seed']}; data manifest sha256 "
+        f"- Created: {manifest['created_utc']}; seed {training['seed']}"
+        f"{_split_seed_note(training)}; data manifest sha256 "
         f"`{training['data_manifest_sha256']}`",
+        *_extra_data_lines(training.get("extra_data", [])),
         f"- Packages: {', '.join(f'{k} {v}' for k, v in training['packages'].items())}",
         "",
         "## Features (frozen; read from the manifest at run time)",

@@ -14,6 +14,7 @@ from models.cry.detector import CryDetector, WindowScorer
 from models.cry.episodes import HysteresisParams, WindowScore
 from models.cry.runtime import TFLiteScorer
 from models.training.card import MODEL_FILE, package_versions, write_artifacts
+from models.training.dataset import file_sha256, read_manifest
 from models.training.evaluation import report, score_clips
 from models.training.metrics import best_f1_threshold
 from models.training.network import build_model, export_int8, train_model
@@ -53,14 +54,24 @@ def tune_onset_rule(
         [c for c in clips if not c.is_cry],
         data.audio,
         config.features.sample_rate,
-        NightParams(hours=VALIDATION_NIGHT_HOURS, seed=config.seed),
+        NightParams(hours=VALIDATION_NIGHT_HOURS, seed=config.evaluation_seed),
     )
     scores: list[WindowScore] = []
     detector = CryDetector(
         scorer, config.features, config.windows, hysteresis, on_window=scores.append
     )
     stream_events(detector, night)
-    return choose_onset_rule(night, scores, hysteresis, config.seed)
+    return choose_onset_rule(night, scores, hysteresis, config.evaluation_seed)
+
+
+def extra_data_entry(manifest: Path) -> dict[str, Any]:
+    """What the card records of an extra data manifest: its sources, size and digest."""
+    clips = read_manifest(manifest)
+    return {
+        "sources": sorted({clip.source for clip in clips}),
+        "clips": len(clips),
+        "sha256": file_sha256(manifest),
+    }
 
 
 def run_training(config: TrainConfig, progress: Progress) -> Path:
@@ -93,7 +104,9 @@ def run_training(config: TrainConfig, progress: Progress) -> Path:
 
     training_info: dict[str, Any] = {
         "seed": config.seed,
+        "split_seed": config.evaluation_seed,
         "data_manifest_sha256": data.data_sha256,
+        "extra_data": [extra_data_entry(path) for path in config.extra_manifests],
         "packages": package_versions(),
         "split": {name: len(items) for name, items in data.splits.items()},
         "network": config.network.to_dict(),

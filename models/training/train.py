@@ -20,7 +20,13 @@ import numpy.typing as npt
 from models.cry.episodes import HysteresisParams
 from models.cry.features import LogMelParams, WindowParams
 from models.training.augment import AugmentParams
-from models.training.dataset import Clip, file_sha256, read_manifest, split_by_group
+from models.training.dataset import (
+    Clip,
+    manifests_sha256,
+    read_manifest,
+    read_manifests,
+    split_by_group,
+)
 from models.training.examples import (
     FrontEnd,
     augmented_examples,
@@ -42,6 +48,8 @@ class TrainConfig:
     data_manifest: Path
     output_dir: Path
     work_dir: Path
+    # More not-cry/cry sources in the shared format (``nursery-model fetch-laughter``).
+    extra_manifests: tuple[Path, ...] = ()
     seed: int = 1234
     augment_rounds: int = 3
     background_windows: int = 1500
@@ -58,6 +66,14 @@ class TrainConfig:
     augment: AugmentParams = field(default_factory=AugmentParams)
     network: NetworkParams = field(default_factory=NetworkParams)
     hysteresis: HysteresisParams = field(default_factory=HysteresisParams)
+    # Seed of the group split and of everything that judges the model (validation windows, the
+    # validation night); None = ``seed``. Fixing it while varying ``seed`` retrains on the same
+    # split and measures how much a model owes to the luck of its training run.
+    split_seed: int | None = None
+
+    @property
+    def evaluation_seed(self) -> int:
+        return self.seed if self.split_seed is None else self.split_seed
 
     @property
     def front_end(self) -> FrontEnd:
@@ -132,7 +148,7 @@ def build_validation_set(
     """Clean windows plus one fixed augmented pass (backgrounds from training clips only)."""
     front_end = config.front_end
     backgrounds = [audio[c.path] for c in train_clips if not c.is_cry]
-    rng = np.random.default_rng([config.seed, VALIDATION_STREAM])
+    rng = np.random.default_rng([config.evaluation_seed, VALIDATION_STREAM])
     parts = [clean_examples(audio[c.path], c.is_cry, front_end) for c in clips]
     parts += [
         augmented_examples(audio[c.path], c.is_cry, backgrounds, front_end, config.augment, rng)
@@ -152,10 +168,16 @@ def prepare_data(config: TrainConfig, progress: Progress) -> PreparedData:
     from models.training.corpus import decode_clips
     from models.training.dataset import write_manifest
 
-    clips = read_manifest(config.data_manifest)
-    data_sha256 = file_sha256(config.data_manifest)
-    splits = split_by_group(clips, config.seed)
-    write_manifest(config.output_dir / "splits" / TEST_MANIFEST_NAME, splits["test"])
+    clips = read_manifests(config.data_manifest, config.extra_manifests)
+    data_sha256 = manifests_sha256(config.data_manifest, config.extra_manifests)
+    splits = split_by_group(clips, config.evaluation_seed)
+    # The committed test list is what CI evaluates against the shared data alone, so it holds
+    # the main manifest's clips only; extra sources' test clips are scored in the card.
+    shared = set(read_manifest(config.data_manifest))
+    write_manifest(
+        config.output_dir / "splits" / TEST_MANIFEST_NAME,
+        [clip for clip in splits["test"] if clip in shared],
+    )
     for name in ("train", "validation"):
         write_manifest(config.work_dir / f"{name}_manifest.csv", splits[name])
     progress(

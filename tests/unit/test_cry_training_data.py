@@ -66,3 +66,11 @@ def test_recalibrate_refuses_a_hop_outside_one_window(
         main(["recalibrate", "--hop-frames", hop])
     assert exit_info.value.code == 2
     assert "--hop-frames: must be between 1 and 98" in capsys.readouterr().err
+
+
+def test_the_card_names_a_split_seed_only_when_it_differs() -> None:
+    from models.training.model_card import _split_seed_note
+
+    assert _split_seed_note({"seed": 1234}) == ""
+    assert _split_seed_note({"seed": 1234, "split_seed": 1234}) == ""
+    assert "split and validation seed 1234" in _split_seed_note({"seed": 1, "split_seed": 1234})
