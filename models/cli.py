@@ -179,8 +179,9 @@ def _add_extra_data(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="MANIFEST",
         help="another data manifest.csv in the shared format, split and used like --data; "
-        "repeatable (e.g. the one `nursery-model fetch-laughter` writes). Pass the same ones "
-        "to train, recalibrate and night: they change the split",
+        "repeatable (e.g. the one `nursery-model fetch-laughter` writes). Their clips join "
+        "the split without moving the others; pass the same ones to train, recalibrate and "
+        "night so that all three see the same split",
     )
 
 
