@@ -199,6 +199,7 @@ def evaluate_batch(
                     cry_alert(
                         event.device_id, event.time, event.confidence, device.settings,
                         received_at=event.received_at,
+                        room=(event.temperature, event.humidity),
                     )
                 )  # fmt: skip
             else:

@@ -117,11 +117,16 @@ def cry_alert(
     settings: NurserySettings,
     body_temperature_c: float | None = None,
     received_at: datetime | None = None,
+    room: tuple[float | None, float | None] = (None, None),
 ) -> NewAlert:
+    """``room`` is the (temperature, humidity) the device measured as it heard the cry: the
+    alert's ``data.temperature`` / ``data.humidity`` (null when the device had no reading)."""
     sick = is_sick(True, body_temperature_c, settings)
     message = "Baby is crying" + (" and may be sick" if sick else "")
+    temperature, humidity = room
+    details = {"confidence": confidence, "temperature": temperature, "humidity": humidity}
     return NewAlert(
-        device_id, AlertKind.CRY_DETECTED, time, message, sick, {"confidence": confidence},
+        device_id, AlertKind.CRY_DETECTED, time, message, sick, details,
         received_at=received_at, escalate_after_s=settings.cry_escalate_after_s,
     )  # fmt: skip
 

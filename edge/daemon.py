@@ -66,6 +66,12 @@ ALIVE_SLICE_S = 5.0
 # flood the broker.
 FAULT_CHECK_INTERVAL_S = 1.0
 FAULT_STATUS_MIN_GAP_S = 5.0
+# While a cry episode is open, how often the outbox notes that the device is still alive: a
+# power cut's episode is closed at that time on the next start (one small synchronous write
+# every couple of seconds, only while the baby cries).
+EPISODE_ALIVE_EVERY_S = 2.0
+# Why an episode ended without the detector hearing it end.
+RESTARTED = "device_restarted"
 
 
 @dataclass
@@ -103,6 +109,7 @@ class EdgeAgent:
         # Wakes the main loop early: a stop request, or new settings that shorten an interval.
         self._wake = threading.Event()
         self._episode_id: int | None = None
+        self._episode_alive_noted = 0.0
         self._audio_errors = 0
         self._last_audio_at = time.monotonic()
         self._heartbeats: dict[str, float] = {}
@@ -162,6 +169,7 @@ class EdgeAgent:
             # Created by the daemon's user, so it can delete what root's CLI drops in it.
             (parts.state_dir / REQUESTS_DIR).mkdir(parents=True, exist_ok=True)
         parts.clock.poll()  # before connecting, so the first status already tells
+        self._close_interrupted_episode()
         self._connection.start()
         self._remote.report_current()
         if parts.sampler is not None:
@@ -174,6 +182,35 @@ class EdgeAgent:
             self._main_loop()
         finally:
             self._shutdown()
+
+    def _close_interrupted_episode(self) -> None:
+        """End the cry episode a power cut or crash left open, at the last time the device knew
+        it was alive, so it does not stay open forever in the parents' history."""
+        interrupted = self._outbox.open_episode()
+        if interrupted is None:
+            return
+        ended_at = max(interrupted.alive_at, interrupted.started_at)
+        ended = self._outbox.append(
+            lambda seq: Event(
+                device_id=self._parts.device_id,
+                seq=seq,
+                ts=ended_at,
+                kind="cry_ended",
+                episode_id=interrupted.episode_id,
+                confidence=min(max(interrupted.confidence, 0.0), 1.0),
+                sound_dbfs=interrupted.sound_dbfs,
+                duration_s=round((ended_at - interrupted.started_at).total_seconds(), 1),
+                end_reason=RESTARTED,
+            ),
+            episode="close",
+        )
+        self._last_event = {"kind": "cry_ended", "time": ended.ts.isoformat()}
+        logger.warning(
+            "the cry episode %d was still open when the device stopped (power cut or crash): "
+            "closed at %s, the last time the device was known alive",
+            interrupted.episode_id,
+            ended.ts.isoformat(),
+        )
 
     # ---- main loop: telemetry, heartbeat, watchdog ----
 
@@ -384,6 +421,7 @@ class EdgeAgent:
                 continue
             self._last_audio_at = time.monotonic()
             self._emit(live.process(chunk.samples))
+            self._note_alive_in_episode()
             if loud is not None:
                 self._emit(loud.process(chunk.samples))
             if microphone is not None:
@@ -392,18 +430,28 @@ class EdgeAgent:
         self._heartbeats.pop("audio", None)
         audio.close()
 
+    def _note_alive_in_episode(self) -> None:
+        now = time.monotonic()
+        if self._episode_id is None or now - self._episode_alive_noted < EPISODE_ALIVE_EVERY_S:
+            return
+        self._episode_alive_noted = now
+        self._outbox.note_alive(datetime.now(UTC))
+
     def _emit(self, events: Sequence[TimedCryEvent | TimedLoudSound]) -> None:
         for timed in events:
             if isinstance(timed, TimedLoudSound):
                 loud = self._outbox.append(partial(self._loud_event, timed))
                 self._last_event = {"kind": "loud_sound", "time": loud.ts.isoformat()}
             elif timed.event.kind == "cry_started":
-                started = self._outbox.append(partial(self._event, timed, None))
+                started = self._outbox.append(partial(self._event, timed, None), episode="open")
                 self._episode_id = started.seq
+                self._episode_alive_noted = time.monotonic()
                 self._last_event = {"kind": "cry_started", "time": started.ts.isoformat()}
                 logger.info("cry started (confidence %.2f)", timed.event.confidence)
             elif self._episode_id is not None:
-                ended = self._outbox.append(partial(self._event, timed, self._episode_id))
+                ended = self._outbox.append(
+                    partial(self._event, timed, self._episode_id), episode="close"
+                )
                 self._episode_id = None
                 self._last_event = {"kind": "cry_ended", "time": ended.ts.isoformat()}
                 logger.info("cry ended after %.1f s", timed.event.duration_s or 0.0)
@@ -411,6 +459,7 @@ class EdgeAgent:
     def _event(self, timed: TimedCryEvent, episode_id: int | None, seq: int) -> Event:
         """The payload of one event; a start is its own episode's id."""
         event = timed.event
+        temperature_c, humidity_pct = self._room()
         return Event(
             device_id=self._parts.device_id,
             seq=seq,
@@ -420,11 +469,23 @@ class EdgeAgent:
             confidence=min(max(event.confidence, 0.0), 1.0),
             sound_dbfs=min(max(event.level_dbfs, -200.0), 0.0),
             duration_s=event.duration_s,
+            temperature_c=temperature_c,
+            humidity_pct=humidity_pct,
         )
+
+    def _room(self) -> tuple[float | None, float | None]:
+        """The latest valid climate reading for an event (the sampler forgets one older than
+        its ``max_age_s``, so a stale room is absent rather than shown as current)."""
+        sampler = self._parts.sampler
+        reading = sampler.current() if sampler is not None else None
+        if reading is None:
+            return None, None
+        return reading.temperature_c, reading.humidity_pct
 
     def _loud_event(self, timed: TimedLoudSound, seq: int) -> Event:
         """A loud sound is an episode of its own: its id is its own seq."""
         sound = timed.sound
+        temperature_c, humidity_pct = self._room()
         return Event(
             device_id=self._parts.device_id,
             seq=seq,
@@ -435,6 +496,8 @@ class EdgeAgent:
             confidence=1.0,
             sound_dbfs=min(max(sound.level_dbfs, -200.0), 0.0),
             duration_s=round(sound.duration_s, 1),
+            temperature_c=temperature_c,
+            humidity_pct=humidity_pct,
         )
 
     # ---- settings, health, shutdown ----

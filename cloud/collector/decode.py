@@ -55,6 +55,8 @@ def to_ingest_item(topic: str, raw: bytes, received_at: datetime) -> IngestItem:
             sound_dbfs=payload.sound_dbfs,
             duration_s=payload.duration_s,
             raw=raw,
+            temperature=payload.temperature_c,
+            humidity=payload.humidity_pct,
         )
     if isinstance(payload, Status):
         details = payload.model_dump(mode="json", exclude=_STATUS_BASE_FIELDS, exclude_none=True)

@@ -126,6 +126,10 @@ class EventRow:
     sound_dbfs: float | None
     duration_s: float | None
     raw: bytes = field(default=b"", repr=False)
+    # The room the device measured when it detected the event (not stored as columns: the cry
+    # alert shows it).
+    temperature: float | None = None
+    humidity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

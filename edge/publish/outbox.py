@@ -9,6 +9,11 @@ the broker has acknowledged it (QoS 1 PUBACK). Readers on the cloud side dedupli
 The outbox is bounded: a device that is offline for weeks must not fill its SD card. When full it
 drops the oldest *telemetry* first - a room reading from last Tuesday is worth less than the
 disk - but never an event: a cry is what the parents pay attention to.
+
+The same file remembers the cry episode that is open (started, not yet ended), written in the
+transaction that stores its start or end, plus when the device was last alive during it. A power
+cut in the middle of a cry leaves that row behind, and the next start closes the episode
+(``EdgeAgent``) instead of leaving it open forever in the parents' history.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
-from models.contract import Envelope, MessageKind, kind_of
+from models.contract import Envelope, Event, MessageKind, kind_of
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +43,16 @@ CREATE TABLE IF NOT EXISTS messages (
     payload BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_kind ON messages (kind, seq);
+CREATE TABLE IF NOT EXISTS open_episode (
+    only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+    episode_id INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    alive_at TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    sound_dbfs REAL
+);
 """
+EpisodeChange = Literal["open", "close"]
 
 PayloadT = TypeVar("PayloadT", bound=Envelope)
 
@@ -47,6 +62,17 @@ class OutboxMessage:
     seq: int
     kind: MessageKind
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OpenEpisode:
+    """A cry episode whose start was stored and whose end was not (yet)."""
+
+    episode_id: int
+    started_at: datetime
+    alive_at: datetime  # the last time the device noted it was alive during the episode
+    confidence: float
+    sound_dbfs: float | None
 
 
 class Outbox:
@@ -70,8 +96,14 @@ class Outbox:
         self._db.executescript(SCHEMA)
         self._depth = self._count()
 
-    def append(self, build: Callable[[int], PayloadT]) -> PayloadT:
-        """Take the next sequence number, build the payload with it and store both atomically."""
+    def append(
+        self, build: Callable[[int], PayloadT], *, episode: EpisodeChange | None = None
+    ) -> PayloadT:
+        """Take the next sequence number, build the payload with it and store both atomically.
+
+        ``episode="open"`` also remembers the event as the open cry episode, ``"close"`` forgets
+        it, in the same transaction: the journal never disagrees with what was sent.
+        """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -84,6 +116,8 @@ class Outbox:
                     "INSERT INTO messages (seq, kind, payload) VALUES (?, ?, ?)",
                     (seq, kind.value, payload.to_json()),
                 )
+                if episode is not None:
+                    self._journal(episode, payload)
                 dropped = self._enforce_bound(self._depth + 1)
                 self._db.execute("COMMIT")
             except BaseException:
@@ -140,6 +174,53 @@ class Outbox:
         with self._lock:
             self._db.close()
 
+    def open_episode(self) -> OpenEpisode | None:
+        """The cry episode started and not ended, if any (after a power cut: the cut one)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT episode_id, started_at, alive_at, confidence, sound_dbfs FROM open_episode"
+            ).fetchone()
+        if row is None:
+            return None
+        episode_id, started_at, alive_at, confidence, sound_dbfs = row
+        return OpenEpisode(
+            int(episode_id),
+            datetime.fromisoformat(started_at),
+            datetime.fromisoformat(alive_at),
+            float(confidence),
+            None if sound_dbfs is None else float(sound_dbfs),
+        )
+
+    def note_alive(self, at: datetime) -> None:
+        """Record that the device was alive at ``at`` during the open episode (if one is open):
+        where a power cut's episode is closed on the next start."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE open_episode SET alive_at = ? WHERE alive_at < ?", (_iso(at), _iso(at))
+            )
+
+    def _journal(self, change: EpisodeChange, payload: Envelope) -> None:
+        if change == "close":
+            self._db.execute("DELETE FROM open_episode")
+            return
+        if not isinstance(payload, Event):
+            raise TypeError(f"only an event opens an episode, not {type(payload).__name__}")
+        # Alive from the moment the start was stored (the event's ts is the cry's onset, which
+        # the detector knew only a moment later).
+        alive_at = max(payload.ts, datetime.now(UTC))
+        self._db.execute(
+            "INSERT OR REPLACE INTO open_episode"
+            " (only_row, episode_id, started_at, alive_at, confidence, sound_dbfs)"
+            " VALUES (1, ?, ?, ?, ?, ?)",
+            (
+                payload.episode_id,
+                _iso(payload.ts),
+                _iso(alive_at),
+                payload.confidence,
+                payload.sound_dbfs,
+            ),
+        )
+
     def _take_seq(self) -> int:
         row = self._db.execute(
             "UPDATE counters SET value = value + 1 WHERE name = 'next_seq' RETURNING value - 1"
@@ -172,3 +253,8 @@ class Outbox:
             # rare), because losing a cry is worse than a slightly larger file.
             logger.error("outbox holds %d messages, all events; keeping them", depth - dropped)
         return int(dropped)
+
+
+def _iso(at: datetime) -> str:
+    """One fixed format in UTC, so the stored times also compare correctly as text."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")

@@ -74,6 +74,14 @@ class Event(Envelope):
     confidence: float = Field(ge=0.0, le=1.0)
     sound_dbfs: Dbfs | None = None
     duration_s: float | None = Field(default=None, ge=0.0, le=86_400.0)
+    # The room when the event was detected (the device's latest valid reading, at most a couple
+    # of minutes old), so an alert can show it; absent without a recent reading.
+    temperature_c: float | None = Field(default=None, ge=-40.0, le=80.0)
+    humidity_pct: float | None = Field(default=None, ge=0.0, le=100.0)
+    # Why a ``cry_ended`` was not heard as quiet: "device_restarted" closes an episode a power
+    # cut or crash left open. A plain string, not a closed set, so an older reader does not
+    # reject a reason added later.
+    end_reason: str | None = Field(default=None, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
 
 
 # Bounded: fault text ends up in alerts, which PostgreSQL NOTIFY carries (8000 bytes at most).

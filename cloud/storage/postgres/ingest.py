@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -183,7 +185,16 @@ async def _store_events(conn: AsyncConnection[Any], rows: list[EventRow]) -> lis
          r.sound_dbfs, r.duration_s) for r in rows
     ])  # fmt: skip
     cursor = await conn.execute(_INSERT_EVENTS)
-    return [EventRow(**row) for row in await cursor.fetchall()]
+    stored = [EventRow(**row) for row in await cursor.fetchall()]
+    # The room the device measured is not a column (the cry alert shows it): carry it over.
+    room: dict[tuple[str, int, datetime], tuple[float | None, float | None]] = {}
+    for r in rows:
+        room.setdefault((r.device_id, r.seq, r.time), (r.temperature, r.humidity))
+    with_room = []
+    for row in stored:
+        temperature, humidity = room.get((row.device_id, row.seq, row.time), (None, None))
+        with_room.append(replace(row, temperature=temperature, humidity=humidity))
+    return with_room
 
 
 async def _store_dead_letters(conn: AsyncConnection[Any], letters: list[DeadLetter]) -> None:
