@@ -205,9 +205,6 @@ class Outbox:
             return
         if not isinstance(payload, Event):
             raise TypeError(f"only an event opens an episode, not {type(payload).__name__}")
-        # Alive from the moment the start was stored (the event's ts is the cry's onset, which
-        # the detector knew only a moment later).
-        alive_at = max(payload.ts, datetime.now(UTC))
         self._db.execute(
             "INSERT OR REPLACE INTO open_episode"
             " (only_row, episode_id, started_at, alive_at, confidence, sound_dbfs)"
@@ -215,7 +212,7 @@ class Outbox:
             (
                 payload.episode_id,
                 _iso(payload.ts),
-                _iso(alive_at),
+                _iso(payload.ts),  # alive at the onset; ``note_alive`` moves it on
                 payload.confidence,
                 payload.sound_dbfs,
             ),
