@@ -199,3 +199,16 @@ def load_config(path: Path) -> AgentConfig:
 def _readable_by_others(path: Path) -> bool:
     mode = os.stat(path).st_mode
     return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def check_files(config: AgentConfig) -> None:
+    """The files the configuration names are there; raises ConfigError naming the key.
+
+    Validation proper cannot know the device's disk; this is what ``run`` (and
+    ``run --check-config``) can still tell without starting anything.
+    """
+    if config.audio.source != "file":
+        return
+    for index, path in enumerate(config.audio.files):
+        if not Path(path).is_file():
+            raise ConfigError(f"audio.files[{index}]: no such file: {path}")

@@ -209,6 +209,8 @@ class FileReplaySource:
 
 def _checked(path: Path) -> tuple[Path, int]:
     """Fail at construction, naming the file, rather than hours into a replay."""
+    if not path.is_file():  # libsndfile would only say "System error"
+        raise AudioSourceError(f"no such file: {path}")
     try:
         info = soundfile.info(str(path))
     except _READ_ERRORS as exc:

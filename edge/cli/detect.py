@@ -103,6 +103,9 @@ def event_text(event: CryEvent) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not Path(args.audio_file).is_file():  # libsndfile would only say "System error"
+        print(f"nursery-edge detect: no such file: {args.audio_file}", file=sys.stderr)
+        return 2
     try:
         detector = CryDetector.from_manifest(args.model_manifest)
         events: list[CryEvent] = []

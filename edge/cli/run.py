@@ -16,7 +16,7 @@ from typing import Any
 
 from edge.assembly import AssemblyError, build_agent
 from edge.cli.arguments import add_config_argument
-from edge.config import ConfigError, load_config
+from edge.config import ConfigError, check_files, load_config
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
+        check_files(config)
     except ConfigError as exc:
         print(f"nursery-edge run: invalid configuration: {exc}", file=sys.stderr)
         return 2

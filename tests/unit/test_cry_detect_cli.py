@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 import soundfile
 
 from edge.cli import detect
+from tests.harness.processes import console_script
 
 AUDIO_DIR = Path(__file__).resolve().parents[1] / "data" / "audio"
 
@@ -58,3 +60,20 @@ def test_unreadable_file_is_a_clean_error(
     bogus.write_text("hello")
     assert run_detect([str(bogus)]) == 2
     assert "cannot read audio file" in capsys.readouterr().err
+
+
+def test_a_missing_file_says_no_such_file_without_a_traceback(tmp_path: Path) -> None:
+    # libsndfile's own words for this were "System error"; the CLI names the file instead.
+    done = subprocess.run(
+        [console_script("nursery-edge"), "detect", "nope.wav"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == "nursery-edge detect: no such file: nope.wav"
+    assert "Traceback" not in done.stderr
+    assert "System error" not in done.stderr
+    assert done.stdout == ""

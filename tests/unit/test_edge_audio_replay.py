@@ -185,8 +185,9 @@ def test_start_after_close_begins_again_at_the_first_file() -> None:
 
 def test_a_missing_file_is_named_at_construction(tmp_path: Path) -> None:
     missing = tmp_path / "no_such_night.wav"
-    with pytest.raises(AudioSourceError, match=r"no_such_night\.wav"):
+    with pytest.raises(AudioSourceError) as refused:
         FileReplaySource([SPEECH_16K, missing])
+    assert str(refused.value) == f"no such file: {missing}"  # not libsndfile's "System error"
 
 
 def test_an_unreadable_file_is_named_at_construction(tmp_path: Path) -> None:

@@ -42,3 +42,23 @@ def test_a_missing_model_is_a_setup_error_not_a_crash(
     )
     assert main(["run", "--config", str(config)]) == 1
     assert "detector.model_manifest" in capsys.readouterr().err
+
+
+def test_check_config_refuses_an_audio_file_that_is_not_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "night.flac"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[device]\nid = "nursery-0001"\nstate_dir = "{tmp_path / "state"}"\n'
+        '[broker]\nhost = "127.0.0.1"\nport = 1\n'
+        '[audio]\nsource = "file"\n'
+        f'files = ["tests/data/audio/cry_donateacry.flac", "{missing}"]\n'
+    )
+    assert main(["run", "--config", str(config), "--check-config"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"invalid configuration: audio.files[1]: no such file: {missing}" in captured.err
+    # The same for the daemon itself: a configuration error (2), before anything starts.
+    assert main(["run", "--config", str(config)]) == 2
+    assert "audio.files[1]: no such file" in capsys.readouterr().err
