@@ -3,7 +3,9 @@
 Listens to the configured audio source for a while (keep the room as it is at night: fan,
 heater and street noise on, nobody talking, the baby quiet), runs it through the device's cry
 detector, and reports the noise floor, how close the background came to sounding like a cry,
-and the highest ``cry_sensitivity`` that keeps it safely below the onset threshold.
+and the highest ``cry_sensitivity`` that keeps it safely below the onset threshold. When the
+model hears crying in the recording (at its own calibrated threshold) it proposes nothing: a
+sensitivity fitted to a cry would be near-deaf to the next one.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ examples:
 Stop the agent first (sudo systemctl stop nursery-edge) if it holds the microphone. With
 audio.source = "file" and audio.realtime = false the files are analysed faster than real time.
 
-exit status: 0 with a proposal, 1 when the audio cannot be recorded or was too short, 2 when
-the configuration is invalid or has no audio source.
+exit status: 0 with a proposal, 1 when the audio cannot be recorded or was too short, or when
+the model heard crying in it (no proposal then), 2 when the configuration is invalid or has no
+audio source.
 """
 PROG = "nursery-edge calibrate"
 BAR_WIDTH = 30
@@ -133,7 +136,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"listening for {args.seconds:.0f} s; keep the room as at night", file=sys.stderr)
         progress = Progress(args.seconds, sys.stderr)
         background = record_background(
-            source, detector, hysteresis_for(calibrated, settings), args.seconds, progress.update
+            source,
+            detector,
+            hysteresis_for(calibrated, settings),
+            args.seconds,
+            progress.update,
+            calibrated=calibrated,
         )
         progress.finish()
     except AudioSourceError as exc:
@@ -149,8 +157,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    report(background, calibrated, settings, revision, args.config, sys.stdout)
-    return 0
+    return report(background, calibrated, settings, revision, args.config, sys.stdout)
 
 
 def report(
@@ -160,7 +167,8 @@ def report(
     revision: int,
     config_path: Path,
     out: TextIO,
-) -> None:
+) -> int:
+    """Print what was heard and the proposal; the exit status (1: crying heard, no proposal)."""
     floor = noise_floor(background.levels_dbfs)
     scores = summarise_scores(background.scores)
     current_on = on_threshold_for(calibrated, settings.cry_sensitivity)
@@ -176,6 +184,25 @@ def report(
         f"now            cry_sensitivity {settings.cry_sensitivity:.2f} (from {origin}): onset "
         f"threshold {current_on:.3f}; {hot} window(s) reached it, "
         f"{background.alarms} cry alarm(s) would have been sent",
+    ]
+    if background.cries_at_s:
+        lines.append(
+            f"crying         {len(background.cries_at_s)} episode(s) at the model's calibrated "
+            f"threshold {calibrated.on_threshold:.3f}, the first {background.cries_at_s[0]:.1f} s "
+            "into the recording"
+        )
+        print("\n".join(lines), file=out)
+        print(
+            "\nrefused: the model heard crying in this recording, so it is not the room's "
+            "background. A sensitivity fitted to it would be near-deaf to the next cry "
+            f"(it would have been cry_sensitivity {proposal.sensitivity:.2f}). Calibrate again "
+            "while the baby is quiet or out of the room; if nobody cried, something in the room "
+            "sounds like crying to the model (TV, radio, a sibling): move the device away from it. "
+            "The configuration was not changed.",
+            file=out,
+        )
+        return 1
+    lines += [
         f"proposed       cry_sensitivity {proposal.sensitivity:.2f}: onset threshold "
         f"{proposal.on_threshold:.3f}, {proposal.margin_logits:.1f} logits above the loudest "
         f"background window ({MARGIN_LOGITS:.1f} wanted)",
@@ -209,3 +236,4 @@ def report(
         "overrides the file).",
         file=out,
     )
+    return 0
