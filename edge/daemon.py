@@ -594,10 +594,24 @@ class EdgeAgent:
         for thread in self._threads:
             thread.join(timeout=5.0)
         self._connection.stop(parts.flush_timeout_s)
+        self._write_last_status()
         if parts.sampler is not None:
             parts.sampler.close()
         self._outbox.close()
         logger.info("stopped")
+
+    def _write_last_status(self) -> None:
+        """Tell ``nursery-edge status`` the agent stopped, rather than leave "connected" behind."""
+        state_dir = self._parts.state_dir
+        if state_dir is None:
+            return
+        document = self.local_status()
+        document["connected"] = False
+        document["stopped_at"] = datetime.now(UTC).isoformat()
+        try:
+            write_status(state_dir, document)
+        except OSError as exc:
+            logger.warning("cannot write the last status in %s: %s", state_dir, exc)
 
 
 def _duration(seconds: float) -> str:

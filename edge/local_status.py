@@ -45,8 +45,9 @@ def read_status(state_dir: Path) -> dict[str, Any] | None:
 
 
 def daemon_is_running(document: dict[str, Any] | None, now: float | None = None) -> bool:
-    """The status was written recently by a process that still exists."""
-    if document is None:
+    """The status was written recently by a process that still exists and has not written its
+    last status on the way out (``stopped_at``)."""
+    if document is None or document.get("stopped_at"):
         return False
     now = time.time() if now is None else now
     age = now - float(document.get("updated_at_epoch", 0.0))

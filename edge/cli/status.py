@@ -66,6 +66,13 @@ def _age(iso_time: str | None) -> str:
     return f"{iso_time} ({seconds:.0f} s ago)"
 
 
+def _level(value: object, unit: str) -> str:
+    """One decimal, as the sensor and the meter can tell them apart; "no value" when absent."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.1f} {unit}"
+    return f"no {unit} value"
+
+
 def _faults(document: dict[str, Any]) -> str:
     details = document.get("fault_details") or {}
     shown = [
@@ -112,22 +119,31 @@ def _show(args: argparse.Namespace, state_dir: Path) -> int:
     if document is None:
         print(f"not running: no status in {state_dir} (start it: systemctl start nursery-edge)")
         return NOT_RUNNING
-    if not running:
-        print(f"not running: last status at {_age(document.get('updated_at'))}")
+    if document.get("stopped_at"):
+        print(f"stopped: the agent stopped at {_age(document.get('stopped_at'))}")
+    elif not running:
+        print(
+            f"not running: last status at {_age(document.get('updated_at'))} "
+            "(killed, crashed or the power went off)"
+        )
     reading = document.get("last_reading") or {}
     event = document.get("last_event") or {}
+    if running:
+        link = "connected" if document.get("connected") else "NOT connected"
+    else:
+        link = "not connected: the agent is stopped"
     rows = [
-        ("device", f"{document.get('device_id')} (pid {document.get('pid')})"),
-        ("running since", document.get("started_at")),
+        (
+            "device",
+            f"{document.get('device_id')} ({'pid' if running else 'was pid'} "
+            f"{document.get('pid')})",
+        ),
+        ("running since" if running else "last started", document.get("started_at")),
         (
             "versions",
             f"firmware {document.get('firmware_version')}, model {document.get('model_version')}",
         ),
-        (
-            "broker",
-            f"{document.get('broker')} - "
-            + ("connected" if document.get("connected") else "NOT connected"),
-        ),
+        ("broker", f"{document.get('broker')} - {link}"),
         ("last error", document.get("last_error") or "none"),
         (
             "outbox",
@@ -138,8 +154,9 @@ def _show(args: argparse.Namespace, state_dir: Path) -> int:
             "last reading",
             _age(reading.get("time"))
             + (
-                f": {reading.get('temperature_c')} °C, {reading.get('humidity_pct')} %RH, "
-                f"{reading.get('sound_dbfs_avg')} dBFS"
+                f": {_level(reading.get('temperature_c'), '°C')}, "
+                f"{_level(reading.get('humidity_pct'), '%RH')}, "
+                f"{_level(reading.get('sound_dbfs_avg'), 'dBFS')}"
                 if reading
                 else ""
             ),
