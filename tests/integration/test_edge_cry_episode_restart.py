@@ -73,7 +73,7 @@ async def test_an_episode_cut_off_by_a_power_cut_ends_after_the_restart(
         return stored_events(database_url, device_id)
 
     try:
-        await wait_until_async(lambda: len(events()) >= 1, timeout_s=60)
+        assert await wait_until_async(lambda: len(events()) >= 1, timeout_s=60), first.output()
         # Long enough for the agent to note it is alive during the episode at least once.
         await asyncio.sleep(3.0)
     finally:
@@ -86,11 +86,12 @@ async def test_an_episode_cut_off_by_a_power_cut_ends_after_the_restart(
     quiet = EdgeAgentRunner(tmp_path, mosquitto, account)
     second = quiet.start()
     try:
-        await wait_until_async(lambda: len(events()) >= 2, timeout_s=60)
+        closed = await wait_until_async(lambda: len(events()) >= 2, timeout_s=30)
     finally:
         assert second.stop_cleanly(), second.output()
         await asyncio.sleep(0.5)
         probe.client.disconnect()
+    assert closed, f"the episode is still open after the restart: {events()}"
     assert "was still open when the device stopped" in second.output()
     [_, (end_seq, end_kind, end_episode, ended_at, duration_s)] = events()
     assert (end_kind, end_episode) == ("cry_ended", start_seq)
