@@ -72,6 +72,7 @@ FAULT_STATUS_MIN_GAP_S = 5.0
 EPISODE_ALIVE_EVERY_S = 2.0
 # Why an episode ended without the detector hearing it end.
 RESTARTED = "device_restarted"
+MAX_DURATION_S = 86_400.0
 
 
 @dataclass
@@ -199,7 +200,10 @@ class EdgeAgent:
                 episode_id=interrupted.episode_id,
                 confidence=min(max(interrupted.confidence, 0.0), 1.0),
                 sound_dbfs=interrupted.sound_dbfs,
-                duration_s=round((ended_at - interrupted.started_at).total_seconds(), 1),
+                # Capped to the contract's bound: a payload it refuses would stop every start.
+                duration_s=min(
+                    round((ended_at - interrupted.started_at).total_seconds(), 1), MAX_DURATION_S
+                ),
                 end_reason=RESTARTED,
             ),
             episode="close",
