@@ -41,8 +41,8 @@ def capped(letter: DeadLetter) -> DeadLetter:
 
 def _storable(text: str, limit: int) -> str:
     # A text column holds neither NUL nor an unpaired surrogate: both would fail the batch.
-    shown = text if len(text) <= limit else text[: limit - 1] + "…"
-    return shown.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
