@@ -65,8 +65,10 @@ def assert_total(topic: str, raw: bytes) -> None:
         assert item.size == len(raw)
         assert item.sha256 == hashlib.sha256(raw).hexdigest()
         assert item.payload == raw[:MAX_STORED_PAYLOAD_BYTES]
-        assert len(item.error) <= MAX_ERROR_CHARS and len(item.topic) <= MAX_TOPIC_CHARS
-        "\x00" not in item.error and item.error.encode("utf-8")  # storable text
+        assert len(item.error) <= MAX_ERROR_CHARS
+        assert len(item.topic) <= MAX_TOPIC_CHARS
+        assert "\x00" not in item.error  # storable text (encoding it raises if not)
+        item.error.encode("utf-8")
         return
     assert isinstance(item, TelemetryRow | EventRow | StatusRow | ReportedConfigRow)
     assert WINDOW.problem(item.time, NOW) is None
@@ -244,7 +246,8 @@ def test_capping_is_idempotent_and_keeps_small_payloads_whole() -> None:
     assert letter.payload == b"{garbage"
     assert capped(letter) is letter
     long = capped(DeadLetter("t" * 10_000, b"", "e\x00\ud800" * 1000, NOW))
-    assert len(long.topic) == MAX_TOPIC_CHARS and len(long.error) <= MAX_ERROR_CHARS
+    assert len(long.topic) == MAX_TOPIC_CHARS
+    assert len(long.error) <= MAX_ERROR_CHARS
     assert "\x00" not in long.error
     long.error.encode("utf-8")
 
