@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cloud.collector import Collector
+from cloud.config import CollectorSettings, MqttSettings
 from cloud.storage import Storage
 from cloud.storage.dead_letter_plan import MAX_STORED_PAYLOAD_BYTES
-from cloud.storage.records import DeadLetter, HistoryQuery
+from cloud.storage.records import DeadLetter, HistoryQuery, IngestBatch
 from models.contract import MessageKind, Status, Telemetry, topic_for
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import probe
-from tests.harness.services import create_account
+from tests.harness.services import BrokerAccount, create_account
 
 TEST_CONF = Path(__file__).resolve().parents[2] / "mosquitto" / "test.conf"
 # A payload far beyond the contract's 16 KiB, but within what the test broker accepts (a few
@@ -162,3 +163,35 @@ async def test_a_status_dated_in_the_future_still_reports_the_clock_fault(
     await _until(fault_alerted, "the clock fault alert")
     (alert,) = [a for a in await storage.list_alerts(device_id) if a.kind == "DEVICE_FAULT"]
     assert alert.time < datetime.now(UTC) + timedelta(minutes=1)
+
+
+async def test_the_collector_applies_dead_letter_retention(
+    storage: Storage,
+    database_url: str,
+    mosquitto: MosquittoBroker,
+    collector_account: BrokerAccount,
+) -> None:
+    now = datetime.now(UTC)
+    topic = f"retention/{uuid.uuid4().hex[:8]}"
+    old = DeadLetter(topic, b"{", "not JSON", now - timedelta(days=3))
+    recent = DeadLetter(topic, b"{", "not JSON", now)
+    await storage.ingest(IngestBatch(dead_letters=[old, recent]))
+    mqtt = MqttSettings(
+        mosquitto.host, mosquitto.port, collector_account.username, collector_account.password
+    )
+    settings = CollectorSettings(
+        database_url, mqtt, client_id=f"prune-{uuid.uuid4().hex[:8]}", share_group="prune",
+        http_port=0, dead_letter_retention_days=2,
+    )  # fmt: skip
+    collector = Collector(settings, storage)
+    await collector.start()
+    try:
+
+        async def old_one_gone() -> bool:
+            letters = [d for d in await storage.list_dead_letters(limit=1000) if d.topic == topic]
+            return [d.received_at for d in letters] == [recent.received_at]
+
+        await _until(old_one_gone, "the old dead letter to be deleted")
+        assert collector.metrics.dead_letters_pruned._value.get() >= 1
+    finally:
+        await collector.stop()
