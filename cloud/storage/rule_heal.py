@@ -31,7 +31,7 @@ Row = TelemetryRow | EventRow | StatusRow | ReportedConfigRow
 def heal_future_times(rules: Mapping[str, DeviceRules], rows: Sequence[Row]) -> list[str]:
     """Set back, in place, every time in ``rules`` later than its device's limit; returns the
     devices whose state was healed. ``rows`` are the batch's messages of known devices."""
-    if not rows:
+    if not rules or not rows:
         return []
     now = max(row.received_at for row in rows)
     newest: dict[str, datetime] = {}
