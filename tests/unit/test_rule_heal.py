@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-
 from cloud.alerting import DeviceRules, evaluate_batch
 from cloud.rules import MetricState, NurserySettings, PresenceState
 from cloud.storage.records import TelemetryRow
