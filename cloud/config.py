@@ -130,6 +130,13 @@ class CollectorSettings:
     # 0 disables the /metrics, /healthz and /readyz endpoint.
     http_port: int = 9100
     http_host: str = "127.0.0.1"
+    # Readings and events dated further ahead of the server clock are dead letters
+    # (models.contract.time_window; docs/protocol.md, "Time window").
+    max_clock_ahead_s: int = 300
+    # Dead-letter retention (docs/operations.md, "Dead letters").
+    dead_letter_retention_days: int = 30
+    dead_letter_max_rows: int = 100_000
+    dead_letter_prune_interval_s: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CollectorSettings:
@@ -153,6 +160,11 @@ class CollectorSettings:
             / 1000.0,
             http_port=_int(env, "NURSERY_COLLECTOR_HTTP_PORT", 9100, 0, 65535),
             http_host=env.get("NURSERY_COLLECTOR_HTTP_HOST", "127.0.0.1"),
+            max_clock_ahead_s=_int(env, "NURSERY_COLLECTOR_MAX_CLOCK_AHEAD_S", 300, 0, 86_400),
+            dead_letter_retention_days=_int(env, "NURSERY_DEAD_LETTER_RETENTION_DAYS", 30, 1, 3650),
+            dead_letter_max_rows=_int(
+                env, "NURSERY_DEAD_LETTER_MAX_ROWS", 100_000, 100, 100_000_000
+            ),
         )
 
 

@@ -1,9 +1,16 @@
-"""Turning one received MQTT message into a storage row, or into a dead letter."""
+"""Turning one received MQTT message into a storage row, or into a dead letter.
+
+``to_ingest_item`` is total: whatever bytes arrive on whatever topic, it returns a row or a
+dead letter naming the reason, and never raises. An exception escaping here left the message
+unacknowledged, so the broker redelivered it to every collector start, where it failed again
+(a timestamp that overflowed on conversion to UTC did exactly that).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from cloud.storage.dead_letter_plan import capped
 from cloud.storage.records import (
     DeadLetter,
     EventRow,
@@ -13,29 +20,46 @@ from cloud.storage.records import (
 )
 from models.contract import (
     ContractError,
+    Envelope,
     Event,
     ReportedConfig,
     Status,
     Telemetry,
+    TimeWindow,
     decode_message,
 )
 
 IngestItem = TelemetryRow | EventRow | StatusRow | ReportedConfigRow | DeadLetter
 _STATUS_BASE_FIELDS = {"schema_version", "device_id", "seq", "ts", "state", "firmware_version",
                        "model_version"}  # fmt: skip
+# Dead letters of failures nobody foresaw start with this, so they can be told apart (and
+# the collector logs them louder): each one is a bug to fix here or in the contract.
+UNEXPECTED = "unexpected error while decoding"
+DEFAULT_WINDOW = TimeWindow()
 
 
-def to_ingest_item(topic: str, raw: bytes, received_at: datetime) -> IngestItem:
-    """Validate against the wire contract; anything invalid is kept verbatim as a dead letter."""
+def to_ingest_item(
+    topic: str, raw: bytes, received_at: datetime, window: TimeWindow = DEFAULT_WINDOW
+) -> IngestItem:
+    """Validate against the wire contract and the time window at ``received_at`` (the
+    server's clock); anything refused becomes a dead letter with the reason."""
     try:
-        payload = decode_message(topic, raw)
+        return _to_row(topic, raw, received_at, window)
     except ContractError as exc:
-        return DeadLetter(topic, raw, str(exc), received_at)
+        return capped(DeadLetter(topic, raw, str(exc), received_at))
+    except Exception as exc:  # the one place that must turn anything into a row
+        reason = f"{UNEXPECTED}: {type(exc).__name__}: {exc}"
+        return capped(DeadLetter(topic, raw, reason, received_at))
+
+
+def _to_row(topic: str, raw: bytes, received_at: datetime, window: TimeWindow) -> IngestItem:
+    payload = decode_message(topic, raw)
+    time = _device_time(payload, received_at, window)
     if isinstance(payload, Telemetry):
         return TelemetryRow(
             device_id=payload.device_id,
             seq=payload.seq,
-            time=payload.ts,
+            time=time,
             received_at=received_at,
             temperature=payload.temperature_c,
             humidity=payload.humidity_pct,
@@ -47,7 +71,7 @@ def to_ingest_item(topic: str, raw: bytes, received_at: datetime) -> IngestItem:
         return EventRow(
             device_id=payload.device_id,
             seq=payload.seq,
-            time=payload.ts,
+            time=time,
             received_at=received_at,
             kind=payload.kind,
             episode_id=payload.episode_id,
@@ -63,7 +87,7 @@ def to_ingest_item(topic: str, raw: bytes, received_at: datetime) -> IngestItem:
         return StatusRow(
             device_id=payload.device_id,
             seq=payload.seq,
-            time=payload.ts,
+            time=time,
             received_at=received_at,
             online=payload.state == "online",
             firmware_version=payload.firmware_version,
@@ -75,7 +99,7 @@ def to_ingest_item(topic: str, raw: bytes, received_at: datetime) -> IngestItem:
         return ReportedConfigRow(
             device_id=payload.device_id,
             seq=payload.seq,
-            time=payload.ts,
+            time=time,
             received_at=received_at,
             revision=payload.revision,
             accepted=payload.accepted,
@@ -83,4 +107,18 @@ def to_ingest_item(topic: str, raw: bytes, received_at: datetime) -> IngestItem:
             error=payload.error,
             raw=raw,
         )
-    return DeadLetter(topic, raw, f"{type(payload).__name__} is not collected", received_at)
+    raise ContractError(f"{type(payload).__name__} is not collected")
+
+
+def _device_time(payload: Envelope, received_at: datetime, window: TimeWindow) -> datetime:
+    """The message's time, if the window allows it. A reading or an event outside it is
+    refused: its time is what it says, and one dated 9999 outranked every later reading. A
+    status or reported config only dates the message (the server orders them by receive
+    time), and its content - a device reporting its own wrong clock among them - must still
+    arrive, so its time outside the window becomes the receive time instead."""
+    problem = window.problem(payload.ts, received_at)
+    if problem is None:
+        return payload.ts
+    if isinstance(payload, Telemetry | Event):
+        raise ContractError(problem)
+    return received_at

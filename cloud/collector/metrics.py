@@ -31,6 +31,14 @@ class CollectorMetrics:
         self.dead_letters = Counter(
             "nursery_collector_dead_letters", "Messages kept as dead letters", registry=r
         )
+        self.decode_errors = Counter(
+            "nursery_collector_decode_errors",
+            "Messages dead-lettered because decoding failed unexpectedly (a bug)", registry=r,
+        )  # fmt: skip
+        self.dead_letters_pruned = Counter(
+            "nursery_collector_dead_letters_pruned", "Dead letters deleted by retention",
+            registry=r,
+        )  # fmt: skip
         self.alerts = Counter("nursery_collector_alerts", "Alerts raised", ["kind"], registry=r)
         self.escalations = Counter(
             "nursery_collector_escalations", "Unacknowledged alarms escalated", registry=r

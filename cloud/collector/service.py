@@ -15,7 +15,7 @@ import asyncio
 import gc
 import logging
 import ssl
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gmqtt
@@ -23,10 +23,11 @@ from gmqtt.mqtt.constants import MQTTv50
 
 from cloud.collector.acks import BatchAcknowledger, Receipt
 from cloud.collector.batcher import Batcher, BatchPolicy
-from cloud.collector.decode import IngestItem, to_ingest_item
+from cloud.collector.decode import UNEXPECTED, IngestItem, to_ingest_item
 from cloud.collector.metrics import CollectorMetrics
 from cloud.config import CollectorSettings
 from cloud.storage import Storage, StorageError
+from cloud.storage.dead_letter_plan import DeadLetterRetention
 from cloud.storage.records import (
     DeadLetter,
     EventRow,
@@ -34,7 +35,7 @@ from cloud.storage.records import (
     StatusRow,
     TelemetryRow,
 )
-from models.contract import MessageKind
+from models.contract import MessageKind, TimeWindow
 from models.contract.topics import subscription_filter
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,10 @@ class Collector:
         self._settings = settings
         self._storage = storage
         self.metrics = metrics or CollectorMetrics()
+        self._window = TimeWindow(max_ahead=timedelta(seconds=settings.max_clock_ahead_s))
+        self._retention = DeadLetterRetention(
+            timedelta(days=settings.dead_letter_retention_days), settings.dead_letter_max_rows
+        )
         self._client = gmqtt.Client(
             settings.client_id,
             clean_session=False,
@@ -124,6 +129,7 @@ class Collector:
         self._periodic_tasks = [
             asyncio.create_task(self._check_offline_periodically()),
             asyncio.create_task(self._escalate_periodically()),
+            asyncio.create_task(self._prune_dead_letters_periodically()),
         ]
 
     async def stop(self) -> None:
@@ -164,10 +170,14 @@ class Collector:
 
     def _decode(self, topic: str, raw: bytes) -> IngestItem:
         received_at = datetime.now(UTC)
-        item = to_ingest_item(topic, raw, received_at)
+        item = to_ingest_item(topic, raw, received_at, self._window)
         if isinstance(item, DeadLetter):
             self.metrics.received("dead_letter")
-            logger.info("dead letter on %s: %s", topic, item.error)
+            if item.error.startswith(UNEXPECTED):
+                self.metrics.decode_errors.inc()
+                logger.error("dead letter on %s: %s", item.topic, item.error)
+            else:
+                logger.info("dead letter on %s: %s", item.topic, item.error)
         else:
             self.metrics.received(_KIND_LABELS[type(item)])
             self.metrics.observe_lag(item.time, received_at)
@@ -204,6 +214,24 @@ class Collector:
                     alert.escalation_level,
                 )  # fmt: skip
                 self.metrics.escalations.inc()
+
+    async def _prune_dead_letters_periodically(self) -> None:
+        """Retention of dead letters: once at start, then every interval. Every collector of a
+        group runs it; deleting what another one deleted already deletes nothing."""
+        while True:
+            now = datetime.now(UTC)
+            try:
+                pruned = await self._storage.prune_dead_letters(
+                    self._retention.cutoff(now), self._retention.max_rows
+                )
+            except StorageError as exc:
+                logger.warning("dead-letter retention failed: %s", exc)
+            else:
+                if pruned:
+                    logger.info("deleted %d dead letters by retention", pruned)
+                    self.metrics.dead_letters_pruned.inc(pruned)
+            if await self._stopped_within(self._settings.dead_letter_prune_interval_s):
+                return
 
     async def _check_offline_periodically(self) -> None:
         while True:

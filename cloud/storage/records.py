@@ -165,12 +165,17 @@ class ReportedConfigRow:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A message that could not be accepted, kept verbatim with the reason."""
+    """A message that could not be accepted, kept with the reason: verbatim up to a bound,
+    beyond it the first bytes with the whole message's size and SHA-256
+    (``cloud.storage.dead_letter_plan.capped``)."""
 
     topic: str
     payload: bytes
     error: str
     received_at: datetime
+    # Of the message as received; None until capped (``payload`` is then all of it).
+    size: int | None = None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from models.contract.payloads import (
     kind_of,
 )
 from models.contract.settings import DeviceSettings, parse_device_settings
+from models.contract.time_window import DEFAULT_MAX_AHEAD, EARLIEST_DEVICE_TIME, TimeWindow
 from models.contract.topics import (
     DELIVERY_POLICIES,
     TOPIC_ROOT,
@@ -34,7 +35,9 @@ from models.contract.topics import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_AHEAD",
     "DELIVERY_POLICIES",
+    "EARLIEST_DEVICE_TIME",
     "MAX_PAYLOAD_BYTES",
     "PAYLOAD_MODELS",
     "SCHEMA_VERSION",
@@ -53,6 +56,7 @@ __all__ = [
     "SettingValue",
     "Status",
     "Telemetry",
+    "TimeWindow",
     "decode_message",
     "kind_of",
     "parse_device_settings",

@@ -24,10 +24,30 @@ MAX_SEQ = 2**63 - 1
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is a valid ISO 8601 time whose UTC equivalent is before
+        # year 1, which Python cannot represent. pydantic turns only ValueError into a
+        # validation error: an OverflowError escaped decoding and crashed the collector.
+        raise ValueError("time is outside the range of years 1 to 9999 in UTC") from None
+
+
+def _storable_text(value: str) -> str:
+    # Text ends up in PostgreSQL columns and jsonb, which refuse NUL and cannot hold a lone
+    # UTF-16 surrogate (JSON "\ud800" decodes to one): such a message failed its whole batch
+    # at the database, again on every redelivery, instead of becoming a dead letter.
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must not contain unpaired surrogates") from None
+    return value
 
 
 DeviceId = Annotated[str, AfterValidator(validate_device_id)]
+Text = Annotated[str, AfterValidator(_storable_text)]
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 Sequence = Annotated[int, Field(ge=0, le=MAX_SEQ)]
 Dbfs = Annotated[float, Field(ge=-200.0, le=0.0)]
@@ -85,16 +105,16 @@ class Event(Envelope):
 
 
 # Bounded: fault text ends up in alerts, which PostgreSQL NOTIFY carries (8000 bytes at most).
-FaultName = Annotated[str, Field(min_length=1, max_length=64)]
-FaultDetail = Annotated[str, Field(max_length=300)]
+FaultName = Annotated[Text, Field(min_length=1, max_length=64)]
+FaultDetail = Annotated[Text, Field(max_length=300)]
 
 
 class Status(Envelope):
     """Retained device state; the broker publishes the ``offline`` last will on connection loss."""
 
     state: Literal["online", "offline"]
-    firmware_version: str | None = Field(default=None, max_length=64)
-    model_version: str | None = Field(default=None, max_length=64)
+    firmware_version: Text | None = Field(default=None, max_length=64)
+    model_version: Text | None = Field(default=None, max_length=64)
     uptime_s: float | None = Field(default=None, ge=0.0)
     outbox_depth: int | None = Field(default=None, ge=0)
     # Telemetry the full outbox had to drop since the device was installed (events never are).
@@ -112,13 +132,14 @@ class Status(Envelope):
     fault_details: dict[FaultName, FaultDetail] | None = Field(default=None, max_length=32)
 
 
-SettingValue = float | int | bool | str
+SettingValue = float | int | bool | Text
+SettingName = Text
 
 
 class DesiredConfig(Envelope):
     """Settings the cloud wants the device to run with; ``seq`` is the revision."""
 
-    settings: dict[str, SettingValue]
+    settings: dict[SettingName, SettingValue]
 
 
 class ReportedConfig(Envelope):
@@ -126,8 +147,8 @@ class ReportedConfig(Envelope):
 
     revision: Sequence
     accepted: bool
-    settings: dict[str, SettingValue]
-    error: str | None = Field(default=None, max_length=500)
+    settings: dict[SettingName, SettingValue]
+    error: Text | None = Field(default=None, max_length=500)
 
 
 Payload = Telemetry | Event | Status | DesiredConfig | ReportedConfig

@@ -28,6 +28,7 @@ from cloud.alerting import (
     state_keys,
 )
 from cloud.rules import NewAlert
+from cloud.storage.dead_letter_plan import capped
 from cloud.storage.ingest_plan import (
     CLOCK_DRIFT_THRESHOLD_S,
     liveness,
@@ -51,6 +52,7 @@ from cloud.storage.records import (
     TelemetryRow,
 )
 from cloud.storage.rule_cache import CommittedRules, RuleStateCache
+from cloud.storage.rule_heal import heal_future_times
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +97,10 @@ UPDATE devices d SET
     clock_drift = CASE WHEN u.seq > coalesce(d.max_seq, -1) THEN abs(u.offset_s) > %(threshold)s
                        ELSE d.clock_drift END,
     max_seq = GREATEST(d.max_seq, u.seq),
-    temperature_considered_until = GREATEST(d.temperature_considered_until, u.temperature_until),
-    humidity_considered_until = GREATEST(d.humidity_considered_until, u.humidity_until)
+    -- Not GREATEST: the rules already took the later of the two (DeviceRules.consider_until),
+    -- unless they set back a time in the future (cloud.storage.rule_heal), which must stick.
+    temperature_considered_until = coalesce(u.temperature_until, d.temperature_considered_until),
+    humidity_considered_until = coalesce(u.humidity_until, d.humidity_considered_until)
 FROM unnest(%(ids)b::text[], %(seen)b::timestamptz[], %(seqs)b::bigint[],
             %(offsets)b::double precision[], %(temperature_until)b::timestamptz[],
             %(humidity_until)b::timestamptz[])
@@ -199,12 +203,23 @@ async def _store_events(conn: AsyncConnection[Any], rows: list[EventRow]) -> lis
 
 async def _store_dead_letters(conn: AsyncConnection[Any], letters: list[DeadLetter]) -> None:
     if letters:
+        stored = [capped(letter) for letter in letters]
         async with conn.cursor() as cursor:
             await cursor.executemany(
-                "INSERT INTO dead_letters (received_at, topic, payload, error)"
-                " VALUES (%s, %s, %s, %s)",
-                [(d.received_at, d.topic, d.payload, d.error) for d in letters],
+                "INSERT INTO dead_letters"
+                " (received_at, topic, payload, error, payload_size, payload_sha256)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [(d.received_at, d.topic, d.payload, d.error, d.size, d.sha256) for d in stored],
             )
+
+
+# Retention (cloud.storage.dead_letter_plan): older than the cutoff, or behind the newest
+# ``keep_rows`` (ids grow with arrival; the subquery finds the newest id to delete, if any).
+PRUNE_DEAD_LETTERS = """
+DELETE FROM dead_letters
+WHERE received_at < %s
+   OR id <= (SELECT id FROM dead_letters ORDER BY id DESC OFFSET %s LIMIT 1)
+"""
 
 
 async def _apply_statuses(
@@ -364,6 +379,11 @@ async def save_rules_and_alerts(
     return stored, CommittedRules(revisions, changed)
 
 
+def _heal(rules: dict[str, DeviceRules], batch: IngestBatch) -> None:
+    for device_id in heal_future_times(rules, batch.device_rows()):
+        logger.warning("rule state of %s held times in the future; set back", device_id)
+
+
 class DeviceRemovedError(Exception):
     """A device of the batch was deleted while the batch was being stored: try it again (its
     messages then become dead letters)."""
@@ -424,6 +444,7 @@ async def ingest(
         touched = IngestBatch(new_readings, new_events, statuses).device_ids()
         rules = await load_rules(conn, touched, devices, cache) if touched else {}
         loaded = state_keys(rules)
+        _heal(rules, known_batch)
         raised = evaluate_batch(rules, new_readings, new_events, changes, statuses)
         latest = latest_per_device(new_readings)
         alerts: list[StoredAlert] = []

@@ -17,7 +17,12 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from cloud.storage.interface import DuplicateEmailError, StorageError
 from cloud.storage.postgres import alarms, alerts, devices, health, provisioning, sessions
 from cloud.storage.postgres.batch_order import BatchOrder
-from cloud.storage.postgres.ingest import DeviceRemovedError, create_staging_tables, ingest
+from cloud.storage.postgres.ingest import (
+    PRUNE_DEAD_LETTERS,
+    DeviceRemovedError,
+    create_staging_tables,
+    ingest,
+)
 from cloud.storage.postgres.migrations import (
     TimescalePolicies,
     apply_migrations,
@@ -229,13 +234,18 @@ class PostgresStorage:
         return None if row is None else DeviceState(**row)
 
     async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cursor = await conn.execute(
-                "SELECT topic, payload, error, received_at FROM dead_letters"
-                " ORDER BY id DESC LIMIT %s",
+                "SELECT topic, payload, error, received_at, payload_size AS size,"
+                " payload_sha256 AS sha256 FROM dead_letters ORDER BY id DESC LIMIT %s",
                 (limit,),
             )
             return [DeadLetter(**row) for row in await cursor.fetchall()]
+
+    async def prune_dead_letters(self, received_before: datetime, keep_rows: int) -> int:
+        async with self._connection() as conn:
+            cursor = await conn.execute(PRUNE_DEAD_LETTERS, (received_before, keep_rows))
+            return cursor.rowcount
 
     async def list_alerts(self, device_id: str, limit: int = 100) -> list[StoredAlert]:
         async with self._pool.connection() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,6 +18,7 @@ from cloud.alerting import (
     state_keys,
 )
 from cloud.rules import NewAlert
+from cloud.storage.dead_letter_plan import capped
 from cloud.storage.ingest_plan import (
     CLOCK_DRIFT_THRESHOLD_S,
     liveness,
@@ -35,8 +37,11 @@ from cloud.storage.records import (
     StoredAlert,
     TelemetryRow,
 )
+from cloud.storage.rule_heal import heal_future_times
 from cloud.storage.sqlite.alarms import insert_alert, maintain_gaps, settle_offline_alarms
 from cloud.storage.sqlite.database import Transaction, optional_time, to_db_time
+
+logger = logging.getLogger(__name__)
 
 _INSERT_READING = """
 INSERT INTO readings (source, time, received_at, device_id, seq, temperature, humidity,
@@ -220,9 +225,12 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
         }
         known, dead = split_known(batch, devices)
         conn.executemany(
-            "INSERT INTO dead_letters (received_at, topic, payload, error) VALUES (?, ?, ?, ?)",
-            [(to_db_time(d.received_at), d.topic, d.payload, d.error) for d in dead],
-        )
+            "INSERT INTO dead_letters"
+            " (received_at, topic, payload, error, payload_size, payload_sha256)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(to_db_time(d.received_at), d.topic, d.payload, d.error, d.size, d.sha256)
+             for d in map(capped, dead)],
+        )  # fmt: skip
         new_readings = _insert_readings(conn, known.readings)
         new_events = _insert_events(conn, known.events)
         applied, changes, statuses = _apply_statuses(conn, known.statuses, devices)
@@ -235,6 +243,8 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
         if touched:
             rules = _load_rules(conn, touched)
             loaded = state_keys(rules)
+            for device_id in heal_future_times(rules, known.device_rows()):
+                logger.warning("rule state of %s held times in the future; set back", device_id)
             raised = evaluate_batch(rules, new_readings, new_events, changes, statuses)
             alerts = _save_rules_and_alerts(conn, rules, loaded, raised)
     duplicates = len(known.readings) + len(known.events) - len(new_readings) - len(new_events)

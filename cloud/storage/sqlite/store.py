@@ -170,16 +170,30 @@ class SqliteStorage:
     async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         def select(conn: sqlite3.Connection) -> list[DeadLetter]:
             rows = conn.execute(
-                "SELECT topic, payload, error, received_at FROM dead_letters"
-                " ORDER BY id DESC LIMIT ?",
+                "SELECT topic, payload, error, received_at, payload_size, payload_sha256"
+                " FROM dead_letters ORDER BY id DESC LIMIT ?",
                 (limit,),
             )
             return [
-                DeadLetter(r["topic"], r["payload"], r["error"], from_db_time(r["received_at"]))
+                DeadLetter(
+                    r["topic"], r["payload"], r["error"], from_db_time(r["received_at"]),
+                    r["payload_size"], r["payload_sha256"],
+                )
                 for r in rows
-            ]
+            ]  # fmt: skip
 
         return await self._db.run(select)
+
+    async def prune_dead_letters(self, received_before: datetime, keep_rows: int) -> int:
+        def delete(conn: sqlite3.Connection) -> int:
+            with Transaction(conn):
+                return conn.execute(
+                    "DELETE FROM dead_letters WHERE received_at < ? OR id <= (SELECT id"
+                    " FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (to_db_time(received_before), keep_rows),
+                ).rowcount
+
+        return await self._db.run(delete)
 
     async def list_alerts(self, device_id: str, limit: int = 100) -> list[StoredAlert]:
         def select(conn: sqlite3.Connection) -> list[StoredAlert]:

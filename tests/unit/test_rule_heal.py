@@ -1,0 +1,52 @@
+"""Rule-state times in the future are set back before the rules run (cloud.storage.rule_heal)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cloud.alerting import DeviceRules, evaluate_batch
+from cloud.rules import MetricState, NurserySettings, PresenceState
+from cloud.storage.records import TelemetryRow
+from cloud.storage.rule_heal import heal_future_times
+
+NOW = datetime(2026, 12, 6, 21, 0, tzinfo=UTC)
+FAR = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def reading(seq: int, time: datetime, temperature: float = 30.0) -> TelemetryRow:
+    return TelemetryRow("dev-1", seq, time, NOW, temperature, 45.0, None, None)
+
+
+def poisoned() -> DeviceRules:
+    return DeviceRules(
+        NurserySettings(),
+        climate={"temperature": MetricState("high", FAR, False, FAR)},
+        presence=PresenceState(offline_since=FAR),
+        last_alarm={"cry_started": FAR, "loud_sound": NOW - timedelta(minutes=1)},
+    )
+
+
+def test_future_times_are_set_back_and_the_rules_work_again() -> None:
+    rules = {"dev-1": poisoned()}
+    spell = [reading(i, NOW - timedelta(seconds=600 - 30 * i)) for i in range(21)]
+    assert heal_future_times(rules, spell) == ["dev-1"]
+    device = rules["dev-1"]
+    assert device.climate["temperature"].since is None
+    assert device.climate["temperature"].last_time is None
+    assert device.presence.offline_since == NOW
+    assert device.last_alarm == {"loud_sound": NOW - timedelta(minutes=1)}
+    alerts = evaluate_batch(rules, spell, [], [])
+    assert [alert.kind.value for alert in alerts] == ["CLIMATE_OUT_OF_RANGE"]
+
+
+def test_unpoisoned_and_slightly_fast_states_are_left_alone() -> None:
+    fast = NOW + timedelta(minutes=20)  # a window widened by the operator allowed it
+    state = MetricState("high", fast - timedelta(minutes=1), False, fast)
+    rules = {"dev-1": DeviceRules(NurserySettings(), climate={"temperature": state})}
+    assert heal_future_times(rules, [reading(1, fast + timedelta(seconds=10))]) == []
+    assert rules["dev-1"].climate["temperature"] == state
+
+
+def test_without_rows_nothing_is_healed() -> None:
+    rules = {"dev-1": poisoned()}
+    assert heal_future_times(rules, []) == []
