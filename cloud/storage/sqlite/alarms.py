@@ -34,7 +34,8 @@ _VISIBLE_TO_USER = """
     ((a.user_id = :user AND a.device_id IS NULL) OR EXISTS (
         SELECT 1 FROM device_members m JOIN devices d USING (device_id)
         WHERE m.device_id = a.device_id AND m.user_id = :user
-        AND (d.history_from IS NULL OR a.created_at >= d.history_from)))
+        AND a.time >= coalesce(d.history_from, '')
+        AND a.created_at >= coalesce(d.history_from, '')))
 """
 
 
@@ -210,12 +211,12 @@ def delivery_stats(
     ).fetchone()
     if device is None:
         return None
-    history_from = optional_time(device["history_from"])
     rows = conn.execute(
         "SELECT a.time, a.created_at, a.needs_ack, a.acknowledged_at,"
         " (SELECT min(sent_at) FROM alert_deliveries x WHERE x.alert_id = a.id AND x.level = 0)"
-        " AS first_sent FROM alerts a WHERE a.device_id = ? AND a.created_at >= ?",
-        (device_id, to_db_time(max(since, history_from or since))),
+        " AS first_sent FROM alerts a WHERE a.device_id = :device AND a.created_at >= :since"
+        " AND a.time >= coalesce(:period, '') AND a.created_at >= coalesce(:period, '')",
+        {"device": device_id, "since": to_db_time(since), "period": device["history_from"]},
     ).fetchall()
     delays = [
         (from_db_time(r["first_sent"]) - from_db_time(r["time"])).total_seconds()
@@ -380,7 +381,7 @@ def list_gaps(
         " JOIN device_members m ON m.device_id = g.device_id AND m.user_id = :user"
         " JOIN devices d ON d.device_id = g.device_id"
         " WHERE (:device IS NULL OR g.device_id = :device)"
-        " AND (d.history_from IS NULL OR g.start_time >= d.history_from)"
+        " AND g.start_time >= coalesce(d.history_from, '')"
         " AND (:closed OR g.closed_at IS NULL)"
         " AND (:end IS NULL OR g.start_time <= :end)"
         " AND (:start IS NULL OR g.end_time IS NULL OR g.end_time >= :start)"
