@@ -15,6 +15,7 @@ from cloud.storage.records import (
     CryEpisode,
     DeadLetter,
     DeliveryStats,
+    DeviceAudience,
     DeviceState,
     DeviceSummary,
     Gap,
@@ -224,6 +225,11 @@ class Storage(Protocol):
 
     async def device_member_ids(self, device_id: str) -> list[int]:
         """The users who may see the device: owner first, then caregivers."""
+        ...
+
+    async def device_audience(self, device_id: str) -> DeviceAudience:
+        """The device's members (as ``device_member_ids``) and the start of its current claim
+        period: live data recorded before it is nobody's (cloud/storage/claim_plan.py)."""
         ...
 
     # --- alarms: acknowledge-or-escalate, delivery records, gaps ---

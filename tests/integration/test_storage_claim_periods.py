@@ -47,7 +47,9 @@ async def claim(storage: Storage, user: User, device_id: str) -> None:
 async def record(
     storage: Storage, device_id: str, seq: int, temperature: float, recorded_at: datetime
 ) -> list[StoredAlert]:
-    """A reading and a whole cry episode recorded at ``recorded_at``, received now."""
+    """A reading and a whole cry episode recorded at ``recorded_at``, received now; every cry
+    alarms (no cooldown)."""
+    await storage.set_device_settings(device_id, {"alarm_cooldown_s": 0.0})
     received = now()
     result = await storage.ingest(IngestBatch(
         readings=[TelemetryRow(device_id, seq, recorded_at, received, temperature, 40.0,
@@ -78,10 +80,12 @@ async def test_the_next_owner_sees_only_what_was_recorded_since_their_claim(
     nobodys_alerts = await record(storage, device_id, 20, 30.0, unclaimed)
     assert [a.kind for a in nobodys_alerts] == ["CRY_DETECTED"]
 
+    also_unclaimed = now()
     await claim(storage, bob, device_id)
     # The device's outbox replays what it recorded while unclaimed only after Bob's claim: still
     # nobody's, and its alert is told to no one.
-    replayed_alerts = await record(storage, device_id, 30, 31.0, unclaimed + MINUTE / 4)
+    replayed_alerts = await record(storage, device_id, 30, 31.0, also_unclaimed)
+    assert [a.kind for a in replayed_alerts] == ["CRY_DETECTED"]
     bobs_time = now()
     bobs_alerts = await record(storage, device_id, 40, 25.0, bobs_time)
     assert [a.kind for a in bobs_alerts] == ["CRY_DETECTED"]
@@ -109,7 +113,8 @@ async def test_the_next_owner_sees_only_what_was_recorded_since_their_claim(
         assert await storage.list_alert_transitions(bob.id, alert.id) is None
     assert await storage.alert_recipients(bobs_alerts[0]) == [bob.id]
     stats_since = await storage.delivery_stats(bob.id, device_id, bobs_time - DAY)
-    assert stats_since is not None and stats_since.alerts == 1
+    assert stats_since is not None
+    assert stats_since.alerts == 1
 
     # Alice let go: the device and everything it recorded are gone for her.
     assert await storage.list_devices(alice.id) == []

@@ -13,7 +13,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from cloud.storage.claim_plan import in_claim_period
-from cloud.storage.records import AlertQuery, AlertView, StoredAlert
+from cloud.storage.records import AlertQuery, AlertView, DeviceAudience, StoredAlert
 from cloud.storage.sharing_plan import MEMBER_ORDER
 
 _VISIBLE = """
@@ -99,6 +99,16 @@ async def alert_recipients(conn: AsyncConnection[Any], alert: StoredAlert) -> li
     if device is None or not in_claim_period(device["history_from"], alert.time, alert.created_at):
         return []
     return await device_member_ids(conn, alert.device_id)
+
+
+async def device_audience(conn: AsyncConnection[Any], device_id: str) -> DeviceAudience:
+    cursor = await conn.execute(
+        "SELECT history_from FROM devices WHERE device_id = %s", (device_id,)
+    )
+    device = await cursor.fetchone()
+    return DeviceAudience(
+        await device_member_ids(conn, device_id), None if device is None else device["history_from"]
+    )
 
 
 async def device_member_ids(conn: AsyncConnection[Any], device_id: str) -> list[int]:

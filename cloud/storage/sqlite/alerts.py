@@ -7,7 +7,7 @@ import sqlite3
 from datetime import datetime
 
 from cloud.storage.claim_plan import in_claim_period
-from cloud.storage.records import AlertQuery, AlertView, StoredAlert
+from cloud.storage.records import AlertQuery, AlertView, DeviceAudience, StoredAlert
 from cloud.storage.sharing_plan import MEMBER_ORDER
 from cloud.storage.sqlite.database import from_db_time, optional_time, to_db_time
 
@@ -120,6 +120,14 @@ def alert_recipients(conn: sqlite3.Connection, alert: StoredAlert) -> list[int]:
     if device is None or not in_claim_period(period_start, alert.time, alert.created_at):
         return []
     return device_member_ids(conn, alert.device_id)
+
+
+def device_audience(conn: sqlite3.Connection, device_id: str) -> DeviceAudience:
+    device = conn.execute(
+        "SELECT history_from FROM devices WHERE device_id = ?", (device_id,)
+    ).fetchone()
+    period_start = None if device is None else optional_time(device["history_from"])
+    return DeviceAudience(device_member_ids(conn, device_id), period_start)
 
 
 def device_member_ids(conn: sqlite3.Connection, device_id: str) -> list[int]:

@@ -162,11 +162,12 @@ def list_devices(conn: sqlite3.Connection, user_id: int) -> list[DeviceSummary]:
 def register_device(conn: sqlite3.Connection, device_id: str, owner_id: int | None) -> None:
     now = _now()
     with Transaction(conn):
-        created = conn.execute(
+        inserted = conn.execute(
             "INSERT INTO devices (device_id, created_at) VALUES (?, ?)"
             " ON CONFLICT (device_id) DO NOTHING",
             (device_id, now),
-        ).rowcount == 1
+        )
+        created = inserted.rowcount == 1
         row = conn.execute(
             "SELECT owner_id, history_from FROM devices WHERE device_id = ?", (device_id,)
         ).fetchone()
