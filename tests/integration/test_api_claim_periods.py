@@ -71,7 +71,7 @@ def test_the_next_owner_sees_only_their_own_claim_period(api: Api) -> None:
         _record(api, device_id, 40, 25.0, bobs_time)
         # The first two messages on Bob's screen are his reading and his cry alert: nothing of
         # the replay was sent to him.
-        messages = []
+        messages: list[dict[str, Any]] = []
         while len(messages) < 2:
             message = ws.receive_json()
             if message["event"] != "HEARTBEAT":
