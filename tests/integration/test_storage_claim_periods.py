@@ -8,10 +8,18 @@ after the one before it.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
 
 from cloud.storage import Storage
+from cloud.storage.postgres.migrations import apply_migrations as apply_postgres_migrations
+from cloud.storage.postgres.migrations import bundled_migrations
 from cloud.storage.records import (
     AlertQuery,
     EventRow,
@@ -21,6 +29,9 @@ from cloud.storage.records import (
     TelemetryRow,
     User,
 )
+from cloud.storage.sqlite.database import to_db_time
+from cloud.storage.sqlite.migrations import apply_migrations as apply_sqlite_migrations
+from tests.harness.postgres import fresh_database
 
 MINUTE = timedelta(minutes=1)
 DAY = timedelta(days=1)
@@ -141,3 +152,60 @@ async def test_an_operator_handing_a_device_on_starts_a_new_period(storage: Stor
     history = await storage.list_health_records(bob.id, HistoryQuery())
     assert [(r.temperature, r.created_at) for r in history] == [(25.0, bobs_time)]
     assert await storage.list_health_records(alice.id, HistoryQuery()) == []
+
+
+# --- the migration: existing claims become claim periods ---------------------------------------
+
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+# device id -> (created_at, claimed_at, history_from before, history_from after)
+EXISTING: dict[str, tuple[datetime, datetime | None, datetime | None, datetime | None]] = {
+    "registered-with-owner": (T0, T0, None, None),
+    "claimed-with-a-code": (T0, T0 + HOUR, None, T0 + HOUR),
+    "claimed-again-after-unclaim": (T0, T0 + 3 * HOUR, T0 + 2 * HOUR, T0 + 3 * HOUR),
+    "unclaimed": (T0, None, T0 + 2 * HOUR, T0 + 2 * HOUR),
+}
+
+
+async def test_postgres_migration_starts_each_claim_period_at_its_claim() -> None:
+    with fresh_database() as url:
+        async with await psycopg.AsyncConnection.connect(
+            url, autocommit=True, row_factory=dict_row
+        ) as conn:
+            migrations = bundled_migrations()
+            await apply_postgres_migrations(conn, [m for m in migrations if m.version < "0012"])
+            for device_id, (created, claimed, history_from, _) in EXISTING.items():
+                await conn.execute(
+                    "INSERT INTO devices (device_id, created_at, claimed_at, history_from)"
+                    " VALUES (%s, %s, %s, %s)",
+                    (device_id, created, claimed, history_from),
+                )
+            assert await apply_postgres_migrations(conn, migrations) == ["0012_claim_periods"]
+            cursor = await conn.execute("SELECT device_id, history_from FROM devices")
+            found = {row["device_id"]: row["history_from"] for row in await cursor.fetchall()}
+    assert found == {device_id: after for device_id, (*_, after) in EXISTING.items()}
+
+
+def test_sqlite_migration_starts_each_claim_period_at_its_claim(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    folder = resources.files("cloud.storage").joinpath("migrations", "sqlite")
+    conn.execute("CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT)")
+    earlier = sorted(e.name for e in folder.iterdir() if e.name.endswith(".sql"))
+    for name in earlier[: earlier.index("0009_claim_periods.sql")]:
+        conn.executescript(folder.joinpath(name).read_text())
+        conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (name[:-4],))
+
+    def db_time(moment: datetime | None) -> str | None:
+        return None if moment is None else to_db_time(moment)
+
+    for device_id, (created, claimed, history_from, _) in EXISTING.items():
+        conn.execute(
+            "INSERT INTO devices (device_id, created_at, claimed_at, history_from)"
+            " VALUES (?, ?, ?, ?)",
+            (device_id, db_time(created), db_time(claimed), db_time(history_from)),
+        )
+    assert apply_sqlite_migrations(conn) == ["0009_claim_periods"]
+    found = dict(tuple(row) for row in conn.execute("SELECT device_id, history_from FROM devices"))
+    conn.close()
+    assert found == {device_id: db_time(after) for device_id, (*_, after) in EXISTING.items()}
