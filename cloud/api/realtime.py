@@ -184,6 +184,11 @@ class AlertBroadcaster:
         self.delivered = 0
         self._deliveries: list[AlertDelivery] = []
 
+    def forget_device(self, device_id: str) -> None:
+        """The device changed hands through this process: look its audience up again on its
+        next reading instead of serving the old family for up to MEMBERS_TTL_S."""
+        self._members.pop(device_id, None)
+
     def connected_clients(self) -> int:
         return sum(len(clients) for clients in self._clients.values())
 

@@ -99,3 +99,31 @@ def test_the_next_owner_sees_only_their_own_claim_period(api: Api) -> None:
     assert _get(api, "/health/history", alice) == []
     assert _get(api, "/health/stats", alice)["total_records"] == 0
     assert _get(api, "/alerts", alice) == []
+
+
+def _reading_now(api: Api, device_id: str, seq: int, temperature: float) -> None:
+    at = _now()
+    api.run(api.storage.ingest, IngestBatch(
+        readings=[TelemetryRow(device_id, seq, at, at, temperature, 40.0, -50.0, -30.0)]
+    ))  # fmt: skip
+
+
+def _next_reading(ws: Any) -> dict[str, Any]:
+    while True:
+        message: dict[str, Any] = ws.receive_json()
+        if message["event"] == "READING":
+            return message
+
+
+def test_an_unclaiming_owner_stops_getting_the_devices_live_readings_at_once(api: Api) -> None:
+    alice_id, alice, alice_session = api.signup("Alice")
+    given_up, kept = api.claimed_device(alice), api.claimed_device(alice)
+    token = alice_session["access_token"]
+    with api.client.websocket_connect(f"/ws/{alice_id}?token={token}") as ws:
+        _reading_now(api, given_up, 1, 20.0)
+        assert _next_reading(ws)["device_id"] == given_up  # its audience is cached now
+        assert api.client.delete(f"/devices/{given_up}", headers=alice).status_code == 204
+        _reading_now(api, given_up, 2, 30.0)  # nobody's
+        _reading_now(api, kept, 1, 21.0)
+        reading = _next_reading(ws)
+    assert (reading["device_id"], reading["data"]["temperature"]) == (kept, 21.0)
