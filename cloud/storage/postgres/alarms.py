@@ -14,6 +14,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from cloud.storage.claim_plan import in_claim_period
 from cloud.storage.delivery_stats import percentile
 from cloud.storage.records import (
     AlertDelivery,
@@ -127,6 +128,20 @@ async def _member_ids(conn: AsyncConnection[Any], device_id: str) -> list[int]:
     return [row["user_id"] for row in await cursor.fetchall()]
 
 
+async def _escalation_members(conn: AsyncConnection[Any], alert: StoredAlert) -> list[int]:
+    """Whom a device alarm escalates to: the members, when it was raised in the device's current
+    claim period (cloud/storage/claim_plan.py); nobody for one raised from what the device
+    recorded before the claim, even when that arrived after it."""
+    assert alert.device_id is not None
+    cursor = await conn.execute(
+        "SELECT history_from FROM devices WHERE device_id = %s", (alert.device_id,)
+    )
+    device = await cursor.fetchone()
+    if device is None or not in_claim_period(device["history_from"], alert.time, alert.created_at):
+        return []
+    return await _member_ids(conn, alert.device_id)
+
+
 # --- acknowledge -------------------------------------------------------------------------------
 
 
@@ -183,7 +198,7 @@ async def escalate_due(conn: AsyncConnection[Any], now: datetime) -> list[Stored
         for row in await cursor.fetchall():
             after = row.pop("escalate_after_s")
             alert = StoredAlert(**row)
-            members = await _member_ids(conn, alert.device_id) if alert.device_id else []
+            members = await _escalation_members(conn, alert) if alert.device_id else []
             if alert.user_id is not None:
                 members = [alert.user_id]
             if not members:
