@@ -123,7 +123,8 @@ FROM ({_HISTORY}) history
 # microsecond arithmetic, so it agrees exactly with SQLite's integer arithmetic on epoch seconds.
 # (With TimescaleDB, device readings for whole-hour buckets could come from readings_hourly,
 # re-bucketed by record_count; its hour-late refresh would make recent buckets disagree with
-# the raw rows, so the raw tables are read.)
+# the raw rows, and it knows neither receive times nor claim periods - the hour a claim period
+# starts in mixes two families - so the raw tables are read.)
 _TIMESERIES_SQL = f"""
 SELECT date_bin(%(bucket)s, time, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket,
        avg(temperature) AS avg_temperature,
