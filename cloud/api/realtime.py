@@ -32,7 +32,8 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from cloud.storage import Storage
-from cloud.storage.records import AlertDelivery, StoredAlert, TelemetryRow
+from cloud.storage.claim_plan import in_claim_period
+from cloud.storage.records import AlertDelivery, DeviceAudience, StoredAlert, TelemetryRow
 
 logger = logging.getLogger(__name__)
 
@@ -176,11 +177,17 @@ class AlertBroadcaster:
         self._recipients = recipients
         self._clock = clock
         self._clients: dict[int, set[ClientConnection]] = {}
-        # device id -> (members, looked up at): readings arrive every few seconds per device,
-        # membership changes rarely; a change shows on live readings within MEMBERS_TTL_S.
-        self._members: dict[str, tuple[list[int], float]] = {}
+        # device id -> (members and claim period, looked up at): readings arrive every few
+        # seconds per device, membership changes rarely; a change shows on live readings within
+        # MEMBERS_TTL_S.
+        self._members: dict[str, tuple[DeviceAudience, float]] = {}
         self.delivered = 0
         self._deliveries: list[AlertDelivery] = []
+
+    def forget_device(self, device_id: str) -> None:
+        """The device changed hands through this process: look its audience up again on its
+        next reading instead of serving the old family for up to MEMBERS_TTL_S."""
+        self._members.pop(device_id, None)
 
     def connected_clients(self) -> int:
         return sum(len(clients) for clients in self._clients.values())
@@ -216,13 +223,17 @@ class AlertBroadcaster:
         cached = self._members.get(row.device_id)
         if cached is None or now - cached[1] > MEMBERS_TTL_S:
             try:
-                cached = (await self._storage.device_member_ids(row.device_id), now)
+                cached = (await self._storage.device_audience(row.device_id), now)
             except Exception:
                 logger.exception("cannot resolve members of device %s", row.device_id)
                 return
             self._members[row.device_id] = cached
+        audience = cached[0]
+        # A backlog the device recorded before its current claim is nobody's to see.
+        if not in_claim_period(audience.period_start, row.time, row.received_at):
+            return
         message: str | None = None
-        for user_id in cached[0]:
+        for user_id in audience.member_ids:
             for client in list(self._clients.get(user_id, ())):
                 message = message or json.dumps(reading_message(row), separators=(",", ":"))
                 client.offer(message)

@@ -15,6 +15,7 @@ from cloud.storage.records import (
     CryEpisode,
     DeadLetter,
     DeliveryStats,
+    DeviceAudience,
     DeviceState,
     DeviceSummary,
     Gap,
@@ -94,7 +95,10 @@ class Storage(Protocol):
     async def register_device(self, device_id: str, owner_id: int | None) -> None:
         """Create the device if missing and make ``owner_id`` its owner (the operator's path;
         parents claim with a code). Keeps the owner's membership in sync: a new owner (or None)
-        drops every earlier member, caregivers included; the same owner keeps them."""
+        drops every earlier member, caregivers included; the same owner keeps them. A device
+        created here for its owner is theirs from the start; handing an existing device to a
+        new owner starts a new claim period (cloud/storage/claim_plan.py): they see only what it
+        records from now on."""
         ...
 
     async def set_device_settings(self, device_id: str, settings: dict[str, float]) -> None:
@@ -138,7 +142,10 @@ class Storage(Protocol):
     ) -> DeviceSummary | None:
         """Make ``user_id`` the owner of the unowned device whose code hashes to ``code_hash``
         and has not expired at ``now``; names it ``name`` and uses the code up. None for a
-        wrong, expired or used code and for an owned device, without saying which."""
+        wrong, expired or used code and for an owned device, without saying which. Starts the
+        device's claim period (cloud/storage/claim_plan.py): the family sees only what it
+        records from ``now`` (or its last release, if later) on; alarms raised before stop
+        escalating."""
         ...
 
     async def list_devices(self, user_id: int) -> list[DeviceSummary]:
@@ -170,8 +177,8 @@ class Storage(Protocol):
         """Owner only (as ``rename_device``). Every member loses the device; its name, claim
         time and both settings documents are cleared (the revision still rises, so the device
         never sees it go back). Its history stays stored but is shown to nobody, not even a
-        later owner: the device's readings, cry events and alerts received until now are hidden
-        for good."""
+        later owner: data belongs to the claim period it was recorded in, and a later owner sees
+        only what the device records after their own claim (cloud/storage/claim_plan.py)."""
         ...
 
     async def list_caregivers(self, user_id: int, device_id: str) -> list[Caregiver]:
@@ -226,6 +233,11 @@ class Storage(Protocol):
         """The users who may see the device: owner first, then caregivers."""
         ...
 
+    async def device_audience(self, device_id: str) -> DeviceAudience:
+        """The device's members (as ``device_member_ids``) and the start of its current claim
+        period: live data recorded before it is nobody's (cloud/storage/claim_plan.py)."""
+        ...
+
     # --- alarms: acknowledge-or-escalate, delivery records, gaps ---
     async def acknowledge_alert(
         self, user_id: int, alert_id: int, now: datetime
@@ -271,7 +283,8 @@ class Storage(Protocol):
 
     async def alert_recipients(self, alert: StoredAlert) -> list[int]:
         """Who is told about an alert: the uploader of an upload alert; every member of the
-        device (owner first) of a device alert."""
+        device (owner first) of a device alert raised in its current claim period (nobody for
+        one raised from what it recorded before the claim)."""
         ...
 
     # --- refresh tokens (sessions) ---
@@ -344,7 +357,8 @@ class Storage(Protocol):
     # --- the parents' views ---
     async def list_health_records(self, user_id: int, query: HistoryQuery) -> list[HealthRecord]:
         """The user's history, newest first: their uploads and the readings of the devices
-        they are a member of (owner or caregiver)."""
+        they are a member of (owner or caregiver) recorded in the devices' current claim periods
+        (cloud/storage/claim_plan.py), as every read of a device's data below."""
         ...
 
     async def get_health_record(self, user_id: int, record_id: int) -> HealthRecord | None:

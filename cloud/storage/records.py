@@ -294,6 +294,15 @@ class DeviceSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceAudience:
+    """Who is shown a device's live data, and from when: its members (owner first) and the start
+    of its current claim period (None: since it was registered to its family)."""
+
+    member_ids: list[int]
+    period_start: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Caregiver:
     """A member of a device: its owner or a caregiver the owner shared it with."""
 

@@ -150,7 +150,8 @@ def test_caregivers_see_the_nursery_and_its_alerts_with_their_own_read_state(api
     device_id = api.claimed_device(alice)
     carol_email = api.client.get("/auth/me", headers=carol).json()["email"]
     api.client.post(f"/devices/{device_id}/caregivers", headers=alice, json={"email": carol_email})
-    now = datetime.now(UTC).replace(microsecond=0)
+    # all of it recorded after the claim (what a device records before is nobody's)
+    now = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=2)
     started = EventRow(
         device_id, 2, now - timedelta(seconds=30), now, "cry_started", 2, 0.97, -30.0, None
     )
@@ -270,7 +271,8 @@ def test_live_readings_reach_the_devices_members_and_nobody_else(api: Api) -> No
     carol_email = api.client.get("/auth/me", headers=carol).json()["email"]
     api.client.post(f"/devices/{device_id}/caregivers", headers=alice, json={"email": carol_email})
     own_device = api.claimed_device({"Authorization": f"Bearer {mallory_session['access_token']}"})
-    now = datetime.now(UTC).replace(microsecond=0)
+    # recorded after both claims (whole seconds, so not truncated to before them)
+    now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
     with (
         api.client.websocket_connect(f"/ws/{alice_id}?token={alice_session['access_token']}") as a,
         api.client.websocket_connect(f"/ws/{carol_id}?token={carol_session['access_token']}") as c,

@@ -7,6 +7,7 @@ nothing of it, and is told so exactly as if it did not exist.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import uuid
 from dataclasses import replace
@@ -316,27 +317,28 @@ async def test_unclaim_hides_the_history_from_everyone_for_good(storage: Storage
 
     # Claimed again (say, sold on): the new family starts from a blank page.
     code_hash = unique("code")
-    await storage.set_claim_code(device_id, code_hash, T0 + DAY)
-    claimed = await storage.claim_device(stranger.id, code_hash, T0, "Second home")
+    claimed_at = datetime.now(UTC)
+    await storage.set_claim_code(device_id, code_hash, claimed_at + DAY)
+    claimed = await storage.claim_device(stranger.id, code_hash, claimed_at, "Second home")
     # the revision keeps rising: the device is told "defaults" with a revision it never saw;
     # presence (when the device was last heard from) is the device's, not the family's
     assert claimed is not None
     assert claimed.last_seen is not None
     assert replace(claimed, last_seen=None) == summary(
-        device_id, "Second home", device_settings_revision=2
+        device_id, "Second home", claimed_at=claimed_at, device_settings_revision=2
     )
     assert await storage.list_health_records(stranger.id, HistoryQuery()) == []
     assert await storage.health_stats(stranger.id) == HealthStats(0, 0, 0, None, None, None)
     assert await storage.health_timeseries(stranger.id, HOUR, T0 - DAY, T0 + DAY) == []
     assert await storage.list_user_alerts(stranger.id, AlertQuery()) == []
     assert await storage.list_cry_episodes(stranger.id, device_id, None, None, 10) == []
-    # what the device sends from now on is theirs
+    # what the device records from now on is theirs
     now = datetime.now(UTC)
-    fresh = TelemetryRow(device_id, 2, T0 + HOUR, now, 21.0, 41.0, None, None)
+    fresh = TelemetryRow(device_id, 2, now, now, 21.0, 41.0, None, None)
     await storage.ingest(IngestBatch(readings=[fresh]))
     history = await storage.list_health_records(stranger.id, HistoryQuery())
     assert [(r.user_id, r.device_id, r.temperature, r.created_at) for r in history] == [
-        (stranger.id, device_id, 21.0, T0 + HOUR)
+        (stranger.id, device_id, 21.0, now)
     ]
     assert await storage.list_health_records(owner.id, HistoryQuery()) == []
 
@@ -576,10 +578,16 @@ async def test_alert_recipients_are_the_uploader_or_every_member_owner_first(
 ) -> None:
     owner, first, second = await new_user(storage), await new_user(storage), await new_user(storage)
     # claimed "later" than the caregivers are added, to show the owner comes first by role
-    device_id = await claimed_device(storage, owner, now=datetime.now(UTC) + DAY)
+    claimed_at = datetime.now(UTC) + SECOND
+    device_id = await claimed_device(storage, owner, now=claimed_at)
     await storage.add_caregiver(owner.id, device_id, first.email)
     await storage.add_caregiver(owner.id, device_id, second.email)
-    (alert,) = (await storage.ingest(IngestBatch(events=[event(device_id, 1, T0)]))).alerts
+    # an alert is told only when raised in the claim period, so wait for it to start
+    await asyncio.sleep(max(0.0, (claimed_at - datetime.now(UTC)).total_seconds()) + 0.01)
+    recorded_now = EventRow(
+        device_id, 1, datetime.now(UTC), datetime.now(UTC), "cry_started", 1, 0.75, -30.0, None
+    )
+    (alert,) = (await storage.ingest(IngestBatch(events=[recorded_now]))).alerts
     assert await storage.alert_recipients(alert) == [owner.id, first.id, second.id]
     _, uploaded = await storage.add_upload(upload(first, T0, 37.0, 50.0, True))
     assert uploaded is not None

@@ -81,6 +81,7 @@ async def claim(body: DeviceClaim, user: CurrentUser, services: ServicesDep) -> 
             status.HTTP_404_NOT_FOUND,
             "No device waits for this claim code: it is wrong, used or expired",
         )
+    services.broadcaster.forget_device(device.device_id)
     return device
 
 
@@ -169,6 +170,7 @@ async def unclaim(device_id: DeviceId, user: CurrentUser, services: ServicesDep)
         raise NOT_FOUND from None
     except AccessDeniedError:
         raise OWNER_ONLY from None
+    services.broadcaster.forget_device(device_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

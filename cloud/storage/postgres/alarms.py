@@ -14,6 +14,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from cloud.storage.claim_plan import in_claim_period
 from cloud.storage.delivery_stats import percentile
 from cloud.storage.records import (
     AlertDelivery,
@@ -26,13 +27,14 @@ from cloud.storage.sharing_plan import MEMBER_ORDER
 
 ALERT_CHANNEL = "nursery_alerts"
 ESCALATION_BATCH = 100
-# An alert the caller may see: their own upload's, or a member device's since it was last
-# claimed (``history_from``: nothing of a previous family's).
+# An alert the caller may see: their own upload's, or a member device's raised in its current
+# claim period (``history_from``, cloud/storage/claim_plan.py: nothing from before the claim).
 _VISIBLE_TO_USER = """
     ((a.user_id = %(user)s AND a.device_id IS NULL) OR EXISTS (
         SELECT 1 FROM device_members m JOIN devices d USING (device_id)
         WHERE m.device_id = a.device_id AND m.user_id = %(user)s
-        AND (d.history_from IS NULL OR a.created_at >= d.history_from)))
+        AND a.time >= coalesce(d.history_from, '-infinity')
+        AND a.created_at >= coalesce(d.history_from, '-infinity')))
 """
 
 ALERT_COLUMNS = (
@@ -126,6 +128,20 @@ async def _member_ids(conn: AsyncConnection[Any], device_id: str) -> list[int]:
     return [row["user_id"] for row in await cursor.fetchall()]
 
 
+async def _escalation_members(conn: AsyncConnection[Any], alert: StoredAlert) -> list[int]:
+    """Whom a device alarm escalates to: the members, when it was raised in the device's current
+    claim period (cloud/storage/claim_plan.py); nobody for one raised from what the device
+    recorded before the claim, even when that arrived after it."""
+    assert alert.device_id is not None
+    cursor = await conn.execute(
+        "SELECT history_from FROM devices WHERE device_id = %s", (alert.device_id,)
+    )
+    device = await cursor.fetchone()
+    if device is None or not in_claim_period(device["history_from"], alert.time, alert.created_at):
+        return []
+    return await _member_ids(conn, alert.device_id)
+
+
 # --- acknowledge -------------------------------------------------------------------------------
 
 
@@ -182,7 +198,7 @@ async def escalate_due(conn: AsyncConnection[Any], now: datetime) -> list[Stored
         for row in await cursor.fetchall():
             after = row.pop("escalate_after_s")
             alert = StoredAlert(**row)
-            members = await _member_ids(conn, alert.device_id) if alert.device_id else []
+            members = await _escalation_members(conn, alert) if alert.device_id else []
             if alert.user_id is not None:
                 members = [alert.user_id]
             if not members:
@@ -268,8 +284,10 @@ async def delivery_stats(
         " extract(epoch FROM (SELECT min(sent_at) FROM alert_deliveries x"
         "   WHERE x.alert_id = a.id AND x.level = 0) - a.time) AS delay_s,"
         " extract(epoch FROM a.acknowledged_at - a.created_at) AS ack_s"
-        " FROM alerts a WHERE a.device_id = %s AND a.created_at >= %s",
-        (device_id, max(since, device["history_from"] or since)),
+        " FROM alerts a WHERE a.device_id = %(device)s AND a.created_at >= %(since)s"
+        " AND a.time >= coalesce(%(period)s::timestamptz, '-infinity')"
+        " AND a.created_at >= coalesce(%(period)s::timestamptz, '-infinity')",
+        {"device": device_id, "since": since, "period": device["history_from"]},
     )
     rows = await cursor.fetchall()
     delays = [float(r["delay_s"]) for r in rows if r["delay_s"] is not None]
@@ -321,7 +339,7 @@ async def list_gaps(
         " JOIN device_members m ON m.device_id = g.device_id AND m.user_id = %(user)s"
         " JOIN devices d ON d.device_id = g.device_id"
         " WHERE (%(device)s::text IS NULL OR g.device_id = %(device)s)"
-        " AND (d.history_from IS NULL OR g.start_time >= d.history_from)"
+        " AND g.start_time >= coalesce(d.history_from, '-infinity')"
         " AND (%(closed)s OR g.closed_at IS NULL)"
         " AND (%(end)s::timestamptz IS NULL OR g.start_time <= %(end)s)"
         " AND (%(start)s::timestamptz IS NULL OR coalesce(g.end_time, 'infinity') >= %(start)s)"

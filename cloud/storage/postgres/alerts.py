@@ -12,7 +12,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from cloud.storage.records import AlertQuery, AlertView, StoredAlert
+from cloud.storage.claim_plan import in_claim_period
+from cloud.storage.records import AlertQuery, AlertView, DeviceAudience, StoredAlert
 from cloud.storage.sharing_plan import MEMBER_ORDER
 
 _VISIBLE = """
@@ -22,7 +23,8 @@ SELECT a.id, a.device_id, a.user_id, a.kind, a.time, a.created_at, a.message, a.
 FROM device_members m
 JOIN devices d ON d.device_id = m.device_id
 JOIN alerts a ON a.device_id = m.device_id
-WHERE m.user_id = %(user_id)s AND (d.history_from IS NULL OR a.created_at >= d.history_from)
+WHERE m.user_id = %(user_id)s AND a.time >= coalesce(d.history_from, '-infinity')
+  AND a.created_at >= coalesce(d.history_from, '-infinity')
 UNION ALL
 SELECT a.id, a.device_id, a.user_id, a.kind, a.time, a.created_at, a.message, a.sick_detected,
        a.details, a.received_at, a.needs_ack, a.acknowledged_at, a.acknowledged_by,
@@ -89,7 +91,24 @@ async def alert_recipients(conn: AsyncConnection[Any], alert: StoredAlert) -> li
         return [alert.user_id]
     if alert.device_id is None:
         return []
+    cursor = await conn.execute(
+        "SELECT history_from FROM devices WHERE device_id = %s", (alert.device_id,)
+    )
+    device = await cursor.fetchone()
+    # Raised from what the device recorded before the current claim: nobody's to be told.
+    if device is None or not in_claim_period(device["history_from"], alert.time, alert.created_at):
+        return []
     return await device_member_ids(conn, alert.device_id)
+
+
+async def device_audience(conn: AsyncConnection[Any], device_id: str) -> DeviceAudience:
+    cursor = await conn.execute(
+        "SELECT history_from FROM devices WHERE device_id = %s", (device_id,)
+    )
+    device = await cursor.fetchone()
+    return DeviceAudience(
+        await device_member_ids(conn, device_id), None if device is None else device["history_from"]
+    )
 
 
 async def device_member_ids(conn: AsyncConnection[Any], device_id: str) -> list[int]:

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from cloud.storage.claim_plan import period_start_after_change
 from cloud.storage.interface import ClaimCodeInUseError, NotFoundError
 from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary, MemberRole
 from cloud.storage.sharing_plan import (
@@ -50,9 +51,11 @@ WHERE m.device_id = %(device_id)s AND (%(user_id)s::bigint IS NULL OR m.user_id 
 ORDER BY {MEMBER_ORDER}
 """  # noqa: S608 - a constant
 
+# A claim opens a new period (cloud.storage.claim_plan.claim_period_start; GREATEST skips NULL).
 _CLAIM = """
 UPDATE devices SET owner_id = %(user_id)s, name = %(name)s, claimed_at = %(now)s,
-       claim_code_hash = NULL, claim_expires_at = NULL
+       claim_code_hash = NULL, claim_expires_at = NULL,
+       history_from = GREATEST(history_from, %(now)s)
 WHERE claim_code_hash = %(code_hash)s AND claim_expires_at > %(now)s AND owner_id IS NULL
       AND revoked_at IS NULL
 RETURNING device_id
@@ -68,7 +71,8 @@ WHERE device_id = %(device_id)s
 """
 
 # Forgets everything the owner set; the revision still rises (the device is told "defaults"
-# with a revision it has never seen), and what was received so far is hidden from now on.
+# with a revision it has never seen); the release ends the period (it has no members left to
+# see anything), and no later period may start before it.
 _UNCLAIM = """
 UPDATE devices SET owner_id = NULL, name = NULL, claimed_at = NULL, claim_code_hash = NULL,
        claim_expires_at = NULL, settings = '{}'::jsonb, device_settings = '{}'::jsonb,
@@ -76,8 +80,8 @@ UPDATE devices SET owner_id = NULL, name = NULL, claimed_at = NULL, claim_code_h
 WHERE device_id = %s
 """
 
-# Each start with its first end (by the device's episode id); events received before an unclaim
-# are hidden as the rest of the device's history.
+# Each start with its first end (by the device's episode id); only episodes started in the
+# current claim period (cloud.storage.claim_plan), as the rest of the device's history.
 _EPISODES = """
 SELECT s.device_id, s.episode_id, s.time AS started_at, e.time AS ended_at,
        coalesce(e.confidence, s.confidence) AS confidence, e.duration_s,
@@ -90,7 +94,8 @@ LEFT JOIN events e ON e.device_id = s.device_id AND e.id = (
     ORDER BY x.time, x.seq LIMIT 1
 )
 WHERE d.device_id = %(device_id)s
-  AND (d.history_from IS NULL OR s.received_at >= d.history_from)
+  AND s.time >= coalesce(d.history_from, '-infinity')
+  AND s.received_at >= coalesce(d.history_from, '-infinity')
   AND (%(start)s::timestamptz IS NULL OR s.time >= %(start)s)
   AND (%(end)s::timestamptz IS NULL OR s.time <= %(end)s)
 ORDER BY s.time DESC, s.seq DESC
@@ -135,24 +140,39 @@ async def list_devices(conn: AsyncConnection[Any], user_id: int) -> list[DeviceS
 
 async def register_device(conn: AsyncConnection[Any], device_id: str, owner_id: int | None) -> None:
     async with conn.transaction():
-        await conn.execute(
-            "INSERT INTO devices (device_id) VALUES (%s) ON CONFLICT (device_id) DO NOTHING",
+        cursor = await conn.execute(
+            "INSERT INTO devices (device_id) VALUES (%s) ON CONFLICT (device_id) DO NOTHING"
+            " RETURNING device_id",
             (device_id,),
         )
+        created = await cursor.fetchone() is not None
         cursor = await conn.execute(
-            "SELECT owner_id FROM devices WHERE device_id = %s FOR UPDATE", (device_id,)
+            "SELECT owner_id, history_from, now() AS now FROM devices"
+            " WHERE device_id = %s FOR UPDATE",
+            (device_id,),
         )
         row = await cursor.fetchone()
         assert row is not None
         if row["owner_id"] != owner_id:
+            period_start = period_start_after_change(
+                created=created, new_owner=owner_id, period_start=row["history_from"],
+                now=row["now"],
+            )  # fmt: skip
             await conn.execute("DELETE FROM device_members WHERE device_id = %s", (device_id,))
             await conn.execute(
                 "UPDATE devices SET owner_id = %(owner)s,"
                 " claimed_at = CASE WHEN %(owner)s::bigint IS NULL THEN NULL ELSE now() END,"
                 " claim_code_hash = CASE WHEN %(owner)s::bigint IS NULL THEN claim_code_hash END,"
-                " claim_expires_at = CASE WHEN %(owner)s::bigint IS NULL THEN claim_expires_at END"
+                " claim_expires_at = CASE WHEN %(owner)s::bigint IS NULL THEN claim_expires_at END,"
+                " history_from = %(period_start)s"
                 " WHERE device_id = %(device_id)s",
-                {"owner": owner_id, "device_id": device_id},
+                {"owner": owner_id, "device_id": device_id, "period_start": period_start},
+            )
+            # Nobody's open alarms escalate to whoever holds the device next.
+            await conn.execute(
+                "UPDATE alerts SET next_escalation_at = NULL WHERE device_id = %s"
+                " AND next_escalation_at IS NOT NULL",
+                (device_id,),
             )
         if owner_id is not None:
             await conn.execute(
@@ -201,6 +221,12 @@ async def claim_device(
             "INSERT INTO device_members (device_id, user_id, role, added_at)"
             " VALUES (%s, %s, 'owner', %s)",
             (device_id, user_id, now),
+        )
+        # Alarms raised before the claim (while nobody held it) never escalate to the new family.
+        await conn.execute(
+            "UPDATE alerts SET next_escalation_at = NULL WHERE device_id = %s"
+            " AND next_escalation_at IS NOT NULL",
+            (device_id,),
         )
         return await get_device(conn, user_id, device_id)
 

@@ -39,6 +39,7 @@ from cloud.storage.records import (
     CryEpisode,
     DeadLetter,
     DeliveryStats,
+    DeviceAudience,
     DeviceState,
     DeviceSummary,
     Gap,
@@ -420,6 +421,10 @@ class PostgresStorage:
     async def device_member_ids(self, device_id: str) -> list[int]:
         async with self._connection() as conn:
             return await alerts.device_member_ids(conn, device_id)
+
+    async def device_audience(self, device_id: str) -> DeviceAudience:
+        async with self._connection() as conn:
+            return await alerts.device_audience(conn, device_id)
 
     # --- refresh tokens ---
     async def store_refresh_token(

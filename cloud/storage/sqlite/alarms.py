@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloud.storage import gap_plan
+from cloud.storage.claim_plan import in_claim_period
 from cloud.storage.delivery_stats import percentile
 from cloud.storage.gap_plan import covered, max_spacing, missing_ranges
 from cloud.storage.records import (
@@ -34,7 +35,8 @@ _VISIBLE_TO_USER = """
     ((a.user_id = :user AND a.device_id IS NULL) OR EXISTS (
         SELECT 1 FROM device_members m JOIN devices d USING (device_id)
         WHERE m.device_id = a.device_id AND m.user_id = :user
-        AND (d.history_from IS NULL OR a.created_at >= d.history_from)))
+        AND a.time >= coalesce(d.history_from, '')
+        AND a.created_at >= coalesce(d.history_from, '')))
 """
 
 
@@ -112,6 +114,18 @@ def _member_ids(conn: sqlite3.Connection, device_id: str) -> list[int]:
     return [row["user_id"] for row in rows]
 
 
+def _escalation_members(conn: sqlite3.Connection, alert: StoredAlert) -> list[int]:
+    """As postgres/alarms.py: nobody for an alarm raised from before the current claim."""
+    assert alert.device_id is not None
+    device = conn.execute(
+        "SELECT history_from FROM devices WHERE device_id = ?", (alert.device_id,)
+    ).fetchone()
+    period_start = None if device is None else optional_time(device["history_from"])
+    if device is None or not in_claim_period(period_start, alert.time, alert.created_at):
+        return []
+    return _member_ids(conn, alert.device_id)
+
+
 def acknowledge_alert(
     conn: sqlite3.Connection, user_id: int, alert_id: int, now: datetime
 ) -> StoredAlert | None:
@@ -152,7 +166,7 @@ def escalate_due(conn: sqlite3.Connection, now: datetime) -> list[StoredAlert]:
             alert = stored_alert(row)
             members = [alert.user_id] if alert.user_id is not None else []
             if alert.device_id is not None:
-                members = _member_ids(conn, alert.device_id)
+                members = _escalation_members(conn, alert)
             if not members:
                 conn.execute(
                     "UPDATE alerts SET next_escalation_at = NULL WHERE id = ?", (alert.id,)
@@ -210,12 +224,12 @@ def delivery_stats(
     ).fetchone()
     if device is None:
         return None
-    history_from = optional_time(device["history_from"])
     rows = conn.execute(
         "SELECT a.time, a.created_at, a.needs_ack, a.acknowledged_at,"
         " (SELECT min(sent_at) FROM alert_deliveries x WHERE x.alert_id = a.id AND x.level = 0)"
-        " AS first_sent FROM alerts a WHERE a.device_id = ? AND a.created_at >= ?",
-        (device_id, to_db_time(max(since, history_from or since))),
+        " AS first_sent FROM alerts a WHERE a.device_id = :device AND a.created_at >= :since"
+        " AND a.time >= coalesce(:period, '') AND a.created_at >= coalesce(:period, '')",
+        {"device": device_id, "since": to_db_time(since), "period": device["history_from"]},
     ).fetchall()
     delays = [
         (from_db_time(r["first_sent"]) - from_db_time(r["time"])).total_seconds()
@@ -380,7 +394,7 @@ def list_gaps(
         " JOIN device_members m ON m.device_id = g.device_id AND m.user_id = :user"
         " JOIN devices d ON d.device_id = g.device_id"
         " WHERE (:device IS NULL OR g.device_id = :device)"
-        " AND (d.history_from IS NULL OR g.start_time >= d.history_from)"
+        " AND g.start_time >= coalesce(d.history_from, '')"
         " AND (:closed OR g.closed_at IS NULL)"
         " AND (:end IS NULL OR g.start_time <= :end)"
         " AND (:start IS NULL OR g.end_time IS NULL OR g.end_time >= :start)"

@@ -6,9 +6,10 @@ import json
 import sqlite3
 from datetime import datetime
 
-from cloud.storage.records import AlertQuery, AlertView, StoredAlert
+from cloud.storage.claim_plan import in_claim_period
+from cloud.storage.records import AlertQuery, AlertView, DeviceAudience, StoredAlert
 from cloud.storage.sharing_plan import MEMBER_ORDER
-from cloud.storage.sqlite.database import from_db_time, to_db_time
+from cloud.storage.sqlite.database import from_db_time, optional_time, to_db_time
 
 _VISIBLE = """
 SELECT a.id, a.device_id, a.user_id, a.kind, a.time, a.created_at, a.message, a.sick_detected,
@@ -17,7 +18,8 @@ SELECT a.id, a.device_id, a.user_id, a.kind, a.time, a.created_at, a.message, a.
 FROM device_members m
 JOIN devices d ON d.device_id = m.device_id
 JOIN alerts a ON a.device_id = m.device_id
-WHERE m.user_id = :user_id AND (d.history_from IS NULL OR a.created_at >= d.history_from)
+WHERE m.user_id = :user_id AND a.time >= coalesce(d.history_from, '')
+  AND a.created_at >= coalesce(d.history_from, '')
 UNION ALL
 SELECT a.id, a.device_id, a.user_id, a.kind, a.time, a.created_at, a.message, a.sick_detected,
        a.details, a.received_at, a.needs_ack, a.acknowledged_at, a.acknowledged_by,
@@ -110,7 +112,22 @@ def alert_recipients(conn: sqlite3.Connection, alert: StoredAlert) -> list[int]:
         return [alert.user_id]
     if alert.device_id is None:
         return []
+    device = conn.execute(
+        "SELECT history_from FROM devices WHERE device_id = ?", (alert.device_id,)
+    ).fetchone()
+    # Raised from what the device recorded before the current claim: nobody's to be told.
+    period_start = None if device is None else optional_time(device["history_from"])
+    if device is None or not in_claim_period(period_start, alert.time, alert.created_at):
+        return []
     return device_member_ids(conn, alert.device_id)
+
+
+def device_audience(conn: sqlite3.Connection, device_id: str) -> DeviceAudience:
+    device = conn.execute(
+        "SELECT history_from FROM devices WHERE device_id = ?", (device_id,)
+    ).fetchone()
+    period_start = None if device is None else optional_time(device["history_from"])
+    return DeviceAudience(device_member_ids(conn, device_id), period_start)
 
 
 def device_member_ids(conn: sqlite3.Connection, device_id: str) -> list[int]:

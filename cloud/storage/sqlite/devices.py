@@ -11,6 +11,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import cast
 
+from cloud.storage.claim_plan import period_start_after_change
 from cloud.storage.interface import ClaimCodeInUseError, NotFoundError
 from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary, MemberRole
 from cloud.storage.sharing_plan import (
@@ -42,9 +43,11 @@ WHERE m.device_id = :device_id AND (:user_id IS NULL OR m.user_id = :user_id)
 ORDER BY {MEMBER_ORDER}
 """  # noqa: S608 - a constant
 
+# A claim opens a new period (cloud.storage.claim_plan.claim_period_start).
 _CLAIM = """
 UPDATE devices SET owner_id = :user_id, name = :name, claimed_at = :now,
-       claim_code_hash = NULL, claim_expires_at = NULL
+       claim_code_hash = NULL, claim_expires_at = NULL,
+       history_from = max(coalesce(history_from, :now), :now)
 WHERE claim_code_hash = :code_hash AND claim_expires_at > :now AND owner_id IS NULL
       AND revoked_at IS NULL
 RETURNING device_id
@@ -78,7 +81,8 @@ LEFT JOIN events e ON e.id = (
     ORDER BY x.time, x.seq LIMIT 1
 )
 WHERE d.device_id = :device_id
-  AND (d.history_from IS NULL OR s.received_at >= d.history_from)
+  AND s.time >= coalesce(d.history_from, '')
+  AND s.received_at >= coalesce(d.history_from, '')
   AND (:start IS NULL OR s.time >= :start)
   AND (:end IS NULL OR s.time <= :end)
 ORDER BY s.time DESC, s.seq DESC
@@ -158,23 +162,36 @@ def list_devices(conn: sqlite3.Connection, user_id: int) -> list[DeviceSummary]:
 def register_device(conn: sqlite3.Connection, device_id: str, owner_id: int | None) -> None:
     now = _now()
     with Transaction(conn):
-        conn.execute(
+        inserted = conn.execute(
             "INSERT INTO devices (device_id, created_at) VALUES (?, ?)"
             " ON CONFLICT (device_id) DO NOTHING",
             (device_id, now),
         )
+        created = inserted.rowcount == 1
         row = conn.execute(
-            "SELECT owner_id FROM devices WHERE device_id = ?", (device_id,)
+            "SELECT owner_id, history_from FROM devices WHERE device_id = ?", (device_id,)
         ).fetchone()
         if row["owner_id"] != owner_id:
+            period_start = period_start_after_change(
+                created=created, new_owner=owner_id,
+                period_start=optional_time(row["history_from"]), now=from_db_time(now),
+            )  # fmt: skip
             conn.execute("DELETE FROM device_members WHERE device_id = ?", (device_id,))
             conn.execute(
                 "UPDATE devices SET owner_id = :owner,"
                 " claimed_at = CASE WHEN :owner IS NULL THEN NULL ELSE :now END,"
                 " claim_code_hash = CASE WHEN :owner IS NULL THEN claim_code_hash END,"
-                " claim_expires_at = CASE WHEN :owner IS NULL THEN claim_expires_at END"
+                " claim_expires_at = CASE WHEN :owner IS NULL THEN claim_expires_at END,"
+                " history_from = :period_start"
                 " WHERE device_id = :device_id",
-                {"owner": owner_id, "now": now, "device_id": device_id},
+                {"owner": owner_id, "now": now, "device_id": device_id,
+                 "period_start": None if period_start is None else to_db_time(period_start)},
+            )  # fmt: skip
+            # Nobody's open alarms escalate to whoever holds the device next.
+            conn.execute(
+                "UPDATE alerts SET next_escalation_at = NULL WHERE device_id = ?"
+                " AND next_escalation_at IS NOT NULL",
+                (device_id,),
             )
         if owner_id is not None:
             conn.execute(
@@ -222,6 +239,12 @@ def claim_device(
             "INSERT INTO device_members (device_id, user_id, role, added_at)"
             " VALUES (?, ?, 'owner', ?)",
             (device_id, user_id, to_db_time(now)),
+        )
+        # Alarms raised before the claim (while nobody held it) never escalate to the new family.
+        conn.execute(
+            "UPDATE alerts SET next_escalation_at = NULL WHERE device_id = ?"
+            " AND next_escalation_at IS NOT NULL",
+            (device_id,),
         )
         return get_device(conn, user_id, device_id)
 

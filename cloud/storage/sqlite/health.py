@@ -30,7 +30,8 @@ from cloud.storage.sqlite.alarms import insert_alert
 from cloud.storage.sqlite.database import Transaction, from_db_time, to_db_time
 
 # Uploads of the user plus readings of the devices they are a member of, as one history (see
-# postgres/health), without what a device sent before it was last unclaimed.
+# postgres/health), a device's only from the start of its current claim period (``history_from``,
+# cloud/storage/claim_plan.py; '' sorts before every time, so NULL bounds nothing).
 _HISTORY = """
 SELECT r.id, r.user_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
        r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
@@ -42,7 +43,8 @@ FROM device_members m
 JOIN devices d ON d.device_id = m.device_id
 JOIN readings r ON r.device_id = m.device_id
 WHERE m.user_id = :user_id AND r.source = 'device'
-  AND (d.history_from IS NULL OR r.received_at >= d.history_from)
+  AND r.time >= coalesce(d.history_from, '')
+  AND r.received_at >= coalesce(d.history_from, '')
 """
 
 # A literal kind, so SQLite can use the partial index events_cry_started.
@@ -52,7 +54,8 @@ FROM device_members m
 JOIN devices d ON d.device_id = m.device_id
 JOIN events e ON e.device_id = m.device_id
 WHERE m.user_id = :user_id AND e.kind = '{CRY_EPISODE_KIND}'
-  AND (d.history_from IS NULL OR e.received_at >= d.history_from)
+  AND e.time >= coalesce(d.history_from, '')
+  AND e.received_at >= coalesce(d.history_from, '')
 """  # noqa: S608 - a constant
 
 _LIST_SQL = f"""

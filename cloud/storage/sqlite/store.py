@@ -19,6 +19,7 @@ from cloud.storage.records import (
     CryEpisode,
     DeadLetter,
     DeliveryStats,
+    DeviceAudience,
     DeviceState,
     DeviceSummary,
     Gap,
@@ -386,6 +387,9 @@ class SqliteStorage:
 
     async def device_member_ids(self, device_id: str) -> list[int]:
         return await self._db.run(lambda conn: alerts.device_member_ids(conn, device_id))
+
+    async def device_audience(self, device_id: str) -> DeviceAudience:
+        return await self._db.run(lambda conn: alerts.device_audience(conn, device_id))
 
     # --- refresh tokens ---
     async def store_refresh_token(
