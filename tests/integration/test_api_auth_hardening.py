@@ -27,14 +27,16 @@ LOGIN_FAILURES = 3
 Clients = Callable[[str], httpx.AsyncClient]
 
 
-def settings_for(url: str, tmp_path: Path, **overrides: int) -> ApiSettings:
-    values: dict[str, int] = {
-        "login_failures_per_minute": LOGIN_FAILURES,
-        "registrations_per_hour": 1000,
-        **overrides,
-    }
+def settings_for(
+    url: str, tmp_path: Path, registrations_per_hour: int = 1000, registration_queue: int = 32
+) -> ApiSettings:
     return ApiSettings(
-        database_url=url, jwt_secret=SECRET, upload_dir=str(tmp_path / "uploads"), **values
+        database_url=url,
+        jwt_secret=SECRET,
+        upload_dir=str(tmp_path / "uploads"),
+        login_failures_per_minute=LOGIN_FAILURES,
+        registrations_per_hour=registrations_per_hour,
+        registration_queue=registration_queue,
     )
 
 
