@@ -8,11 +8,26 @@ bounds an attacker to ``processes x limit`` guesses per window.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+
+def source_key(host: str) -> str:
+    """The limiter key of a client address: IPv4 as is, IPv6 by its /64 - one subscriber is
+    usually given a whole /64, and would otherwise get a fresh budget per address in it."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class RateLimitedError(Exception):

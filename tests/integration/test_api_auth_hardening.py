@@ -176,6 +176,10 @@ async def test_registration_is_limited_per_address(database: str, tmp_path: Path
         )
         assert spoofed.status_code == 429
         assert (await register(api("198.51.100.30"), new_email("family"))).status_code == 201
+        # An IPv6 subscriber holds a whole /64: another address in it is the same source.
+        for _ in range(2):
+            assert (await register(api("2001:db8:7::1"), new_email("v6"))).status_code == 201
+        assert (await register(api("2001:db8:7::2"), new_email("v6"))).status_code == 429
 
 
 async def test_a_login_completes_while_registrations_queue(api: Clients) -> None:

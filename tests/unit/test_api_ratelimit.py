@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloud.api.ratelimit import LoginRateLimiter, LoginThrottle, RateLimitedError
+from cloud.api.ratelimit import LoginRateLimiter, LoginThrottle, RateLimitedError, source_key
 
 
 class Clock:
@@ -100,3 +100,17 @@ def test_memory_stays_bounded_under_a_spray_of_addresses() -> None:
         throttle.attempt(f"10.{n // 250}.{n % 250}.1", f"account-{n}")
         clock.now += 1
     assert len(throttle._sources) + len(throttle._accounts) <= 400
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::9", "2001:db8:1:2::/64"),  # the same subscriber's other address
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("testclient", "testclient"),
+    ],
+)
+def test_an_ipv6_subscriber_is_one_source(host: str, key: str) -> None:
+    assert source_key(host) == key

@@ -18,7 +18,7 @@ from cloud.api.deps import (
 )
 from cloud.api.device_schemas import RefreshRequest
 from cloud.api.password_work import HashingBusyError
-from cloud.api.ratelimit import RateLimitedError
+from cloud.api.ratelimit import RateLimitedError, source_key
 from cloud.api.schemas import LoginRequest, LoginResponse, Token, UserCreate, UserRead, UserSummary
 from cloud.api.security import InvalidTokenError
 from cloud.storage import DuplicateEmailError
@@ -36,10 +36,10 @@ INVALID_LOGIN = HTTPException(
 
 
 def _client_address(request: Request) -> str:
-    """The peer address. Behind a reverse proxy uvicorn puts the X-Forwarded-For client here,
-    but only for proxies listed in FORWARDED_ALLOW_IPS (docs/operations.md): a client cannot
-    pick its own limiter key with a header."""
-    return request.client.host if request.client else "unknown"
+    """The peer's limiter key (an IPv6 address by its /64). Behind a reverse proxy uvicorn puts
+    the X-Forwarded-For client here, but only for proxies listed in FORWARDED_ALLOW_IPS
+    (docs/operations.md): a client cannot pick its own limiter key with a header."""
+    return source_key(request.client.host) if request.client else "unknown"
 
 
 def _too_many(what: str, exc: RateLimitedError | HashingBusyError, code: int) -> HTTPException:
