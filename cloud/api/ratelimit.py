@@ -1,9 +1,10 @@
-"""Login rate limiting: a sliding window per client address and per account.
+"""Rate limits: ``LoginThrottle`` (the login policy: per source with backoff, per account
+paced), ``LoginRateLimiter`` (a plain sliding window per key: failed device claims per user,
+registrations per address) and ``source_key`` (what counts as one client address).
 
-Per address stops one machine from guessing many accounts; per account stops many machines
-from guessing one. The window lives in this process's memory: with several API processes behind
-a load balancer each enforces it separately (documented in docs/operations.md), which still
-bounds an attacker to ``processes x limit`` guesses per window.
+All state lives in this process's memory: with several API processes behind a load balancer
+each enforces the limits separately (documented in docs/operations.md), which still bounds an
+attacker to ``processes x limit`` attempts per window.
 """
 
 from __future__ import annotations
