@@ -6,6 +6,8 @@ Names follow the parents' app documentation (``DATABASE_URL``, ``JWT_SECRET``, `
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +18,49 @@ EXAMPLE_JWT_SECRETS = frozenset(
 )
 ALLOWED_JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
 MIN_JWT_SECRET_LENGTH = 32
+# The strength a production secret must show: HS256 signs with a 256-bit key, and 128 bits is
+# the floor below which guessing it offline becomes plausible.
+MIN_JWT_SECRET_BITS = 128
 
 
 class ConfigError(ValueError):
     """A setting is missing or invalid; the message names the key."""
+
+
+def _repeating_unit(text: str) -> str:
+    """The shortest block that ``text`` repeats (``'abcabcab'`` -> ``'abc'``): padding by
+    repetition adds length, not strength."""
+    for size in range(1, len(text) // 2 + 1):
+        block = text[:size]
+        if (block * (len(text) // size + 1))[: len(text)] == text:
+            return block
+    return text
+
+
+def estimated_secret_bits(secret: str) -> float:
+    """A conservative estimate of a secret's strength: the Shannon entropy of its characters
+    times the length of its repeating unit. A random token scores about its real strength
+    (token_urlsafe(48): ~350 bits); 'a'*32 scores 0 and a repeated phrase only its unit."""
+    unit = _repeating_unit(secret)
+    counts = Counter(unit)
+    per_char = sum(n / len(unit) * math.log2(len(unit) / n) for n in counts.values())
+    return per_char * len(unit)
+
+
+def jwt_secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak to sign production tokens, or None."""
+    lowered = secret.lower()
+    if any(example in lowered for example in EXAMPLE_JWT_SECRETS):
+        return "contains the documented example secret"
+    if len(secret) < MIN_JWT_SECRET_LENGTH:
+        return f"is shorter than {MIN_JWT_SECRET_LENGTH} characters"
+    bits = estimated_secret_bits(secret)
+    if bits < MIN_JWT_SECRET_BITS:
+        return (
+            f"looks guessable (about {bits:.0f} bits of entropy estimated from its characters, "
+            f"at least {MIN_JWT_SECRET_BITS} needed)"
+        )
+    return None
 
 
 def _require(env: Mapping[str, str], key: str) -> str:
@@ -181,8 +222,15 @@ class ApiSettings:
     # Uploaded audio is kept here, outside any web root, under generated names.
     upload_dir: str = "var/uploads"
     max_upload_bytes: int = 20 * 1024 * 1024
-    # Failed logins allowed per minute per client address and per account.
+    # Failed logins allowed per minute per client address (then refused, with a doubling
+    # backoff) and per account (then paced: one attempt per 60/N s). docs/api.md, rate limits.
     login_failures_per_minute: int = 10
+    # Registrations per hour per client address.
+    registrations_per_hour: int = 10
+    # Threads hashing passwords (argon2 takes a core each); registrations use at most one less.
+    password_hashing_threads: int = 2
+    # Registrations waiting for a hashing thread before further ones are refused with 503.
+    registration_queue: int = 32
     # Browser origins allowed to call the API (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
     # Device provisioning by installers; None: not offered.
@@ -202,14 +250,13 @@ class ApiSettings:
                 f"got {algorithm!r}"
             )
         secret = _require(env, "JWT_SECRET")
-        if environment != "development" and (
-            secret in EXAMPLE_JWT_SECRETS or len(secret) < MIN_JWT_SECRET_LENGTH
-        ):
-            raise ConfigError(
-                "JWT_SECRET is the documented example or shorter than "
-                f"{MIN_JWT_SECRET_LENGTH} characters; set a random secret outside development "
-                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
-            )
+        if environment != "development":
+            problem = jwt_secret_weakness(secret)
+            if problem is not None:
+                raise ConfigError(
+                    f"JWT_SECRET {problem}; set a random secret outside development, e.g. the "
+                    "output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
         return cls(
             database_url=_require(env, "DATABASE_URL"),
             jwt_secret=secret,
@@ -221,6 +268,9 @@ class ApiSettings:
             upload_dir=env.get("NURSERY_UPLOAD_DIR", "").strip() or "var/uploads",
             max_upload_bytes=_int(env, "NURSERY_MAX_UPLOAD_MB", 20, 1, 500) * 1024 * 1024,
             login_failures_per_minute=_int(env, "NURSERY_LOGIN_FAILURES_PER_MINUTE", 10, 1, 10_000),
+            registrations_per_hour=_int(env, "NURSERY_REGISTRATIONS_PER_HOUR", 10, 1, 100_000),
+            password_hashing_threads=_int(env, "NURSERY_PASSWORD_HASHING_THREADS", 2, 2, 64),
+            registration_queue=_int(env, "NURSERY_REGISTRATION_QUEUE", 32, 1, 10_000),
             cors_origins=tuple(
                 origin.strip()
                 for origin in env.get("NURSERY_CORS_ORIGINS", "").split(",")

@@ -16,7 +16,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from cloud.api.cry_analysis import CryAnalyzer
 from cloud.api.deps import AppServices
 from cloud.api.device_config import DesiredConfigPublisher
-from cloud.api.ratelimit import LoginRateLimiter
+from cloud.api.password_work import PasswordWork
+from cloud.api.ratelimit import LoginRateLimiter, LoginThrottle
 from cloud.api.realtime import AlertBroadcaster
 from cloud.api.request_log import RequestLogMiddleware
 from cloud.api.routes import alerts, auth, dashboard, devices, health, installer, ops, realtime
@@ -55,6 +56,7 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
         listeners: list[asyncio.Task[None]] = []
         publisher: DesiredConfigPublisher | None = None
         embedded: Collector | None = None
+        passwords: PasswordWork | None = None
         try:
             await storage.migrate()
             broadcaster = AlertBroadcaster(storage, storage.alert_recipients)
@@ -62,9 +64,16 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
             if settings.mqtt is not None:
                 publisher = DesiredConfigPublisher(settings.mqtt)
                 await publisher.start()
+            hasher = PasswordHasher()
+            passwords = PasswordWork(
+                hasher,
+                threads=settings.password_hashing_threads,
+                registration_lanes=settings.password_hashing_threads - 1,
+                registration_queue=settings.registration_queue,
+            )
             app.state.services = AppServices(
                 storage=storage,
-                hasher=PasswordHasher(),
+                hasher=hasher,
                 tokens=TokenIssuer(
                     secret=settings.jwt_secret,
                     algorithm=settings.jwt_algorithm,
@@ -72,6 +81,11 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
                     refresh_ttl=timedelta(days=settings.refresh_token_expire_days),
                 ),
                 login_limiter=LoginRateLimiter(settings.login_failures_per_minute),
+                login_throttle=LoginThrottle(settings.login_failures_per_minute),
+                registration_limiter=LoginRateLimiter(
+                    settings.registrations_per_hour, window_s=3600.0
+                ),
+                passwords=passwords,
                 analyzer=await asyncio.to_thread(CryAnalyzer.load),
                 audio_store=AudioStore(Path(settings.upload_dir), settings.max_upload_bytes),
                 broadcaster=broadcaster,
@@ -97,6 +111,8 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
                     await listener
             if publisher is not None:
                 await publisher.stop()
+            if passwords is not None:
+                passwords.close()
             await storage.close()
 
     app = FastAPI(title="Nursery API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

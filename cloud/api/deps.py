@@ -10,7 +10,8 @@ from fastapi.security import OAuth2PasswordBearer
 
 from cloud.api.cry_analysis import CryAnalyzer
 from cloud.api.device_config import DesiredConfigPublisher
-from cloud.api.ratelimit import LoginRateLimiter
+from cloud.api.password_work import PasswordWork
+from cloud.api.ratelimit import LoginRateLimiter, LoginThrottle
 from cloud.api.realtime import AlertBroadcaster
 from cloud.api.security import InvalidTokenError, PasswordHasher, TokenIssuer
 from cloud.config import ProvisioningSettings
@@ -26,7 +27,13 @@ class AppServices:
     storage: Storage
     hasher: PasswordHasher
     tokens: TokenIssuer
+    # Failed device claims (sliding window per user).
     login_limiter: LoginRateLimiter
+    # The login policy (per address with backoff, per account paced) and registrations per
+    # address; argon2 runs in ``passwords``' own threads.
+    login_throttle: LoginThrottle
+    registration_limiter: LoginRateLimiter
+    passwords: PasswordWork
     analyzer: CryAnalyzer
     audio_store: AudioStore
     broadcaster: AlertBroadcaster

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from cloud.config import ApiSettings, CollectorSettings, ConfigError
 
-GOOD_SECRET = "x" * 48
+GOOD_SECRET = "test-only-9fQ2vLr7Xa0KpZ3mWc8Ey5NbH1uTs6Gd"
 
 
 def test_api_settings_defaults_follow_the_app_documentation() -> None:
@@ -58,6 +60,36 @@ def test_api_settings_defaults_follow_the_app_documentation() -> None:
 def test_invalid_api_settings_name_the_key(env: dict[str, str], key: str) -> None:
     with pytest.raises(ConfigError, match=key):
         ApiSettings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("supersecretkey", "example"),
+        ("short-but-not-example", "shorter than 32"),
+        ("a" * 32, "guessable"),
+        ("supersecretkey" + "x" * 32, "example"),  # a padded example
+        ("your-super-secret-key-change-this-in-production" * 2, "example"),
+        ("abcdefghijklmnop" * 4, "guessable"),  # repetition adds length, not strength
+        ("Password1!" * 4, "guessable"),
+    ],
+)
+def test_production_refuses_weak_secrets_naming_the_key_and_the_fix(
+    secret: str, reason: str
+) -> None:
+    env = {"DATABASE_URL": "postgresql://db/x", "JWT_SECRET": secret, "NURSERY_ENV": "production"}
+    with pytest.raises(ConfigError, match="JWT_SECRET") as refused:
+        ApiSettings.from_env(env)
+    assert reason in str(refused.value)
+    assert "secrets.token_urlsafe(48)" in str(refused.value)
+    assert secret not in str(refused.value)  # the secret itself is never echoed
+    assert ApiSettings.from_env({**env, "NURSERY_ENV": "development"}).jwt_secret == secret
+
+
+def test_production_accepts_generated_secrets() -> None:
+    for secret in (secrets.token_urlsafe(48), secrets.token_hex(32), secrets.token_urlsafe(32)):
+        env = {"DATABASE_URL": "postgresql://db/x", "JWT_SECRET": secret}
+        assert ApiSettings.from_env({**env, "NURSERY_ENV": "production"}).jwt_secret == secret
 
 
 @pytest.mark.parametrize("secret", ["supersecretkey", "short-but-not-example"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,10 +17,12 @@ from cloud.api.deps import (
     ServicesDep,
 )
 from cloud.api.device_schemas import RefreshRequest
-from cloud.api.ratelimit import RateLimitedError
+from cloud.api.password_work import HashingBusyError
+from cloud.api.ratelimit import RateLimitedError, source_key
 from cloud.api.schemas import LoginRequest, LoginResponse, Token, UserCreate, UserRead, UserSummary
 from cloud.api.security import InvalidTokenError
 from cloud.storage import DuplicateEmailError
+from cloud.storage.emails import email_key
 from cloud.storage.records import User
 
 logger = logging.getLogger(__name__)
@@ -34,14 +35,41 @@ INVALID_LOGIN = HTTPException(
 )
 
 
+def _client_address(request: Request) -> str:
+    """The peer's limiter key (an IPv6 address by its /64). Behind a reverse proxy uvicorn puts
+    the X-Forwarded-For client here, but only for proxies listed in FORWARDED_ALLOW_IPS
+    (docs/operations.md): a client cannot pick its own limiter key with a header."""
+    return source_key(request.client.host) if request.client else "unknown"
+
+
+def _too_many(what: str, exc: RateLimitedError | HashingBusyError, code: int) -> HTTPException:
+    wait = f"{exc.retry_after_s:.0f}"
+    return HTTPException(code, f"{what}; try again in {wait} s", headers={"Retry-After": wait})
+
+
 @router.post(
     "/register",
     response_model=UserRead,
     status_code=status.HTTP_201_CREATED,
-    responses={400: {"description": "Email already registered, or an undecodable body"}},
+    responses={
+        400: {"description": "Email already registered, or an undecodable body"},
+        429: {"description": "Too many registrations from this address (see Retry-After)"},
+        503: {"description": "Too many registrations at once (see Retry-After)"},
+    },
 )
-async def register(body: UserCreate, services: ServicesDep) -> User:
-    password_hash = await asyncio.to_thread(services.hasher.hash, body.password)
+async def register(body: UserCreate, services: ServicesDep, request: Request) -> User:
+    try:
+        services.registration_limiter.attempt(f"register:{_client_address(request)}")
+    except RateLimitedError as exc:
+        raise _too_many(
+            "Too many registrations from this address", exc, status.HTTP_429_TOO_MANY_REQUESTS
+        ) from None
+    try:
+        password_hash = await services.passwords.hash_for_registration(body.password)
+    except HashingBusyError as exc:
+        raise _too_many(
+            "Too many registrations at once", exc, status.HTTP_503_SERVICE_UNAVAILABLE
+        ) from None
     try:
         return await services.storage.create_user(body.email, password_hash, body.name)
     except DuplicateEmailError:
@@ -51,33 +79,31 @@ async def register(body: UserCreate, services: ServicesDep) -> User:
 # What a login can answer besides 200 and 422 (both login routes share _authenticate).
 LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Incorrect email or password"},
-    429: {"description": "Too many failed logins from this address or for this account"},
+    429: {"description": "Too many failed logins from this address, or for this account"},
 }
 
 
 async def _authenticate(services: AppServices, request: Request, email: str, password: str) -> User:
     """The account for these credentials. Unknown e-mail and wrong password are the same 401
-    (and cost the same hashing time); repeated failures from one address or for one account
-    are refused with 429 before any password is checked."""
-    client = request.client.host if request.client else "unknown"
-    address_key, account_key = f"address:{client}", f"account:{email.strip().lower()}"
+    (and cost the same hashing time); failures are limited per address (refused, with a
+    doubling backoff) and per account (paced, never locked: docs/api.md, rate limits) before
+    any password is checked."""
+    source, account = _client_address(request), email_key(email)
     try:
-        services.login_limiter.attempt(address_key, account_key)
+        services.login_throttle.attempt(source, account)
     except RateLimitedError as exc:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"Too many failed login attempts; try again in {exc.retry_after_s:.0f} s",
-            headers={"Retry-After": f"{exc.retry_after_s:.0f}"},
+        raise _too_many(
+            "Too many failed login attempts", exc, status.HTTP_429_TOO_MANY_REQUESTS
         ) from None
     # No account's e-mail holds a NUL (registration validates e-mails) and PostgreSQL text cannot
     # carry one: such a name is an unknown account, without asking the database.
     credentials = None if "\x00" in email else await services.storage.get_credentials(email)
     password_hash = None if credentials is None else credentials.password_hash
-    # argon2 takes tens of milliseconds of CPU: off the event loop, so sockets keep flowing.
-    valid = await asyncio.to_thread(services.hasher.verify, password, password_hash)
+    # argon2 runs in the hashing threads, off the event loop and ahead of queued registrations.
+    valid = await services.passwords.verify(password, password_hash)
     if not valid or credentials is None:
         raise INVALID_LOGIN
-    services.login_limiter.forgive(account_key, address_key)
+    services.login_throttle.succeeded(source, account)
     return credentials.user
 
 

@@ -15,6 +15,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from cloud.storage.claim_plan import period_start_after_change
+from cloud.storage.emails import email_lookup_params
 from cloud.storage.interface import ClaimCodeInUseError, NotFoundError
 from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary, MemberRole
 from cloud.storage.sharing_plan import (
@@ -290,7 +291,10 @@ async def add_caregiver(
 ) -> Caregiver:
     async with conn.transaction():
         require_owner(await member_role(conn, owner_id, device_id, lock=True))
-        cursor = await conn.execute("SELECT id FROM users WHERE lower(email) = lower(%s)", (email,))
+        cursor = await conn.execute(
+            "SELECT id FROM users WHERE email_key IN (%s, %s) ORDER BY email_key = %s DESC LIMIT 1",
+            email_lookup_params(email),
+        )
         user = await cursor.fetchone()
         if user is None:
             raise NotFoundError("user", "no account with this e-mail address")

@@ -14,9 +14,11 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from cloud.storage.emails import email_key, email_lookup_params
 from cloud.storage.interface import DuplicateEmailError, StorageError
 from cloud.storage.postgres import alarms, alerts, devices, health, provisioning, sessions
 from cloud.storage.postgres.batch_order import BatchOrder
+from cloud.storage.postgres.email_keys import fill_email_keys
 from cloud.storage.postgres.ingest import (
     PRUNE_DEAD_LETTERS,
     DeviceRemovedError,
@@ -131,6 +133,7 @@ class PostgresStorage:
     async def migrate(self) -> list[str]:
         async with self._pool.connection() as conn:
             applied = await apply_migrations(conn, bundled_migrations())
+            await fill_email_keys(conn)
             await apply_timescale_policies(conn, self._timescale)
         return applied
 
@@ -140,9 +143,9 @@ class PostgresStorage:
         try:
             async with self._pool.connection() as conn:
                 cursor = await conn.execute(
-                    "INSERT INTO users (email, password_hash, name, role) VALUES (%s, %s, %s, %s)"
-                    " RETURNING id, email, name, created_at, role",
-                    (email, password_hash, name, role),
+                    "INSERT INTO users (email, email_key, password_hash, name, role)"
+                    " VALUES (%s, %s, %s, %s, %s) RETURNING id, email, name, created_at, role",
+                    (email, email_key(email), password_hash, name, role),
                 )
                 row = await cursor.fetchone()
         except psycopg.errors.UniqueViolation as exc:
@@ -162,8 +165,9 @@ class PostgresStorage:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
                 "SELECT id, email, name, created_at, role, password_hash FROM users"
-                " WHERE lower(email) = lower(%s)",
-                (email,),
+                " WHERE"
+                " email_key IN (%s, %s) ORDER BY email_key = %s DESC LIMIT 1",
+                email_lookup_params(email),
             )
             row = await cursor.fetchone()
         return None if row is None else UserCredentials(_user(row), row["password_hash"])
@@ -171,9 +175,11 @@ class PostgresStorage:
     async def set_user_role(self, email: str, role: UserRole) -> User | None:
         async with self._connection() as conn:
             cursor = await conn.execute(
-                "UPDATE users SET role = %s WHERE lower(email) = lower(%s)"
+                "UPDATE users SET role = %s WHERE id ="
+                " (SELECT id FROM users WHERE"
+                " email_key IN (%s, %s) ORDER BY email_key = %s DESC LIMIT 1)"
                 " RETURNING id, email, name, created_at, role",
-                (role, email),
+                (role, *email_lookup_params(email)),
             )
             row = await cursor.fetchone()
         return None if row is None else _user(row)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from cloud.storage.claim_plan import period_start_after_change
+from cloud.storage.emails import email_lookup_params
 from cloud.storage.interface import ClaimCodeInUseError, NotFoundError
 from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary, MemberRole
 from cloud.storage.sharing_plan import (
@@ -305,7 +306,8 @@ def add_caregiver(conn: sqlite3.Connection, owner_id: int, device_id: str, email
     with Transaction(conn):
         require_owner(member_role(conn, owner_id, device_id))
         user = conn.execute(
-            "SELECT id FROM users WHERE lower(email) = lower(?)", (email,)
+            "SELECT id FROM users WHERE email_key IN (?, ?) ORDER BY email_key = ? DESC LIMIT 1",
+            email_lookup_params(email),
         ).fetchone()
         if user is None:
             raise NotFoundError("user", "no account with this e-mail address")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cloud.storage.alert_hub import AlertHub
+from cloud.storage.emails import email_key, email_lookup_params
 from cloud.storage.interface import DuplicateEmailError
 from cloud.storage.records import (
     AlertDelivery,
@@ -48,6 +49,7 @@ from cloud.storage.sqlite.database import (
     path_from_url,
     to_db_time,
 )
+from cloud.storage.sqlite.email_keys import fill_email_keys
 from cloud.storage.sqlite.migrations import apply_migrations
 
 
@@ -82,7 +84,12 @@ class SqliteStorage:
         return True
 
     async def migrate(self) -> list[str]:
-        return await self._db.run(apply_migrations)
+        def migrate(conn: sqlite3.Connection) -> list[str]:
+            applied = apply_migrations(conn)
+            fill_email_keys(conn)
+            return applied
+
+        return await self._db.run(migrate)
 
     async def create_user(
         self, email: str, password_hash: str, name: str | None, role: UserRole = "parent"
@@ -91,9 +98,17 @@ class SqliteStorage:
             try:
                 with Transaction(conn):
                     row = conn.execute(
-                        "INSERT INTO users (email, password_hash, name, created_at, role)"
-                        " VALUES (?, ?, ?, ?, ?) RETURNING id, email, name, created_at, role",
-                        (email, password_hash, name, to_db_time(datetime.now(UTC)), role),
+                        "INSERT INTO users"
+                        " (email, email_key, password_hash, name, created_at, role)"
+                        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id, email, name, created_at, role",
+                        (
+                            email,
+                            email_key(email),
+                            password_hash,
+                            name,
+                            to_db_time(datetime.now(UTC)),
+                            role,
+                        ),
                     ).fetchone()
             except sqlite3.IntegrityError as exc:
                 raise DuplicateEmailError(email) from exc
@@ -114,8 +129,9 @@ class SqliteStorage:
         def select(conn: sqlite3.Connection) -> UserCredentials | None:
             row = conn.execute(
                 "SELECT id, email, name, created_at, role, password_hash FROM users"
-                " WHERE lower(email) = lower(?)",
-                (email,),
+                " WHERE"
+                " email_key IN (?, ?) ORDER BY email_key = ? DESC LIMIT 1",
+                email_lookup_params(email),
             ).fetchone()
             return None if row is None else UserCredentials(_user(row), row["password_hash"])
 
@@ -233,9 +249,11 @@ class SqliteStorage:
         def update(conn: sqlite3.Connection) -> User | None:
             with Transaction(conn):
                 row = conn.execute(
-                    "UPDATE users SET role = ? WHERE lower(email) = lower(?)"
+                    "UPDATE users SET role = ? WHERE id ="
+                    " (SELECT id FROM users WHERE"
+                    " email_key IN (?, ?) ORDER BY email_key = ? DESC LIMIT 1)"
                     " RETURNING id, email, name, created_at, role",
-                    (role, email),
+                    (role, *email_lookup_params(email)),
                 ).fetchone()
             return None if row is None else _user(row)
 
