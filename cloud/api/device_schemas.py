@@ -153,6 +153,13 @@ class CryEpisodeRead(BaseModel):
     confidence: float
     duration_s: float | None
     sound_dbfs: float | None
+    end_reason: str | None = Field(
+        default=None,
+        description="Why the episode ended without the detector hearing it end: null for an"
+        " ordinary end (and while still crying); device_restarted when the monitor lost power"
+        " or crashed mid-cry and closed the episode on its next start, at the last time it"
+        " knew it was alive. A short lowercase word; more reasons may be added.",
+    )
 
 
 class RefreshRequest(BaseModel):

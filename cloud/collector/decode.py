@@ -81,6 +81,7 @@ def _to_row(topic: str, raw: bytes, received_at: datetime, window: TimeWindow) -
             raw=raw,
             temperature=payload.temperature_c,
             humidity=payload.humidity_pct,
+            end_reason=payload.end_reason,
         )
     if isinstance(payload, Status):
         details = payload.model_dump(mode="json", exclude=_STATUS_BASE_FIELDS, exclude_none=True)

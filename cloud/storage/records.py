@@ -130,6 +130,8 @@ class EventRow:
     # alert shows it).
     temperature: float | None = None
     humidity: float | None = None
+    # Why a ``cry_ended`` was not heard as quiet ("device_restarted"); None for a heard end.
+    end_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +355,9 @@ class CryEpisode:
     """A ``cry_started`` event paired with its ``cry_ended`` (same device and ``episode_id``).
     While the baby still cries ``ended_at`` and ``duration_s`` are None and ``confidence`` /
     ``sound_dbfs`` are the start's; once ended they are the episode's peak and loudest level,
-    which the end event carries."""
+    which the end event carries. ``end_reason`` is the end's: None for an end the detector
+    heard (and while still crying), "device_restarted" for one the device closed on its next
+    start after a power cut or crash."""
 
     device_id: str
     episode_id: int
@@ -362,6 +366,7 @@ class CryEpisode:
     confidence: float
     duration_s: float | None
     sound_dbfs: float | None
+    end_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 The agent replays an endless cry as its microphone, is killed with SIGKILL (what a power cut
 looks like to the software) while the episode is open, and starts again: the episode that was
 open must end in the database, at the last time the device knew it was alive, with the honest
-reason on the wire. The cry alert must carry the room's temperature and humidity.
+reason on the wire, in the database and in the parents' episode list. The cry alert must carry
+the room's temperature and humidity.
 """
 
 from __future__ import annotations
@@ -11,13 +12,18 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
+from cloud.api import create_app
+from cloud.claims import generate_claim_code, hash_claim_code
+from cloud.config import ApiSettings
 from models.contract import Event, MessageKind, decode_message, topic_for
+from tests.harness.api import API_TEST_SECRET, Api
 from tests.harness.collector import CollectorProcess, register_device
 from tests.harness.edge_agent import EdgeAgentRunner
 from tests.harness.mosquitto import MosquittoBroker
@@ -30,14 +36,41 @@ pytestmark = pytest.mark.slow
 CRY = Path(__file__).resolve().parents[1] / "data" / "audio" / "cry_donateacry.flac"
 
 
-def stored_events(database_url: str, device_id: str) -> list[tuple[int, str, int, datetime, float]]:
+StoredEvent = tuple[int, str, int, datetime, float, str | None]
+
+
+def stored_events(database_url: str, device_id: str) -> list[StoredEvent]:
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
-            "SELECT seq, kind, episode_id, time, duration_s FROM events WHERE device_id = %s"
-            " ORDER BY seq",
+            "SELECT seq, kind, episode_id, time, duration_s, end_reason FROM events"
+            " WHERE device_id = %s ORDER BY seq",
             (device_id,),
         ).fetchall()
-    return [(int(seq), str(kind), int(ep), at, duration) for seq, kind, ep, at, duration in rows]
+    return [(int(seq), str(kind), int(ep), at, duration, reason)
+            for seq, kind, ep, at, duration, reason in rows]  # fmt: skip
+
+
+def episodes_in_the_app(
+    database_url: str, device_id: str, tmp_path: Path
+) -> list[dict[str, object]]:
+    """The device's episodes as its owner's app reads them: claimed, then listed."""
+    settings = ApiSettings(
+        database_url=database_url, jwt_secret=API_TEST_SECRET, upload_dir=str(tmp_path / "up")
+    )
+    with TestClient(create_app(settings)) as client:
+        api = Api(client)
+        code = generate_claim_code()
+        expires = datetime.now(UTC) + timedelta(days=1)
+        api.run(api.storage.set_claim_code, device_id, hash_claim_code(code), expires)
+        _, headers, _ = api.signup("Parent")
+        claimed = client.post(
+            "/devices/claim", headers=headers, json={"claim_code": code, "name": "Nursery"}
+        )
+        assert claimed.status_code == 201, claimed.text
+        response = client.get(f"/devices/{device_id}/episodes", headers=headers)
+        assert response.status_code == 200, response.text
+        episodes: list[dict[str, object]] = response.json()
+        return episodes
 
 
 def cry_alert_details(database_url: str, device_id: str) -> list[dict[str, object]]:
@@ -69,7 +102,7 @@ async def test_an_episode_cut_off_by_a_power_cut_ends_after_the_restart(
     )
     first = crying.start()
 
-    def events() -> list[tuple[int, str, int, datetime, float]]:
+    def events() -> list[StoredEvent]:
         return stored_events(database_url, device_id)
 
     try:
@@ -78,7 +111,7 @@ async def test_an_episode_cut_off_by_a_power_cut_ends_after_the_restart(
         await asyncio.sleep(3.0)
     finally:
         assert first.stop(signal.SIGKILL) == -signal.SIGKILL
-    [(start_seq, kind, episode_id, started_at, _)] = events()
+    [(start_seq, kind, episode_id, started_at, _, _)] = events()
     assert (kind, episode_id) == ("cry_started", start_seq), first.output()
 
     # The same device and state folder, now in a quiet house (no audio at all): whatever ends
@@ -93,7 +126,7 @@ async def test_an_episode_cut_off_by_a_power_cut_ends_after_the_restart(
         probe.client.disconnect()
     assert closed, f"the episode is still open after the restart: {events()}"
     assert "was still open when the device stopped" in second.output()
-    [_, (end_seq, end_kind, end_episode, ended_at, duration_s)] = events()
+    [start, (end_seq, end_kind, end_episode, ended_at, duration_s, end_reason)] = events()
     assert (end_kind, end_episode) == ("cry_ended", start_seq)
     assert end_seq > start_seq
     # Ended at the last time the agent noted it was alive: seconds into the episode, not the
@@ -108,6 +141,11 @@ async def test_an_episode_cut_off_by_a_power_cut_ends_after_the_restart(
         and payload.kind == "cry_ended"
     ]
     assert [event.end_reason for event in ended] == ["device_restarted"]
+    # The cloud keeps the reason, and the parents' app is told it: not an ordinary end.
+    assert (start[5], end_reason) == (None, "device_restarted")
+    [episode] = episodes_in_the_app(database_url, device_id, tmp_path)
+    assert (episode["episode_id"], episode["end_reason"]) == (start_seq, "device_restarted")
+    assert datetime.fromisoformat(str(episode["ended_at"])) == ended_at
 
     # The cry alert shows the room as the simulated sensor measured it.
     [details] = cry_alert_details(database_url, device_id)

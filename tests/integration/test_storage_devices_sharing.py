@@ -111,11 +111,12 @@ def event(
     confidence: float = 0.75,
     sound_dbfs: float | None = -30.0,
     duration_s: float | None = None,
+    end_reason: str | None = None,
 ) -> EventRow:
     received = datetime.now(UTC) - HOUR
     return EventRow(
         device_id, seq, time, received, kind, seq if episode_id is None else episode_id,
-        confidence, sound_dbfs, duration_s,
+        confidence, sound_dbfs, duration_s, end_reason=end_reason,
     )  # fmt: skip
 
 
@@ -634,6 +635,29 @@ async def test_cry_episodes_pair_starts_with_ends(storage: Storage) -> None:
     assert await storage.list_cry_episodes(owner.id, device_id, None, None, 10) == [
         CryEpisode(device_id, 5, T0 + HOUR, T0 + HOUR + 12 * SECOND, 0.8, 12.0, -25.0), finished,
     ]  # fmt: skip
+
+
+async def test_an_episode_closed_by_a_restart_says_why_and_an_ordinary_one_does_not(
+    storage: Storage,
+) -> None:
+    owner, caregiver, _, device_id = await family(storage)
+    restarted = event(device_id, 2, T0 + 7 * SECOND, "cry_ended", episode_id=1, confidence=0.9,
+                      duration_s=7.0, end_reason="device_restarted")  # fmt: skip
+    await storage.ingest(IngestBatch(events=[
+        event(device_id, 1, T0),
+        restarted,
+        event(device_id, 3, T0 + HOUR),
+        event(device_id, 4, T0 + HOUR + 20 * SECOND, "cry_ended", episode_id=3, duration_s=20.0),
+        event(device_id, 5, T0 + 2 * HOUR),  # still crying
+    ]))  # fmt: skip
+    await storage.ingest(IngestBatch(events=[restarted]))  # redelivered: stored once, unchanged
+    expected = [
+        CryEpisode(device_id, 5, T0 + 2 * HOUR, None, 0.75, None, -30.0, None),
+        CryEpisode(device_id, 3, T0 + HOUR, T0 + HOUR + 20 * SECOND, 0.75, 20.0, -30.0, None),
+        CryEpisode(device_id, 1, T0, T0 + 7 * SECOND, 0.9, 7.0, -30.0, "device_restarted"),
+    ]
+    assert await storage.list_cry_episodes(owner.id, device_id, None, None, 10) == expected
+    assert await storage.list_cry_episodes(caregiver.id, device_id, None, None, 10) == expected
 
 
 # --- refresh tokens -------------------------------------------------------------------------

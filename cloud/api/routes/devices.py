@@ -277,7 +277,8 @@ async def episodes(
     end_date: QueryTime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[CryEpisode]:
-    """Cry episodes newest first: start, end (null while still crying), peak confidence."""
+    """Cry episodes newest first: start, end (null while still crying), peak confidence, and
+    why an end was not heard (``end_reason``: null for an ordinary end)."""
     try:
         return await services.storage.list_cry_episodes(
             user.id, device_id, start_date, end_date, limit

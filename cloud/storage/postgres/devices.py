@@ -86,7 +86,7 @@ WHERE device_id = %s
 _EPISODES = """
 SELECT s.device_id, s.episode_id, s.time AS started_at, e.time AS ended_at,
        coalesce(e.confidence, s.confidence) AS confidence, e.duration_s,
-       coalesce(e.sound_dbfs, s.sound_dbfs) AS sound_dbfs
+       coalesce(e.sound_dbfs, s.sound_dbfs) AS sound_dbfs, e.end_reason
 FROM devices d
 JOIN events s ON s.device_id = d.device_id AND s.kind = 'cry_started'
 LEFT JOIN events e ON e.device_id = s.device_id AND e.id = (

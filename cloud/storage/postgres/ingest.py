@@ -66,7 +66,7 @@ CREATE TEMP TABLE IF NOT EXISTS staging_readings (
 CREATE TEMP TABLE IF NOT EXISTS staging_events (
     time TIMESTAMPTZ, received_at TIMESTAMPTZ, device_id TEXT, seq BIGINT, kind TEXT,
     episode_id BIGINT, confidence DOUBLE PRECISION, sound_dbfs DOUBLE PRECISION,
-    duration_s DOUBLE PRECISION
+    duration_s DOUBLE PRECISION, end_reason TEXT
 ) ON COMMIT DELETE ROWS;
 """
 
@@ -82,7 +82,8 @@ _READING_COLUMNS = (
     "time, received_at, device_id, seq, temperature, humidity, sound_dbfs_avg, sound_dbfs_max"
 )
 _EVENT_COLUMNS = (
-    "time, received_at, device_id, seq, kind, episode_id, confidence, sound_dbfs, duration_s"
+    "time, received_at, device_id, seq, kind, episode_id, confidence, sound_dbfs, duration_s,"
+    " end_reason"
 )
 
 # The device clock's offset is taken from the newest message only: replayed old messages
@@ -141,7 +142,7 @@ RETURNING {_EVENT_COLUMNS}
 _READING_TYPES = ["timestamptz", "timestamptz", "text", "int8", "float8", "float8", "float8",
                   "float8"]  # fmt: skip
 _EVENT_TYPES = ["timestamptz", "timestamptz", "text", "int8", "text", "int8", "float8", "float8",
-                "float8"]  # fmt: skip
+                "float8", "text"]  # fmt: skip
 
 
 async def _copy(
@@ -186,7 +187,7 @@ async def _store_events(conn: AsyncConnection[Any], rows: list[EventRow]) -> lis
         return []
     await _copy(conn, "staging_events", _EVENT_COLUMNS, _EVENT_TYPES, [
         (r.time, r.received_at, r.device_id, r.seq, r.kind, r.episode_id, r.confidence,
-         r.sound_dbfs, r.duration_s) for r in rows
+         r.sound_dbfs, r.duration_s, r.end_reason) for r in rows
     ])  # fmt: skip
     cursor = await conn.execute(_INSERT_EVENTS)
     stored = [EventRow(**row) for row in await cursor.fetchall()]

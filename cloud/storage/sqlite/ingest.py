@@ -51,8 +51,8 @@ ON CONFLICT (device_id, seq, time) DO NOTHING
 """
 _INSERT_EVENT = """
 INSERT INTO events (time, received_at, device_id, seq, kind, episode_id, confidence, sound_dbfs,
-                    duration_s)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    duration_s, end_reason)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (device_id, seq, time) DO NOTHING
 """
 
@@ -74,7 +74,7 @@ def _insert_events(conn: sqlite3.Connection, rows: list[EventRow]) -> list[Event
     for r in rows:
         cursor = conn.execute(_INSERT_EVENT, (
             to_db_time(r.time), to_db_time(r.received_at), r.device_id, r.seq, r.kind,
-            r.episode_id, r.confidence, r.sound_dbfs, r.duration_s,
+            r.episode_id, r.confidence, r.sound_dbfs, r.duration_s, r.end_reason,
         ))  # fmt: skip
         if cursor.rowcount == 1:
             new.append(r)
