@@ -6,8 +6,8 @@ reading dated 9999-12-31 became the newest time the climate rules had considered
 real reading after it was skipped as a replay, so the device could never raise a climate
 alert again. Each batch heals the states it loads before the rules run.
 
-What counts as "the future" is per device: the latest of the batch's receive times (the
-server clock) and the device's own newest message time in the batch (a device whose clock
+What counts as "the future" is per device: the latest of the server clock now, the batch's
+receive times and the device's own newest message time in the batch (a device whose clock
 runs a little fast, within the window, keeps its times), plus the default window's margin.
 A time beyond it is forgotten where forgetting is safe - the newest considered reading (the
 batch's new readings set it again) and when an out-of-range spell began (the next reading
@@ -28,12 +28,16 @@ from models.contract import DEFAULT_MAX_AHEAD
 Row = TelemetryRow | EventRow | StatusRow | ReportedConfigRow
 
 
-def heal_future_times(rules: Mapping[str, DeviceRules], rows: Sequence[Row]) -> list[str]:
+def heal_future_times(
+    rules: Mapping[str, DeviceRules], rows: Sequence[Row], clock_now: datetime
+) -> list[str]:
     """Set back, in place, every time in ``rules`` later than its device's limit; returns the
-    devices whose state was healed. ``rows`` are the batch's messages of known devices."""
+    devices whose state was healed. ``rows`` are the batch's messages of known devices;
+    ``clock_now`` is the server clock (a batch's receive times alone may be older than a
+    state a later batch already stored, and must not make that state look like the future)."""
     if not rules or not rows:
         return []
-    now = max(row.received_at for row in rows)
+    now = max(clock_now, *(row.received_at for row in rows))
     newest: dict[str, datetime] = {}
     for row in rows:
         if row.device_id not in newest or newest[row.device_id] < row.time:

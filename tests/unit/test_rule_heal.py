@@ -29,7 +29,7 @@ def poisoned() -> DeviceRules:
 def test_future_times_are_set_back_and_the_rules_work_again() -> None:
     rules = {"dev-1": poisoned()}
     spell = [reading(i, NOW - timedelta(seconds=600 - 30 * i)) for i in range(21)]
-    assert heal_future_times(rules, spell) == ["dev-1"]
+    assert heal_future_times(rules, spell, NOW) == ["dev-1"]
     device = rules["dev-1"]
     assert device.climate["temperature"].since is None
     assert device.climate["temperature"].last_time is None
@@ -43,10 +43,21 @@ def test_unpoisoned_and_slightly_fast_states_are_left_alone() -> None:
     fast = NOW + timedelta(minutes=20)  # a window widened by the operator allowed it
     state = MetricState("high", fast - timedelta(minutes=1), False, fast)
     rules = {"dev-1": DeviceRules(NurserySettings(), climate={"temperature": state})}
-    assert heal_future_times(rules, [reading(1, fast + timedelta(seconds=10))]) == []
+    assert heal_future_times(rules, [reading(1, fast + timedelta(seconds=10))], NOW) == []
     assert rules["dev-1"].climate["temperature"] == state
 
 
 def test_without_rows_nothing_is_healed() -> None:
     rules = {"dev-1": poisoned()}
-    assert heal_future_times(rules, []) == []
+    assert heal_future_times(rules, [], NOW) == []
+
+
+def test_a_batch_received_earlier_than_the_clock_heals_nothing_recent() -> None:
+    """A state stored by a batch received later than this one (a replay handled out of order)
+    is not the future while the server clock has passed it."""
+    recent_alarm = NOW - timedelta(minutes=1)
+    rules = {"dev-1": DeviceRules(NurserySettings(), last_alarm={"cry_started": recent_alarm})}
+    older = TelemetryRow("dev-1", 1, NOW - timedelta(hours=1), NOW - timedelta(hours=1), 21.0,
+                         45.0, None, None)  # fmt: skip
+    assert heal_future_times(rules, [older], NOW) == []
+    assert rules["dev-1"].last_alarm == {"cry_started": recent_alarm}

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -381,7 +381,7 @@ async def save_rules_and_alerts(
 
 
 def _heal(rules: dict[str, DeviceRules], batch: IngestBatch) -> None:
-    for device_id in heal_future_times(rules, batch.device_rows()):
+    for device_id in heal_future_times(rules, batch.device_rows(), datetime.now(UTC)):
         logger.warning("rule state of %s held times in the future; set back", device_id)
 
 

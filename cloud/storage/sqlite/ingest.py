@@ -6,7 +6,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cloud.alerting import (
     METRICS,
@@ -243,7 +243,7 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
         if touched:
             rules = _load_rules(conn, touched)
             loaded = state_keys(rules)
-            for device_id in heal_future_times(rules, known.device_rows()):
+            for device_id in heal_future_times(rules, known.device_rows(), datetime.now(UTC)):
                 logger.warning("rule state of %s held times in the future; set back", device_id)
             raised = evaluate_batch(rules, new_readings, new_events, changes, statuses)
             alerts = _save_rules_and_alerts(conn, rules, loaded, raised)
