@@ -70,6 +70,7 @@ def _user(row: dict[str, Any]) -> User:
         name=row["name"],
         created_at=row["created_at"],
         role=row["role"],
+        session_generation=row["session_generation"],
     )
 
 
@@ -135,7 +136,7 @@ class PostgresStorage:
             async with self._pool.connection() as conn:
                 cursor = await conn.execute(
                     "INSERT INTO users (email, password_hash, name, role) VALUES (%s, %s, %s, %s)"
-                    " RETURNING id, email, name, created_at, role",
+                    " RETURNING id, email, name, created_at, role, session_generation",
                     (email, password_hash, name, role),
                 )
                 row = await cursor.fetchone()
@@ -147,7 +148,9 @@ class PostgresStorage:
     async def get_user(self, user_id: int) -> User | None:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT id, email, name, created_at, role FROM users WHERE id = %s", (user_id,)
+                "SELECT id, email, name, created_at, role, session_generation FROM users"
+                " WHERE id = %s",
+                (user_id,),
             )
             row = await cursor.fetchone()
         return None if row is None else _user(row)
@@ -155,7 +158,8 @@ class PostgresStorage:
     async def get_credentials(self, email: str) -> UserCredentials | None:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT id, email, name, created_at, role, password_hash FROM users"
+                "SELECT id, email, name, created_at, role, session_generation, password_hash"
+                " FROM users"
                 " WHERE lower(email) = lower(%s)",
                 (email,),
             )
@@ -166,7 +170,7 @@ class PostgresStorage:
         async with self._connection() as conn:
             cursor = await conn.execute(
                 "UPDATE users SET role = %s WHERE lower(email) = lower(%s)"
-                " RETURNING id, email, name, created_at, role",
+                " RETURNING id, email, name, created_at, role, session_generation",
                 (role, email),
             )
             row = await cursor.fetchone()
@@ -438,3 +442,13 @@ class PostgresStorage:
     async def revoke_user_refresh_tokens(self, user_id: int, now: datetime) -> int:
         async with self._connection() as conn:
             return await sessions.revoke_user_refresh_tokens(conn, user_id, now)
+
+    async def end_sessions(
+        self, user_id: int, now: datetime, password_hash: str | None = None
+    ) -> int | None:
+        async with self._connection() as conn:
+            return await sessions.end_sessions(conn, user_id, now, password_hash)
+
+    async def session_generations(self, user_ids: list[int]) -> dict[int, int]:
+        async with self._connection() as conn:
+            return await sessions.session_generations(conn, user_ids)

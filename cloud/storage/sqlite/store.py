@@ -51,7 +51,14 @@ from cloud.storage.sqlite.migrations import apply_migrations
 
 
 def _user(row: sqlite3.Row) -> User:
-    return User(row["id"], row["email"], row["name"], from_db_time(row["created_at"]), row["role"])
+    return User(
+        row["id"],
+        row["email"],
+        row["name"],
+        from_db_time(row["created_at"]),
+        row["role"],
+        row["session_generation"],
+    )
 
 
 class SqliteStorage:
@@ -91,7 +98,8 @@ class SqliteStorage:
                 with Transaction(conn):
                     row = conn.execute(
                         "INSERT INTO users (email, password_hash, name, created_at, role)"
-                        " VALUES (?, ?, ?, ?, ?) RETURNING id, email, name, created_at, role",
+                        " VALUES (?, ?, ?, ?, ?)"
+                        " RETURNING id, email, name, created_at, role, session_generation",
                         (email, password_hash, name, to_db_time(datetime.now(UTC)), role),
                     ).fetchone()
             except sqlite3.IntegrityError as exc:
@@ -103,7 +111,9 @@ class SqliteStorage:
     async def get_user(self, user_id: int) -> User | None:
         def select(conn: sqlite3.Connection) -> User | None:
             row = conn.execute(
-                "SELECT id, email, name, created_at, role FROM users WHERE id = ?", (user_id,)
+                "SELECT id, email, name, created_at, role, session_generation FROM users"
+                " WHERE id = ?",
+                (user_id,),
             ).fetchone()
             return None if row is None else _user(row)
 
@@ -112,7 +122,8 @@ class SqliteStorage:
     async def get_credentials(self, email: str) -> UserCredentials | None:
         def select(conn: sqlite3.Connection) -> UserCredentials | None:
             row = conn.execute(
-                "SELECT id, email, name, created_at, role, password_hash FROM users"
+                "SELECT id, email, name, created_at, role, session_generation, password_hash"
+                " FROM users"
                 " WHERE lower(email) = lower(?)",
                 (email,),
             ).fetchone()
@@ -219,7 +230,7 @@ class SqliteStorage:
             with Transaction(conn):
                 row = conn.execute(
                     "UPDATE users SET role = ? WHERE lower(email) = lower(?)"
-                    " RETURNING id, email, name, created_at, role",
+                    " RETURNING id, email, name, created_at, role, session_generation",
                     (role, email),
                 ).fetchone()
             return None if row is None else _user(row)
@@ -400,3 +411,13 @@ class SqliteStorage:
         return await self._db.run(
             lambda conn: sessions.revoke_user_refresh_tokens(conn, user_id, now)
         )
+
+    async def end_sessions(
+        self, user_id: int, now: datetime, password_hash: str | None = None
+    ) -> int | None:
+        return await self._db.run(
+            lambda conn: sessions.end_sessions(conn, user_id, now, password_hash)
+        )
+
+    async def session_generations(self, user_ids: list[int]) -> dict[int, int]:
+        return await self._db.run(lambda conn: sessions.session_generations(conn, user_ids))
