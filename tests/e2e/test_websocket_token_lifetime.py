@@ -36,20 +36,16 @@ CLOSE_WITHIN_S = 15.0
 
 @pytest.fixture
 def two_apis(database_url: str, tmp_path: Path) -> Iterator[list[str]]:
+    env = {
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": SECRET,
+        "NURSERY_UPLOAD_DIR": str(tmp_path / "uploads"),
+    }
     processes, urls = [], []
     for index in range(2):
         port = free_port()
-        processes.append(
-            ManagedProcess(
-                [console_script("nursery-cloud"), "api", "--port", str(port)],
-                {
-                    "DATABASE_URL": database_url,
-                    "JWT_SECRET": SECRET,
-                    "NURSERY_UPLOAD_DIR": str(tmp_path / "uploads"),
-                },
-                tmp_path / f"api-{index}.log",
-            )  # fmt: skip
-        )
+        argv = [console_script("nursery-cloud"), "api", "--port", str(port)]
+        processes.append(ManagedProcess(argv, env, tmp_path / f"api-{index}.log"))
         urls.append(f"http://127.0.0.1:{port}")
     try:
         for process, url in zip(processes, urls, strict=True):
