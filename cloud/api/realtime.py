@@ -44,6 +44,13 @@ from cloud.api.socket_auth import (
     SocketRefused,
     auth_token,
 )
+from cloud.api.socket_messages import (
+    alert_message,
+    auth_result_message,
+    heartbeat_message,
+    reading_message,
+    with_sent_time,
+)
 from cloud.storage import Storage
 from cloud.storage.records import AlertDelivery, StoredAlert, TelemetryRow
 
@@ -58,89 +65,11 @@ REVOCATION_CHECK_S = 5.0  # how long another process's socket may outlive a logo
 
 DELIVERY_FLUSH_S = 0.25
 
-Message = dict[str, Any]
 Recipients = Callable[[StoredAlert], Awaitable[list[int]]]
 # Checks a token sent on an open socket; raises SocketRefused.
 Reauthorize = Callable[[str], Awaitable[SocketGrant]]
 # A queued message and, for an alert, what to record once it is written: (alert id, level).
 Queued = tuple[str, tuple[int, int] | None]
-
-
-def iso_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _optional_iso(moment: datetime | None) -> str | None:
-    return None if moment is None else iso_time(moment)
-
-
-def acknowledged_message(alert: StoredAlert) -> Message:
-    """Someone took the alarm: every member's screen stops alarming."""
-    return {
-        "event": "ALERT_ACKNOWLEDGED",
-        "timestamp": _optional_iso(alert.acknowledged_at),
-        "alert_id": alert.id,
-        "device_id": alert.device_id,
-        "data": {"kind": alert.kind, "acknowledged_by": alert.acknowledged_by},
-    }
-
-
-def alert_message(alert: StoredAlert) -> Message:
-    """The WebSocket message for an alert. ``CRY_DETECTED`` keeps the documented shape
-    (``event``, ``sick_detected``, ``timestamp``, ``data.temperature``/``data.humidity``); the
-    other fields are additions older clients ignore."""
-    if alert.announcement == "acknowledged":
-        return acknowledged_message(alert)
-    details = dict(alert.details)
-    message: Message = {
-        "event": alert.kind,
-        "sick_detected": alert.sick_detected,
-        "timestamp": iso_time(alert.time),
-        "data": {
-            "temperature": details.pop("temperature", None),
-            "humidity": details.pop("humidity", None),
-            **details,
-        },
-        "alert_id": alert.id,
-        "device_id": alert.device_id,
-        "message": alert.message,
-        "needs_ack": alert.needs_ack,
-        "escalation_level": alert.escalation_level,
-        "escalated_to": alert.targets[-1] if alert.announcement == "escalated" else None,
-        # "sent" is added per socket as the message is written (ClientConnection).
-        "times": {
-            "event": iso_time(alert.time),
-            "received": _optional_iso(alert.received_at),
-            "committed": iso_time(alert.created_at),
-        },
-    }
-    return message
-
-
-def with_sent_time(message: str, sent_at: datetime) -> str:
-    """The serialised alert with ``times.sent`` filled in for one socket: a splice into the
-    text encoded once for all sockets, instead of encoding it again per socket."""
-    return message.replace('"times":{', f'"times":{{"sent":"{iso_time(sent_at)}",', 1)
-
-
-def reading_message(row: TelemetryRow) -> Message:
-    """A device's newest reading, so screens update without polling."""
-    return {
-        "event": "READING",
-        "timestamp": iso_time(row.time),
-        "device_id": row.device_id,
-        "data": {
-            "temperature": row.temperature,
-            "humidity": row.humidity,
-            "sound_dbfs_avg": row.sound_dbfs_avg,
-            "sound_dbfs_max": row.sound_dbfs_max,
-            "seq": row.seq,
-        },
-    }
-
-
-def heartbeat_message() -> Message:
-    return {"event": "HEARTBEAT", "timestamp": iso_time(datetime.now(UTC))}
 
 
 class ClientConnection:
@@ -341,14 +270,10 @@ class AlertBroadcaster:
         try:
             grant = await check(token)
         except SocketRefused as refused:
-            client.offer(json.dumps({"event": "AUTH_RESULT", "ok": False, "error": refused.reason}))
+            client.offer(json.dumps(auth_result_message(None, refused.reason)))
             return
         client.grant = grant
-        client.offer(
-            json.dumps(
-                {"event": "AUTH_RESULT", "ok": True, "expires_at": iso_time(grant.expires_at)}
-            )
-        )
+        client.offer(json.dumps(auth_result_message(grant.expires_at)))
 
     async def serve(
         self, websocket: WebSocket, grant: SocketGrant, reauthorize: Reauthorize

@@ -9,7 +9,6 @@ import json
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from cloud.api.deps import AppServices
-from cloud.api.realtime import iso_time
 from cloud.api.socket_auth import (
     AUTH_TIMEOUT_S,
     INVALID_TOKEN,
@@ -18,6 +17,7 @@ from cloud.api.socket_auth import (
     auth_token,
     grant,
 )
+from cloud.api.socket_messages import auth_result_message
 
 router = APIRouter(tags=["realtime"])
 
@@ -81,11 +81,7 @@ async def alerts_socket(websocket: WebSocket, user_id: int) -> None:
             allowed = await check(url_token)
         else:
             allowed = await check(await _first_message_token(websocket))
-            await websocket.send_text(
-                json.dumps(
-                    {"event": "AUTH_RESULT", "ok": True, "expires_at": iso_time(allowed.expires_at)}
-                )
-            )
+            await websocket.send_text(json.dumps(auth_result_message(allowed.expires_at)))
     except SocketRefused as refused:
         with contextlib.suppress(Exception):
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=refused.reason)
