@@ -122,3 +122,18 @@ async def test_ending_sessions_moves_the_generation_and_revokes_refresh_tokens(
     assert credentials.password_hash == "new-hash"
     assert await storage.revoke_user_refresh_tokens(user.id, now) == 0  # already revoked
     assert await storage.end_sessions(999_999, now) is None
+
+
+def test_a_quiet_socket_still_gets_heartbeats_and_answers_acks(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cloud.api.realtime.HEARTBEAT_INTERVAL_S", 0.2)
+    user_id, _email, token = signup(client)
+    with client.websocket_connect(f"/ws/{user_id}?token={token}") as socket:
+        assert socket.receive_json()["event"] == "HEARTBEAT"
+        socket.send_json({"action": "ack", "alert_id": 1})
+        answer = socket.receive_json()
+        while answer["event"] == "HEARTBEAT":
+            answer = socket.receive_json()
+        assert answer == {"event": "ACK_RESULT", "alert_id": 1, "ok": False}
+        assert socket.receive_json()["event"] == "HEARTBEAT"
