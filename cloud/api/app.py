@@ -96,6 +96,7 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
                 asyncio.create_task(broadcaster.run(), name="alert-listener"),
                 asyncio.create_task(broadcaster.run_readings(), name="reading-listener"),
                 asyncio.create_task(broadcaster.run_delivery_recorder(), name="deliveries"),
+                asyncio.create_task(broadcaster.run_revocation_check(), name="revocations"),
             ]
             if collector is not None:
                 embedded = Collector(collector, storage)

@@ -63,11 +63,12 @@ async def get_current_user(
     token: Annotated[str, Depends(oauth2_scheme)], services: ServicesDep
 ) -> User:
     try:
-        user_id = services.tokens.verify_access_token(token)
+        claims = services.tokens.access_claims(token)
     except InvalidTokenError:
         raise CREDENTIALS_ERROR from None
-    user = await services.storage.get_user(user_id)
-    if user is None:
+    user = await services.storage.get_user(claims.user_id)
+    # A token from before the user logged out everywhere or changed the password is refused.
+    if user is None or not claims.is_current(user.session_generation):
         raise CREDENTIALS_ERROR
     return user
 

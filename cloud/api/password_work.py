@@ -60,6 +60,13 @@ class PasswordWork:
         finally:
             self._registrations -= 1
 
+    async def hash_for_change(self, password: str) -> str:
+        """The argon2 hash of a signed-in user's new password: no registration lane (the caller
+        has just proved the current password, through the login limits)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._hasher.hash, password
+        )
+
     async def verify(self, password: str, password_hash: str | None) -> bool:
         """A login's check (a dummy hash when the account is unknown: same cost)."""
         return await asyncio.get_running_loop().run_in_executor(

@@ -12,6 +12,12 @@ members, as ``READING`` messages.
 Every socket has its own bounded queue and sender task: a slow or dead client only fills its own
 queue (oldest messages dropped, counted) and never delays anyone else.
 
+A socket lives as long as its access token (cloud/api/socket_auth.py): it is closed with 1008
+when the token expires - unless the client sent a fresh one - and when the user logs out
+everywhere or changes the password. That revocation is seen at once by the process that handled
+it and by every other process within REVOCATION_CHECK_S, which asks the database for the
+sign-in generations of the users it holds sockets for.
+
 Alarms are acknowledged over the socket (``{"action": "ack", "alert_id": N}``) or REST; each
 alert message carries the device's event time, the server's receive and commit times and the
 time it was written to this socket (``times``), and that write is recorded per user and
@@ -31,6 +37,20 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from cloud.api.socket_auth import (
+    SESSION_ENDED,
+    TOKEN_EXPIRED,
+    SocketGrant,
+    SocketRefused,
+    auth_token,
+)
+from cloud.api.socket_messages import (
+    alert_message,
+    auth_result_message,
+    heartbeat_message,
+    reading_message,
+    with_sent_time,
+)
 from cloud.storage import Storage
 from cloud.storage.claim_plan import in_claim_period
 from cloud.storage.records import AlertDelivery, DeviceAudience, StoredAlert, TelemetryRow
@@ -42,90 +62,15 @@ HEARTBEAT_INTERVAL_S = 25.0  # below common proxy idle timeouts (30-60 s)
 LISTEN_RETRY_S = 2.0
 MEMBERS_TTL_S = 30.0
 SEND_TIMEOUT_S = 10.0
+REVOCATION_CHECK_S = 5.0  # how long another process's socket may outlive a logout-all
 
 DELIVERY_FLUSH_S = 0.25
 
-Message = dict[str, Any]
 Recipients = Callable[[StoredAlert], Awaitable[list[int]]]
+# Checks a token sent on an open socket; raises SocketRefused.
+Reauthorize = Callable[[str], Awaitable[SocketGrant]]
 # A queued message and, for an alert, what to record once it is written: (alert id, level).
 Queued = tuple[str, tuple[int, int] | None]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _optional_iso(moment: datetime | None) -> str | None:
-    return None if moment is None else _iso(moment)
-
-
-def acknowledged_message(alert: StoredAlert) -> Message:
-    """Someone took the alarm: every member's screen stops alarming."""
-    return {
-        "event": "ALERT_ACKNOWLEDGED",
-        "timestamp": _optional_iso(alert.acknowledged_at),
-        "alert_id": alert.id,
-        "device_id": alert.device_id,
-        "data": {"kind": alert.kind, "acknowledged_by": alert.acknowledged_by},
-    }
-
-
-def alert_message(alert: StoredAlert) -> Message:
-    """The WebSocket message for an alert. ``CRY_DETECTED`` keeps the documented shape
-    (``event``, ``sick_detected``, ``timestamp``, ``data.temperature``/``data.humidity``); the
-    other fields are additions older clients ignore."""
-    if alert.announcement == "acknowledged":
-        return acknowledged_message(alert)
-    details = dict(alert.details)
-    message: Message = {
-        "event": alert.kind,
-        "sick_detected": alert.sick_detected,
-        "timestamp": _iso(alert.time),
-        "data": {
-            "temperature": details.pop("temperature", None),
-            "humidity": details.pop("humidity", None),
-            **details,
-        },
-        "alert_id": alert.id,
-        "device_id": alert.device_id,
-        "message": alert.message,
-        "needs_ack": alert.needs_ack,
-        "escalation_level": alert.escalation_level,
-        "escalated_to": alert.targets[-1] if alert.announcement == "escalated" else None,
-        # "sent" is added per socket as the message is written (ClientConnection).
-        "times": {
-            "event": _iso(alert.time),
-            "received": _optional_iso(alert.received_at),
-            "committed": _iso(alert.created_at),
-        },
-    }
-    return message
-
-
-def with_sent_time(message: str, sent_at: datetime) -> str:
-    """The serialised alert with ``times.sent`` filled in for one socket: a splice into the
-    text encoded once for all sockets, instead of encoding it again per socket."""
-    return message.replace('"times":{', f'"times":{{"sent":"{_iso(sent_at)}",', 1)
-
-
-def reading_message(row: TelemetryRow) -> Message:
-    """A device's newest reading, so screens update without polling."""
-    return {
-        "event": "READING",
-        "timestamp": _iso(row.time),
-        "device_id": row.device_id,
-        "data": {
-            "temperature": row.temperature,
-            "humidity": row.humidity,
-            "sound_dbfs_avg": row.sound_dbfs_avg,
-            "sound_dbfs_max": row.sound_dbfs_max,
-            "seq": row.seq,
-        },
-    }
-
-
-def heartbeat_message() -> Message:
-    return {"event": "HEARTBEAT", "timestamp": _iso(datetime.now(UTC))}
 
 
 class ClientConnection:
@@ -134,15 +79,24 @@ class ClientConnection:
     def __init__(
         self,
         websocket: WebSocket,
-        user_id: int,
+        grant: SocketGrant,
         on_sent: Callable[[AlertDelivery], None] | None = None,
     ) -> None:
         self.websocket = websocket
-        self.user_id = user_id
+        self.user_id = grant.user_id
+        self.grant = grant
         self.dropped = 0
+        # Set (with the 1008 reason) when the socket must close: its token ended.
+        self.end_reason: str | None = None
+        self.ended = asyncio.Event()
         self._on_sent = on_sent
         # Serialised JSON: an alert for a thousand sockets is encoded once, not a thousand times.
         self._queue: asyncio.Queue[Queued] = asyncio.Queue(maxsize=CLIENT_QUEUE_SIZE)
+
+    def end(self, reason: str) -> None:
+        if self.end_reason is None:
+            self.end_reason = reason
+            self.ended.set()
 
     def offer(self, message: str, delivery: tuple[int, int] | None = None) -> None:
         """Never blocks: a full queue loses its oldest message (the client is too slow)."""
@@ -299,35 +253,102 @@ class AlertBroadcaster:
         taken = await self._storage.acknowledge_alert(client.user_id, alert_id, datetime.now(UTC))
         client.offer(json.dumps({"event": "ACK_RESULT", "alert_id": alert_id, "ok": bool(taken)}))
 
-    async def serve(self, websocket: WebSocket, user_id: int) -> None:
-        """Run one authenticated, accepted socket until it closes."""
-        client = ClientConnection(websocket, user_id, self._note_delivery)
+    def end_sessions(self, user_id: int, generation: int) -> None:
+        """The user's sign-ins before ``generation`` ended: close their sockets now."""
+        for client in list(self._clients.get(user_id, ())):
+            if client.grant.generation < generation:
+                client.end(SESSION_ENDED)
+
+    async def run_revocation_check(self) -> None:
+        """Close sockets whose sign-in ended on another API process, until cancelled."""
+        while True:
+            await asyncio.sleep(REVOCATION_CHECK_S)
+            if not self._clients:
+                continue
+            try:
+                generations = await self._storage.session_generations(list(self._clients))
+            except Exception:
+                logger.exception("cannot check the sign-in generations of connected users")
+                continue
+            for user_id, clients in list(self._clients.items()):
+                current = generations.get(user_id)  # None: the account is gone
+                for client in list(clients):
+                    if current is None or client.grant.generation != current:
+                        client.end(SESSION_ENDED)
+
+    async def _reauthorize(self, client: ClientConnection, token: str, check: Reauthorize) -> None:
+        """A fresh token on an open socket: it now lives as long as the new token."""
+        try:
+            grant = await check(token)
+        except SocketRefused as refused:
+            client.offer(json.dumps(auth_result_message(None, refused.reason)))
+            return
+        client.grant = grant
+        client.offer(json.dumps(auth_result_message(grant.expires_at)))
+
+    async def serve(
+        self, websocket: WebSocket, grant: SocketGrant, reauthorize: Reauthorize
+    ) -> None:
+        """Run one authenticated, accepted socket until it closes or its token ends; an ended
+        token closes it with 1008 and the reason."""
+        user_id = grant.user_id
+        client = ClientConnection(websocket, grant, self._note_delivery)
         self._clients.setdefault(user_id, set()).add(client)
         sender = asyncio.create_task(client.send_forever())
+        ended = asyncio.create_task(client.ended.wait())
+        receiver: asyncio.Task[Any] | None = None
+        heard = time.monotonic()
         try:
             while not sender.done():  # a sender that failed (timeout, broken pipe) ends it
-                try:
-                    # Clients may send acknowledgements or pings (text or binary, both ignored);
-                    # reading also notices a close.
-                    received = await asyncio.wait_for(websocket.receive(), HEARTBEAT_INTERVAL_S)
-                except TimeoutError:
-                    client.offer(json.dumps(heartbeat_message()))
+                if receiver is None:
+                    # Clients may send acknowledgements, tokens or pings (text or binary, others
+                    # ignored); reading also notices a close.
+                    receiver = asyncio.create_task(websocket.receive())
+                expires_in = (client.grant.expires_at - datetime.now(UTC)).total_seconds()
+                if expires_in <= 0:
+                    client.end(TOKEN_EXPIRED)
+                    break
+                quiet_for = HEARTBEAT_INTERVAL_S - (time.monotonic() - heard)
+                done, _ = await asyncio.wait(
+                    {receiver, sender, ended},
+                    timeout=max(0.0, min(quiet_for, expires_in)),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if ended in done:
+                    break
+                if receiver not in done:
+                    if time.monotonic() - heard >= HEARTBEAT_INTERVAL_S:
+                        client.offer(json.dumps(heartbeat_message()))
+                        heard = time.monotonic()
                     continue
+                received, receiver = receiver.result(), None
+                heard = time.monotonic()
                 if received["type"] == "websocket.disconnect":
                     break
-                if received.get("text"):
-                    await self._acknowledge(client, received["text"])
+                text = received.get("text")
+                if not text:
+                    continue
+                token = auth_token(text)
+                if token is not None:
+                    await self._reauthorize(client, token, reauthorize)
+                else:
+                    await self._acknowledge(client, text)
         except WebSocketDisconnect:
             pass
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
+            for task in (sender, ended, receiver):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             clients = self._clients.get(user_id)
             if clients is not None:
                 clients.discard(client)
                 if not clients:
                     del self._clients[user_id]
+            if client.end_reason is not None:
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=1008, reason=client.end_reason)
             if client.dropped:
                 logger.warning(
                     "socket of user %d dropped %d message(s): too slow", user_id, client.dropped

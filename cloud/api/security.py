@@ -17,6 +17,10 @@ class InvalidTokenError(ValueError):
     """The token is malformed, tampered with, expired, or of the wrong type."""
 
 
+class ExpiredTokenError(InvalidTokenError):
+    """The token was valid but its lifetime is over: refresh it (or sign in) and try again."""
+
+
 class PasswordHasher:
     """argon2id with pwdlib's recommended parameters."""
 
@@ -46,6 +50,20 @@ class RefreshToken:
     user_id: int
     issued_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """The parts of a verified access token that decide how long it may be used."""
+
+    user_id: int
+    generation: int
+    expires_at: datetime
+
+    def is_current(self, session_generation: int) -> bool:
+        """Issued in the user's current sign-in generation (not ended by logging out
+        everywhere or by a new password since)."""
+        return self.generation == session_generation
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +101,16 @@ class TokenIssuer:
         )
         return self._subject(claims), str(claims["jti"]), str(claims["fam"])
 
-    def issue_access_token(self, user_id: int, now: datetime | None = None) -> str:
+    def issue_access_token(
+        self, user_id: int, generation: int = 0, now: datetime | None = None
+    ) -> str:
+        """A short-lived token for the user's current sign-in ``generation``
+        (``User.session_generation``): logging out everywhere moves it on, ending the token."""
         issued_at = now or datetime.now(UTC)
         claims = {
             "sub": str(user_id),
             "type": ACCESS_TOKEN_TYPE,
+            "gen": generation,
             "iat": issued_at,
             "exp": issued_at + self.access_ttl,
         }
@@ -95,8 +118,20 @@ class TokenIssuer:
 
     def verify_access_token(self, token: str) -> int:
         """Return the user id the token was issued to; raises InvalidTokenError otherwise."""
+        return self.access_claims(token).user_id
+
+    def access_claims(self, token: str) -> AccessClaims:
+        """What a well-formed, unexpired access token says; raises InvalidTokenError otherwise.
+        Whether its generation is still the user's is for the caller to check."""
         claims = self._decode(token, ACCESS_TOKEN_TYPE, ["exp", "iat", "sub", "type"])
-        return self._subject(claims)
+        # Tokens issued before generations existed carry none: they belong to generation 0.
+        generation = claims.get("gen", 0)
+        if not isinstance(generation, int) or isinstance(generation, bool):
+            raise InvalidTokenError("malformed generation")
+        expires = claims["exp"]
+        if not isinstance(expires, int | float):
+            raise InvalidTokenError("malformed expiry")
+        return AccessClaims(self._subject(claims), generation, datetime.fromtimestamp(expires, UTC))
 
     def _decode(self, token: str, token_type: str, required: list[str]) -> dict[str, object]:
         try:
@@ -104,6 +139,8 @@ class TokenIssuer:
             claims: dict[str, object] = jwt.decode(
                 token, self.secret, algorithms=[self.algorithm], options={"require": required}
             )
+        except jwt.ExpiredSignatureError as exc:
+            raise ExpiredTokenError(str(exc)) from exc
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(str(exc)) from exc
         if claims.get("type") != token_type:

@@ -104,9 +104,17 @@ def _run_api(host: str, port: int, with_collector: bool = False) -> int:
     settings = ApiSettings.from_env(os.environ)
     collector = CollectorSettings.from_env(os.environ) if with_collector else None
     # access_log off: it would print query strings, and the WebSocket token travels in one;
-    # RequestLogMiddleware logs every request without them.
+    # RequestLogMiddleware logs every request without them. log_config=None: uvicorn's own
+    # records (it logs the WebSocket handshake with its query string too) go through the root
+    # handler of configure_logging, which redacts tokens and keeps the chosen format, instead of
+    # handlers of uvicorn's that would print them as they are.
     uvicorn.run(
-        create_app(settings, collector), host=host, port=port, log_level="info", access_log=False
+        create_app(settings, collector),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        log_config=None,
     )
     return 0
 

@@ -318,6 +318,19 @@ class Storage(Protocol):
         (those not revoked already)."""
         ...
 
+    async def end_sessions(
+        self, user_id: int, now: datetime, password_hash: str | None = None
+    ) -> int | None:
+        """End every sign-in of the user (logout everywhere, a new password): revoke their
+        refresh tokens and move their sign-in generation on, so access tokens issued before
+        stop working; ``password_hash`` replaces the password in the same transaction. Returns
+        the new generation, None when there is no such user."""
+        ...
+
+    async def session_generations(self, user_ids: list[int]) -> dict[int, int]:
+        """The current sign-in generation of each of these users (deleted users are absent)."""
+        ...
+
     # --- ingest (the collector) ---
     async def ingest(self, batch: IngestBatch) -> IngestResult:
         """Store a batch in one transaction and apply the alert rules to what was new.

@@ -19,6 +19,8 @@ class User:
     name: str | None
     created_at: datetime
     role: UserRole = "parent"
+    # Moved on by logging out everywhere or a new password: older access tokens stop working.
+    session_generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)

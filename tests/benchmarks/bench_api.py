@@ -59,7 +59,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from cloud.api import create_app
-from cloud.api.realtime import alert_message
+from cloud.api.socket_messages import alert_message
 from cloud.config import ApiSettings
 from cloud.rules import AlertKind
 from cloud.storage import Storage, open_storage

@@ -517,6 +517,24 @@ def test_an_owner_tunes_and_shares_the_nursery_and_stays_signed_in(
     refused = httpx.post(f"{server.url}/auth/refresh", json={"refresh_token": latest["refresh"]})
     assert refused.status_code == 401
 
+    # Signed in again: the page's socket carries no token in its URL (the first message does).
+    # Signing out everywhere from another device closes it ("session ended"), and the page
+    # asks to sign in again.
+    socket_urls: list[str] = []
+    phone.on("websocket", lambda socket: socket_urls.append(socket.url))
+    sign_in_through_the_page(phone, server.url, email)
+    expect(phone.locator("#connection")).to_have_attribute("data-state", "live")
+    assert socket_urls, "the page opened no WebSocket"
+    assert all("token" not in url for url in socket_urls), socket_urls
+    elsewhere = httpx.post(f"{server.url}/auth/login", json={"email": email, "password": PASSWORD})
+    everywhere = httpx.post(
+        f"{server.url}/auth/logout-all",
+        headers={"Authorization": f"Bearer {elsewhere.json()['access_token']}"},
+    )
+    assert everywhere.status_code == 204
+    expect(phone.locator("#auth-view")).to_be_visible()
+    expect(phone.locator("#auth-error")).to_contain_text("sign in again")
+
 
 @pytest.mark.slow
 def test_the_page_reconnects_by_itself_after_a_server_restart(

@@ -351,9 +351,13 @@ def test_websocket_refuses_bad_and_foreign_tokens_with_1008(client: TestClient) 
     bob_id, _bob, _ = signup(client, "Bob")
     token = alice["Authorization"].removeprefix("Bearer ")
     for path in (f"/ws/{alice_id}?token=garbage", f"/ws/{alice_id}", f"/ws/{bob_id}?token={token}"):
-        with client.websocket_connect(path) as socket, pytest.raises(WebSocketDisconnect) as closed:
-            socket.receive_json()
+        with client.websocket_connect(path) as socket:
+            if "?" not in path:  # no token in the URL: the first message must carry it
+                socket.send_json({"action": "ack", "alert_id": 1})
+            with pytest.raises(WebSocketDisconnect) as closed:
+                socket.receive_json()
         assert closed.value.code == 1008, path
+        assert closed.value.reason == "invalid token", path
 
 
 def test_a_crying_upload_alerts_its_owner_over_the_websocket_and_nobody_else(

@@ -1,15 +1,25 @@
-// The live connection: WS /ws/{user_id}?token=ACCESS_TOKEN (docs/api.md, "WebSocket").
+// The live connection: WS /ws/{user_id}, the access token sent as the first message so that it
+// never appears in a URL (docs/api.md, "WebSocket").
 //
 // It must survive what a phone on a nightstand goes through - Wi-Fi hand-overs, sleep, server
 // restarts - without anyone touching it: on any close it reconnects by itself after a growing,
 // jittered delay (so a restarted server is not hit by every screen at once) and says so. The
 // server sends a HEARTBEAT after 25 s of silence; hearing nothing for much longer means the
 // connection is dead even if the socket has not noticed, so it is closed and reopened.
+//
+// The server keeps a socket only as long as its token: shortly before the token expires a fresh
+// one is sent on the open socket, so no alarm falls into a reconnection. Closed with 1008 anyway
+// ("token expired", "session ended" after signing out everywhere or a new password), the page is
+// told and reconnects after refreshing - which fails, and signs the page out, if the sign-in ended.
 
 const MIN_DELAY_MS = 1_000;
 const MAX_DELAY_MS = 30_000;
 const SILENCE_LIMIT_MS = 70_000;
-const POLICY_VIOLATION = 1008; // the token was refused
+const POLICY_VIOLATION = 1008; // the token was refused or ended
+// Send the next token when this share of the current one's remaining life has passed, but no
+// later than 10 s before it ends: after the session's own refresh point (api.js), before expiry.
+const REAUTH_AT_SHARE = 0.9;
+const REAUTH_LEAD_MS = 10_000;
 
 export class LiveFeed {
   // token(): a fresh access token; onMessage(msg); onState(state, detail) with state one of
@@ -21,6 +31,7 @@ export class LiveFeed {
     this.attempt = 0;
     this.retryTimer = null;
     this.silenceTimer = null;
+    this.reauthTimer = null;
     this.stopped = true;
     this.wake = () => this.reconnectNow();
   }
@@ -39,6 +50,7 @@ export class LiveFeed {
     document.removeEventListener("visibilitychange", this.wake);
     clearTimeout(this.retryTimer);
     clearTimeout(this.silenceTimer);
+    clearTimeout(this.reauthTimer);
     if (this.socket) this.socket.close(1000, "signed out");
     this.socket = null;
   }
@@ -61,14 +73,12 @@ export class LiveFeed {
     }
     if (this.stopped) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const url = `${scheme}://${location.host}/ws/${this.userId}?token=${encodeURIComponent(token)}`;
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/${this.userId}`);
     this.socket = socket;
+    let authenticated = false;
     socket.onopen = () => {
-      this.attempt = 0;
       this.heard();
-      this.onState("live");
-      this.onConnected();
+      socket.send(JSON.stringify({ action: "auth", token }));
     };
     socket.onmessage = (event) => {
       this.heard();
@@ -78,16 +88,46 @@ export class LiveFeed {
       } catch {
         return; // not ours to interpret
       }
+      if (message.event === "AUTH_RESULT") {
+        if (message.ok) this.scheduleReauth(socket, message.expires_at);
+        if (message.ok && !authenticated) {
+          authenticated = true;
+          this.attempt = 0;
+          this.onState("live");
+          this.onConnected();
+        }
+        return;
+      }
       this.onMessage(message);
     };
     socket.onclose = (event) => {
       if (socket !== this.socket) return; // an older socket we already replaced
       clearTimeout(this.silenceTimer);
+      clearTimeout(this.reauthTimer);
       this.socket = null;
       if (this.stopped) return;
       if (event.code === POLICY_VIOLATION) this.onTokenRefused();
       this.retry();
     };
+  }
+
+  // Before the server's deadline for this token, send the next one on the same socket.
+  scheduleReauth(socket, expiresAt) {
+    clearTimeout(this.reauthTimer);
+    const remaining = Date.parse(expiresAt) - Date.now();
+    if (!(remaining > 0)) return;
+    const delay = Math.max(remaining * REAUTH_AT_SHARE, remaining - REAUTH_LEAD_MS);
+    this.reauthTimer = setTimeout(async () => {
+      let token;
+      try {
+        token = await this.token();
+      } catch {
+        return; // the server closes the socket at expiry; the reconnection sorts it out
+      }
+      if (socket === this.socket && socket.readyState === WebSocket.OPEN) {
+        socket.send(JSON.stringify({ action: "auth", token }));
+      }
+    }, delay);
   }
 
   heard() {

@@ -19,7 +19,15 @@ from cloud.api.deps import (
 from cloud.api.device_schemas import RefreshRequest
 from cloud.api.password_work import HashingBusyError
 from cloud.api.ratelimit import RateLimitedError, source_key
-from cloud.api.schemas import LoginRequest, LoginResponse, Token, UserCreate, UserRead, UserSummary
+from cloud.api.schemas import (
+    LoginRequest,
+    LoginResponse,
+    PasswordChange,
+    Token,
+    UserCreate,
+    UserRead,
+    UserSummary,
+)
 from cloud.api.security import InvalidTokenError
 from cloud.storage import DuplicateEmailError
 from cloud.storage.emails import email_key
@@ -112,7 +120,7 @@ async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep, request: Request
 ) -> Token:
     user = await _authenticate(services, request, form.username, form.password)
-    return await _new_session(services, user.id)
+    return await _new_session(services, user)
 
 
 @router.post(
@@ -122,20 +130,20 @@ async def token(
 )
 async def login(body: LoginRequest, services: ServicesDep, request: Request) -> LoginResponse:
     user = await _authenticate(services, request, body.email, body.password)
-    session = await _new_session(services, user.id)
+    session = await _new_session(services, user)
     return LoginResponse(
         **session.model_dump(), user=UserSummary(id=user.id, email=user.email, name=user.name)
     )
 
 
-async def _new_session(services: AppServices, user_id: int, family_id: str | None = None) -> Token:
+async def _new_session(services: AppServices, user: User, family_id: str | None = None) -> Token:
     """An access token and a refresh token (stored by id and family, never the token)."""
-    refresh = services.tokens.issue_refresh_token(user_id, family_id)
+    refresh = services.tokens.issue_refresh_token(user.id, family_id)
     await services.storage.store_refresh_token(
-        refresh.token_id, user_id, refresh.family_id, refresh.issued_at, refresh.expires_at
+        refresh.token_id, user.id, refresh.family_id, refresh.issued_at, refresh.expires_at
     )
     return Token(
-        access_token=services.tokens.issue_access_token(user_id),
+        access_token=services.tokens.issue_access_token(user.id, user.session_generation),
         expires_in=int(services.tokens.access_ttl.total_seconds()),
         refresh_token=refresh.token,
     )
@@ -164,9 +172,10 @@ async def refresh(body: RefreshRequest, services: ServicesDep) -> Token:
     outcome, _owner = await services.storage.use_refresh_token(token_id, datetime.now(UTC))
     if outcome == "reused":
         logger.warning("refresh token reused for user %d: family revoked", user_id)
-    if outcome != "ok" or await services.storage.get_user(user_id) is None:
+    user = None if outcome != "ok" else await services.storage.get_user(user_id)
+    if user is None:
         raise INVALID_REFRESH
-    return await _new_session(services, user_id, family_id)
+    return await _new_session(services, user, family_id)
 
 
 @router.post(
@@ -189,9 +198,50 @@ async def logout(body: RefreshRequest, services: ServicesDep) -> Response:
     responses={401: {"description": "Invalid token"}},
 )
 async def logout_all(user: CurrentUser, services: ServicesDep) -> Response:
-    """End every sign-in of the caller (a lost phone)."""
-    await services.storage.revoke_user_refresh_tokens(user.id, datetime.now(UTC))
+    """End every sign-in of the caller (a lost phone): refresh tokens, access tokens and open
+    WebSockets, on every API process."""
+    await _end_sessions(services, user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _end_sessions(
+    services: AppServices, user_id: int, password_hash: str | None = None
+) -> User:
+    """Move the user's sign-in generation on (and set the new password, if any): every token
+    issued before stops working; this process closes its sockets at once, the others within
+    their revocation check (cloud/api/realtime.py)."""
+    generation = await services.storage.end_sessions(user_id, datetime.now(UTC), password_hash)
+    user = await services.storage.get_user(user_id)
+    if generation is None or user is None:
+        raise CREDENTIALS_ERROR
+    services.broadcaster.end_sessions(user_id, generation)
+    return user
+
+
+@router.post(
+    "/password",
+    response_model=Token,
+    responses={
+        **UNDECODABLE_BODY_RESPONSES,
+        401: {"description": "Invalid token"},
+        403: {"description": "The current password is wrong"},
+        429: {"description": "Too many failed attempts"},
+    },
+)
+async def change_password(
+    body: PasswordChange, user: CurrentUser, services: ServicesDep, request: Request
+) -> Token:
+    """Set a new password. Every sign-in ends (as with logout-all); the answer is a new
+    session for the caller, so this device stays signed in."""
+    try:
+        await _authenticate(services, request, user.email, body.current_password)
+    except HTTPException as exc:
+        if exc.status_code != status.HTTP_401_UNAUTHORIZED:
+            raise
+        # Not 401: the caller's token is fine, and a 401 would make an app refresh it.
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "The current password is wrong") from None
+    password_hash = await services.passwords.hash_for_change(body.new_password)
+    return await _new_session(services, await _end_sessions(services, user.id, password_hash))
 
 
 @router.get("/me", response_model=UserRead, responses={401: {"description": "Invalid token"}})

@@ -107,3 +107,33 @@ async def revoke_user_refresh_tokens(
             (now, user_id),
         )
         return cursor.rowcount
+
+
+async def end_sessions(
+    conn: AsyncConnection[Any], user_id: int, now: datetime, password_hash: str | None
+) -> int | None:
+    """Revoke every refresh token of the user and move the sign-in generation on (setting a
+    new password first when given), in one transaction; the new generation, None for no user."""
+    async with conn.transaction():
+        await _lock_user(conn, user_id)
+        cursor = await conn.execute(
+            "UPDATE users SET session_generation = session_generation + 1,"
+            " password_hash = COALESCE(%s, password_hash) WHERE id = %s"
+            " RETURNING session_generation",
+            (password_hash, user_id),
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            return None
+        await conn.execute(
+            "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
+            (now, user_id),
+        )
+        return int(row["session_generation"])
+
+
+async def session_generations(conn: AsyncConnection[Any], user_ids: list[int]) -> dict[int, int]:
+    cursor = await conn.execute(
+        "SELECT id, session_generation FROM users WHERE id = ANY(%s)", (user_ids,)
+    )
+    return {int(row["id"]): int(row["session_generation"]) for row in await cursor.fetchall()}

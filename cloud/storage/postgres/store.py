@@ -78,6 +78,7 @@ def _user(row: dict[str, Any]) -> User:
         name=row["name"],
         created_at=row["created_at"],
         role=row["role"],
+        session_generation=row["session_generation"],
     )
 
 
@@ -144,7 +145,8 @@ class PostgresStorage:
             async with self._pool.connection() as conn:
                 cursor = await conn.execute(
                     "INSERT INTO users (email, email_key, password_hash, name, role)"
-                    " VALUES (%s, %s, %s, %s, %s) RETURNING id, email, name, created_at, role",
+                    " VALUES (%s, %s, %s, %s, %s)"
+                    " RETURNING id, email, name, created_at, role, session_generation",
                     (email, email_key(email), password_hash, name, role),
                 )
                 row = await cursor.fetchone()
@@ -156,7 +158,9 @@ class PostgresStorage:
     async def get_user(self, user_id: int) -> User | None:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT id, email, name, created_at, role FROM users WHERE id = %s", (user_id,)
+                "SELECT id, email, name, created_at, role, session_generation FROM users"
+                " WHERE id = %s",
+                (user_id,),
             )
             row = await cursor.fetchone()
         return None if row is None else _user(row)
@@ -164,7 +168,8 @@ class PostgresStorage:
     async def get_credentials(self, email: str) -> UserCredentials | None:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT id, email, name, created_at, role, password_hash FROM users"
+                "SELECT id, email, name, created_at, role, session_generation, password_hash"
+                " FROM users"
                 " WHERE"
                 " email_key IN (%s, %s) ORDER BY email_key = %s DESC LIMIT 1",
                 email_lookup_params(email),
@@ -178,7 +183,7 @@ class PostgresStorage:
                 "UPDATE users SET role = %s WHERE id ="
                 " (SELECT id FROM users WHERE"
                 " email_key IN (%s, %s) ORDER BY email_key = %s DESC LIMIT 1)"
-                " RETURNING id, email, name, created_at, role",
+                " RETURNING id, email, name, created_at, role, session_generation",
                 (role, *email_lookup_params(email)),
             )
             row = await cursor.fetchone()
@@ -459,3 +464,13 @@ class PostgresStorage:
     async def revoke_user_refresh_tokens(self, user_id: int, now: datetime) -> int:
         async with self._connection() as conn:
             return await sessions.revoke_user_refresh_tokens(conn, user_id, now)
+
+    async def end_sessions(
+        self, user_id: int, now: datetime, password_hash: str | None = None
+    ) -> int | None:
+        async with self._connection() as conn:
+            return await sessions.end_sessions(conn, user_id, now, password_hash)
+
+    async def session_generations(self, user_ids: list[int]) -> dict[int, int]:
+        async with self._connection() as conn:
+            return await sessions.session_generations(conn, user_ids)

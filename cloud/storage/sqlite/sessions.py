@@ -77,3 +77,36 @@ def revoke_user_refresh_tokens(conn: sqlite3.Connection, user_id: int, now: date
             (to_db_time(now), user_id),
         )
         return cursor.rowcount
+
+
+def end_sessions(
+    conn: sqlite3.Connection, user_id: int, now: datetime, password_hash: str | None
+) -> int | None:
+    with Transaction(conn):
+        row = conn.execute(
+            "UPDATE users SET session_generation = session_generation + 1,"
+            " password_hash = COALESCE(?, password_hash) WHERE id = ?"
+            " RETURNING session_generation",
+            (password_hash, user_id),
+        ).fetchone()
+        if row is None:
+            return None
+        conn.execute(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            (to_db_time(now), user_id),
+        )
+        return int(row[0])
+
+
+def session_generations(conn: sqlite3.Connection, user_ids: list[int]) -> dict[int, int]:
+    generations: dict[int, int] = {}
+    # SQLite's default limit of bound parameters is 32,766 (999 before 3.32): stay under both.
+    for start in range(0, len(user_ids), 500):
+        chunk = user_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT id, session_generation FROM users WHERE id IN ({marks})",  # noqa: S608
+            chunk,
+        ).fetchall()
+        generations.update({int(row[0]): int(row[1]) for row in rows})
+    return generations

@@ -54,7 +54,14 @@ from cloud.storage.sqlite.migrations import apply_migrations
 
 
 def _user(row: sqlite3.Row) -> User:
-    return User(row["id"], row["email"], row["name"], from_db_time(row["created_at"]), row["role"])
+    return User(
+        row["id"],
+        row["email"],
+        row["name"],
+        from_db_time(row["created_at"]),
+        row["role"],
+        row["session_generation"],
+    )
 
 
 class SqliteStorage:
@@ -100,7 +107,8 @@ class SqliteStorage:
                     row = conn.execute(
                         "INSERT INTO users"
                         " (email, email_key, password_hash, name, created_at, role)"
-                        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id, email, name, created_at, role",
+                        " VALUES (?, ?, ?, ?, ?, ?)"
+                        " RETURNING id, email, name, created_at, role, session_generation",
                         (
                             email,
                             email_key(email),
@@ -119,7 +127,9 @@ class SqliteStorage:
     async def get_user(self, user_id: int) -> User | None:
         def select(conn: sqlite3.Connection) -> User | None:
             row = conn.execute(
-                "SELECT id, email, name, created_at, role FROM users WHERE id = ?", (user_id,)
+                "SELECT id, email, name, created_at, role, session_generation FROM users"
+                " WHERE id = ?",
+                (user_id,),
             ).fetchone()
             return None if row is None else _user(row)
 
@@ -128,7 +138,8 @@ class SqliteStorage:
     async def get_credentials(self, email: str) -> UserCredentials | None:
         def select(conn: sqlite3.Connection) -> UserCredentials | None:
             row = conn.execute(
-                "SELECT id, email, name, created_at, role, password_hash FROM users"
+                "SELECT id, email, name, created_at, role, session_generation, password_hash"
+                " FROM users"
                 " WHERE"
                 " email_key IN (?, ?) ORDER BY email_key = ? DESC LIMIT 1",
                 email_lookup_params(email),
@@ -252,7 +263,7 @@ class SqliteStorage:
                     "UPDATE users SET role = ? WHERE id ="
                     " (SELECT id FROM users WHERE"
                     " email_key IN (?, ?) ORDER BY email_key = ? DESC LIMIT 1)"
-                    " RETURNING id, email, name, created_at, role",
+                    " RETURNING id, email, name, created_at, role, session_generation",
                     (role, *email_lookup_params(email)),
                 ).fetchone()
             return None if row is None else _user(row)
@@ -436,3 +447,13 @@ class SqliteStorage:
         return await self._db.run(
             lambda conn: sessions.revoke_user_refresh_tokens(conn, user_id, now)
         )
+
+    async def end_sessions(
+        self, user_id: int, now: datetime, password_hash: str | None = None
+    ) -> int | None:
+        return await self._db.run(
+            lambda conn: sessions.end_sessions(conn, user_id, now, password_hash)
+        )
+
+    async def session_generations(self, user_ids: list[int]) -> dict[int, int]:
+        return await self._db.run(lambda conn: sessions.session_generations(conn, user_ids))
