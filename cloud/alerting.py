@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
@@ -21,7 +23,6 @@ from cloud.rules import (
     NewAlert,
     NurserySettings,
     PresenceState,
-    SettingsError,
     cry_alert,
     evaluate_climate_series,
     evaluate_faults,
@@ -98,6 +99,17 @@ class DeviceRules:
 
     @classmethod
     def from_document(cls, settings: NurserySettings, document: dict[str, Any]) -> DeviceRules:
+        """The stored rule state; one that cannot be read is logged and started afresh (the
+        device's data must still be stored: at worst an alert it had raised is raised again)."""
+        try:
+            return cls._from_document(settings, document)
+        except Exception:
+            RULE_FAILURES.add()
+            logger.exception("rule state of a device is unreadable; starting it afresh")
+            return cls(settings)
+
+    @classmethod
+    def _from_document(cls, settings: NurserySettings, document: dict[str, Any]) -> DeviceRules:
         climate = {
             cast(Metric, metric): MetricState(**_decode(values))
             for metric, values in document.get("climate", {}).items()
@@ -133,32 +145,86 @@ def _fields(state: MetricState | PresenceState, skip: tuple[str, ...] = ()) -> d
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
+_TIME_KEYS = frozenset({"since", "last_time", "offline_since"})
+
+
 def _decode(values: dict[str, Any]) -> dict[str, Any]:
-    time_keys = {"since", "last_time", "offline_since"}
-    return {
-        k: datetime.fromisoformat(v) if k in time_keys and isinstance(v, str) else v
-        for k, v in values.items()
-    }
+    return {k: _time_of(v) if k in _TIME_KEYS else v for k, v in values.items()}
+
+
+def _time_of(value: object) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    return datetime.fromisoformat(value)
 
 
 def settings_from_json(device_id: str, document: str | None) -> NurserySettings:
-    """A device's nursery settings from their stored JSON text. Settings are validated when
-    written; a bad stored document must not stop ingest, so it is logged and the defaults
-    apply. A fleet shares a few distinct documents (most are the defaults): each is parsed and
-    validated once."""
-    settings = _settings_of_text(document or "{}")
-    if isinstance(settings, SettingsError):
-        logger.error("device %s has invalid settings (%s); using defaults", device_id, settings)
-        return NurserySettings()
+    """A device's nursery settings from their stored JSON text. The API validates them when
+    written, but older versions did not bound them and a document may have been written by
+    hand: a value out of range is clamped, anything unusable falls back to its default, and
+    this is logged once per device and document. A fleet shares a few distinct documents
+    (most are the defaults): each is parsed and repaired once."""
+    settings, problems = _settings_of_text(document or "{}")
+    if problems:
+        _warn_repaired(device_id, document or "{}", problems)
     return settings
 
 
 @lru_cache(maxsize=1024)
-def _settings_of_text(document: str) -> NurserySettings | SettingsError:
+def _settings_of_text(document: str) -> tuple[NurserySettings, tuple[str, ...]]:
     try:
-        return NurserySettings.from_mapping(json.loads(document))
-    except SettingsError as exc:
-        return exc
+        values = json.loads(document)
+    except ValueError as exc:
+        return NurserySettings(), (f"not JSON ({exc}); defaults apply",)
+    settings, problems = NurserySettings.from_stored(values)
+    return settings, tuple(problems)
+
+
+@lru_cache(maxsize=1024)
+def _warn_repaired(device_id: str, document: str, problems: tuple[str, ...]) -> None:
+    # Cached: said once per device and document, not for every batch.
+    logger.warning("device %s has invalid nursery settings: %s", device_id, "; ".join(problems))
+
+
+class RuleFailureCount:
+    """How often one device's rules raised and were skipped, for the collector's metrics.
+
+    Process-wide on purpose: the rules run inside both storage backends' transactions (the
+    SQLite one in a worker thread), and threading a counter through the storage interface for a
+    path that should never be taken would widen it for every caller. One collector runs per
+    process; its /metrics reports this count."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
+RULE_FAILURES = RuleFailureCount()
+
+
+@contextmanager
+def _isolated(device_id: str, stage: str) -> Iterator[None]:
+    """One device's rule work: if it raises, the error is logged and counted and the batch
+    goes on, so the data of this device and of every other one is still stored (and
+    acknowledged), and the other devices' alerts are still raised."""
+    try:
+        yield
+    except Exception:
+        RULE_FAILURES.add()
+        logger.exception(
+            "%s rules of device %s failed; its data is stored, this alert check skipped",
+            stage, device_id,
+        )  # fmt: skip
 
 
 def evaluate_batch(
@@ -175,62 +241,69 @@ def evaluate_batch(
     for device_id, device_readings in _per_device(readings).items():
         device = rules[device_id]
         for metric in METRICS:
-            samples = [
-                (r.temperature if metric == "temperature" else r.humidity, r.time)
-                for r in device_readings
-            ]
-            device.climate[metric], raised = evaluate_climate_series(
-                device_id, metric, samples, device.climate.get(metric, MetricState()),
-                device.settings,
-            )  # fmt: skip
-            alerts.extend(raised)
+            with _isolated(device_id, "climate"):
+                samples = [
+                    (r.temperature if metric == "temperature" else r.humidity, r.time)
+                    for r in device_readings
+                ]
+                device.climate[metric], raised = evaluate_climate_series(
+                    device_id, metric, samples, device.climate.get(metric, MetricState()),
+                    device.settings,
+                )  # fmt: skip
+                alerts.extend(raised)
     # In device time order across devices, as if the readings had been taken one by one.
     alerts.sort(key=lambda alert: alert.time)
     for event in sorted(events, key=lambda row: (row.time, row.seq)):
-        device = rules[event.device_id]
-        if event.kind in (CRY_STARTED, LOUD_SOUND):
-            if in_cooldown(device.last_alarm.get(event.kind), event.time, device.settings):
-                continue
-            # Never moved back: a replayed older event must not shorten the next cooldown.
-            last = device.last_alarm.get(event.kind)
-            device.last_alarm[event.kind] = event.time if last is None else max(last, event.time)
-            if event.kind == CRY_STARTED:
-                alerts.append(
-                    cry_alert(
-                        event.device_id, event.time, event.confidence, device.settings,
-                        received_at=event.received_at,
-                    )
-                )  # fmt: skip
-            else:
-                alerts.append(
-                    loud_sound_alert(
-                        event.device_id, event.time, event.sound_dbfs, event.duration_s,
-                        device.settings, received_at=event.received_at,
-                    )
-                )  # fmt: skip
-        elif event.kind == TEST_EVENT:
-            alerts.append(test_alert(event.device_id, event.time))
+        with _isolated(event.device_id, "event"):
+            alerts.extend(_evaluate_event(rules[event.device_id], event))
     for status in sorted(statuses, key=lambda row: row.time):
-        device = rules[status.device_id]
-        faults = [str(f) for f in cast(list[object], status.details.get("faults") or [])]
-        details = cast(dict[str, str], status.details.get("fault_details") or {})
-        alerts.extend(
-            evaluate_faults(
-                status.device_id, faults, details, status.time, device.faults, status.received_at
-            )
-        )
-        device.faults = faults
+        with _isolated(status.device_id, "fault"):
+            device = rules[status.device_id]
+            faults = [str(f) for f in cast(list[object], status.details.get("faults") or [])]
+            details = cast(dict[str, str], status.details.get("fault_details") or {})
+            alerts.extend(
+                evaluate_faults(
+                    status.device_id, faults, details, status.time, device.faults,
+                    status.received_at,
+                )
+            )  # fmt: skip
+            device.faults = faults
     for status in sorted(status_changes, key=lambda row: row.received_at):
-        device = rules[status.device_id]
-        device.presence, raised = evaluate_status(
-            # Server time: a last will carries the device time of its connection, not of the loss.
-            status.device_id,
-            status.online,
-            status.received_at,
-            device.presence,
-        )
-        alerts.extend(raised)
+        with _isolated(status.device_id, "presence"):
+            device = rules[status.device_id]
+            device.presence, raised = evaluate_status(
+                # Server time: a last will carries the device time of its connection, not of
+                # the loss.
+                status.device_id, status.online, status.received_at, device.presence,
+            )  # fmt: skip
+            alerts.extend(raised)
     return alerts
+
+
+def _evaluate_event(device: DeviceRules, event: EventRow) -> list[NewAlert]:
+    """A cry or loud sound (one alarm per cooldown), or the installer's test event."""
+    if event.kind == TEST_EVENT:
+        return [test_alert(event.device_id, event.time)]
+    if event.kind not in (CRY_STARTED, LOUD_SOUND):
+        return []
+    last = device.last_alarm.get(event.kind)
+    if in_cooldown(last, event.time, device.settings):
+        return []
+    # Never moved back: a replayed older event must not shorten the next cooldown.
+    device.last_alarm[event.kind] = event.time if last is None else max(last, event.time)
+    if event.kind == CRY_STARTED:
+        return [
+            cry_alert(
+                event.device_id, event.time, event.confidence, device.settings,
+                received_at=event.received_at,
+            )
+        ]  # fmt: skip
+    return [
+        loud_sound_alert(
+            event.device_id, event.time, event.sound_dbfs, event.duration_s, device.settings,
+            received_at=event.received_at,
+        )
+    ]  # fmt: skip
 
 
 def _per_device(readings: list[TelemetryRow]) -> dict[str, list[TelemetryRow]]:
@@ -245,6 +318,9 @@ def evaluate_presence(rules: dict[str, DeviceRules], now: datetime) -> list[NewA
     """The periodic offline check over devices currently offline."""
     alerts: list[NewAlert] = []
     for device_id, device in rules.items():
-        device.presence, raised = evaluate_offline(device_id, now, device.presence, device.settings)
-        alerts.extend(raised)
+        with _isolated(device_id, "offline"):
+            device.presence, raised = evaluate_offline(
+                device_id, now, device.presence, device.settings
+            )
+            alerts.extend(raised)
     return alerts

@@ -7,8 +7,9 @@ is decided exactly once per stored message however often the message is delivere
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
@@ -57,28 +58,104 @@ class NurserySettings:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> NurserySettings:
-        known = {f.name for f in fields(cls)}
+        """Settings a person entered: anything unknown, not a finite number or outside its
+        range (``SETTING_RANGES``) is refused with a message naming the key."""
         for key, value in values.items():
-            if key not in known:
+            if key not in SETTING_RANGES:
                 raise SettingsError(f"{key}: unknown nursery setting")
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise SettingsError(f"{key}: must be a number, got {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SettingsError(f"{key}: must be a finite number")
+            # Compared before float(): an integer too large for a float must not raise here.
+            if not SETTING_RANGES[key].low <= value <= SETTING_RANGES[key].high:
+                raise SettingsError(f"{key}: {SETTING_RANGES[key].describe()}")
         settings = replace(cls(), **{k: float(v) for k, v in values.items()})
-        if settings.temperature_min_c >= settings.temperature_max_c:
-            raise SettingsError("temperature_min_c: must be below temperature_max_c")
-        if settings.humidity_min_pct >= settings.humidity_max_pct:
-            raise SettingsError("humidity_min_pct: must be below humidity_max_pct")
-        for key in ("climate_grace_s", "offline_grace_s", "alarm_cooldown_s"):
-            if getattr(settings, key) < 0:
-                raise SettingsError(f"{key}: must not be negative")
-        for key in (
-            "cry_escalate_after_s",
-            "loud_sound_escalate_after_s",
-            "offline_escalate_after_s",
-        ):
-            if not 1.0 <= getattr(settings, key) <= 86_400.0:
-                raise SettingsError(f"{key}: must be between 1 and 86400 seconds")
+        problem = settings._inconsistency()
+        if problem is not None:
+            raise SettingsError(problem)
         return settings
+
+    @classmethod
+    def from_stored(cls, values: object) -> tuple[NurserySettings, list[str]]:
+        """Settings as stored, which older versions did not bound: a value out of range is
+        clamped to it, anything else unusable falls back to its default, so a bad stored value
+        can never stop the rules. Returns the settings and what was repaired (empty when the
+        document was valid)."""
+        if not isinstance(values, Mapping):
+            return cls(), [f"not a settings object ({type(values).__name__}); defaults apply"]
+        clean: dict[str, float] = {}
+        problems = []
+        for key, value in values.items():
+            if key not in SETTING_RANGES:
+                problems.append(f"{key}: unknown, ignored")
+                continue
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or (isinstance(value, float) and not math.isfinite(value))
+            ):
+                problems.append(f"{key}: {value!r} is not a finite number; the default applies")
+                continue
+            bounds = SETTING_RANGES[key]
+            clamped = float(min(max(value, bounds.low), bounds.high))
+            if clamped != value:
+                problems.append(f"{key}: {value!r} clamped to {clamped:g} ({bounds.describe()})")
+            clean[key] = clamped
+        settings = replace(cls(), **clean)
+        problem = settings._inconsistency()
+        if problem is not None:
+            problems.append(f"{problem}; the default ranges apply")
+            defaults = cls()
+            settings = replace(
+                settings,
+                temperature_min_c=defaults.temperature_min_c,
+                temperature_max_c=defaults.temperature_max_c,
+                humidity_min_pct=defaults.humidity_min_pct,
+                humidity_max_pct=defaults.humidity_max_pct,
+            )
+        return settings, problems
+
+    def _inconsistency(self) -> str | None:
+        if self.temperature_min_c >= self.temperature_max_c:
+            return "temperature_min_c: must be below temperature_max_c"
+        if self.humidity_min_pct >= self.humidity_max_pct:
+            return "humidity_min_pct: must be below humidity_max_pct"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SettingRange:
+    low: float
+    high: float
+    unit: str
+
+    def describe(self) -> str:
+        return f"must be between {self.low:g} and {self.high:g} {self.unit}"
+
+
+# What a parent may set (docs/api.md, "Nursery settings"). Bounded so that every value is one a
+# nursery could mean, and so that no value can overflow the time arithmetic of the rules (a
+# grace period of 1e300 s once stopped the collector's offline check).
+DAY_S = 86_400.0
+SETTING_RANGES: dict[str, SettingRange] = {
+    # The room: from a cold room to a hot one; the default range is 16-22 °C.
+    "temperature_min_c": SettingRange(0.0, 40.0, "°C"),
+    "temperature_max_c": SettingRange(0.0, 40.0, "°C"),
+    "humidity_min_pct": SettingRange(0.0, 100.0, "%"),
+    "humidity_max_pct": SettingRange(0.0, 100.0, "%"),
+    # Up to an hour out of range before the climate alert; up to a day offline before
+    # DEVICE_OFFLINE.
+    "climate_grace_s": SettingRange(0.0, 3_600.0, "seconds"),
+    "offline_grace_s": SettingRange(0.0, DAY_S, "seconds"),
+    # The baby's body temperature (from the app) above which crying "may be sick".
+    "sick_body_temperature_c": SettingRange(36.0, 42.0, "°C"),
+    "cry_escalate_after_s": SettingRange(1.0, DAY_S, "seconds"),
+    "loud_sound_escalate_after_s": SettingRange(1.0, DAY_S, "seconds"),
+    "offline_escalate_after_s": SettingRange(1.0, DAY_S, "seconds"),
+    # A longer silence after an alarm would hide a new crying bout.
+    "alarm_cooldown_s": SettingRange(0.0, 3_600.0, "seconds"),
+}
 
 
 @dataclass(frozen=True, slots=True)
