@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
-from models.contract import SettingValue
+from cloud.rules import NurserySettings
+from models.contract import SettingValue, parse_device_settings
 
 # A name people give a nursery: no control characters (they break logs and notifications).
 DeviceName = Annotated[
@@ -84,6 +92,24 @@ class DeviceSettingsUpdate(BaseModel):
         "cry_sensitivity, cry_min_duration_s, cry_cooldown_s (docs/protocol.md)",
     )
 
+    # Checked here, so a bad value is a 422 like any other invalid input, with the key and its
+    # range in the message; the collector also repairs stored values it cannot use.
+    @field_validator("nursery")
+    @classmethod
+    def _nursery_in_range(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None:
+            NurserySettings.from_mapping(value)
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device_as_the_device_checks(
+        cls, value: dict[str, SettingValue] | None
+    ) -> dict[str, SettingValue] | None:
+        if value is not None:
+            parse_device_settings(value)
+        return value
+
 
 class CaregiverInvite(BaseModel):
     email: EmailStr
@@ -133,8 +159,13 @@ class UnreadCount(BaseModel):
     unread: int
 
 
+# Alert ids are BIGINT (PostgreSQL) / 64-bit INTEGER (SQLite): a larger one cannot exist, and
+# sent to the database it fails the query instead of matching nothing.
+AlertId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class MarkRead(BaseModel):
-    alert_ids: list[int] | None = Field(
+    alert_ids: list[AlertId] | None = Field(
         default=None, max_length=1000, description="omit to mark every visible alert read"
     )
 
