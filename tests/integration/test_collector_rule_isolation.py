@@ -93,19 +93,26 @@ async def quick_collector(
         await collector.stop()
 
 
-async def _nursery(storage: Storage, mosquitto: MosquittoBroker) -> tuple[int, list[str]]:
+async def _nursery(
+    storage: Storage, mosquitto: MosquittoBroker
+) -> tuple[int, list[str], dict[str, BrokerAccount]]:
+    """An owner with a device to poison and a healthy one, each with its broker account (made
+    one after the other: mosquitto_passwd rewrites the whole file, so concurrent additions can
+    lose accounts)."""
     tag = uuid.uuid4().hex[:8]
     owner = await storage.create_user(f"iso-{tag}@example.com", "hash", None)
     devices = [f"iso-bad-{tag}", f"iso-good-{tag}"]
+    accounts = {}
     for device_id in devices:
         await storage.register_device(device_id, owner.id)
-    return owner.id, devices
+        accounts[device_id] = await asyncio.to_thread(create_account, mosquitto, device_id)
+    return owner.id, devices, accounts
 
 
 def _publish(
-    mosquitto: MosquittoBroker, device_id: str, kind: MessageKind, raws: list[bytes]
+    mosquitto: MosquittoBroker, account: BrokerAccount, kind: MessageKind, raws: list[bytes]
 ) -> None:
-    account = create_account(mosquitto, device_id)
+    device_id = account.username
     with probe(
         mosquitto.host, mosquitto.port, device_id, account.username, account.password
     ) as device:
@@ -136,7 +143,7 @@ async def test_a_poisoned_device_does_not_stop_the_others_readings_or_alerts(
     mosquitto: MosquittoBroker,
     write_settings: Callable[[str, str], None],
 ) -> None:
-    owner_id, (bad, good) = await _nursery(storage, mosquitto)
+    owner_id, (bad, good), accounts = await _nursery(storage, mosquitto)
     write_settings(bad, f'{{"climate_grace_s": {POISON}, "alarm_cooldown_s": {POISON}}}')
     write_settings(good, '{"climate_grace_s": 0}')
     now = datetime.now(UTC)
@@ -151,8 +158,10 @@ async def test_a_poisoned_device_does_not_stop_the_others_readings_or_alerts(
         ]  # fmt: skip
 
     await asyncio.gather(
-        asyncio.to_thread(_publish, mosquitto, bad, MessageKind.TELEMETRY, readings(bad)),
-        asyncio.to_thread(_publish, mosquitto, good, MessageKind.TELEMETRY, readings(good)),
+        asyncio.to_thread(_publish, mosquitto, accounts[bad], MessageKind.TELEMETRY, readings(bad)),
+        asyncio.to_thread(
+            _publish, mosquitto, accounts[good], MessageKind.TELEMETRY, readings(good)
+        ),
     )
 
     async def all_stored() -> bool:
@@ -171,24 +180,26 @@ async def test_a_poisoned_device_does_not_stop_the_others_readings_or_alerts(
 
 
 async def _go_offline(
-    storage: Storage, mosquitto: MosquittoBroker, owner_id: int, devices: list[str]
+    storage: Storage, mosquitto: MosquittoBroker, accounts: dict[str, BrokerAccount]
 ) -> None:
     """Each device reports online, then (once that is stored) offline."""
     for state in ("online", "offline"):
         now = datetime.now(UTC)
         statuses = {
             device_id: [Status(device_id=device_id, seq=0, ts=now, state=state).to_json()]
-            for device_id in devices
+            for device_id in accounts
         }
         await asyncio.gather(
             *(
-                asyncio.to_thread(_publish, mosquitto, device_id, MessageKind.STATUS, raws)
+                asyncio.to_thread(
+                    _publish, mosquitto, accounts[device_id], MessageKind.STATUS, raws
+                )
                 for device_id, raws in statuses.items()
             )
         )
 
         async def applied(state: str = state) -> bool:
-            states = [await storage.get_device_state(d) for d in devices]
+            states = [await storage.get_device_state(d) for d in accounts]
             return all(s is not None and s.online == (state == "online") for s in states)
 
         await _eventually(applied, f"devices {state}")
@@ -200,10 +211,10 @@ async def test_a_poisoned_device_does_not_stop_device_offline_alerts_for_the_oth
     mosquitto: MosquittoBroker,
     write_settings: Callable[[str, str], None],
 ) -> None:
-    owner_id, (bad, good) = await _nursery(storage, mosquitto)
+    owner_id, (bad, good), accounts = await _nursery(storage, mosquitto)
     write_settings(bad, f'{{"offline_grace_s": {POISON}}}')
     write_settings(good, '{"offline_grace_s": 0}')
-    await _go_offline(storage, mosquitto, owner_id, [bad, good])
+    await _go_offline(storage, mosquitto, accounts)
 
     async def good_alerted() -> bool:
         return bool(await _alerts(storage, owner_id, good, "DEVICE_OFFLINE"))
@@ -249,12 +260,12 @@ async def test_a_crashing_offline_check_is_restarted_and_reported(
     assert 'nursery_collector_task_restarts_total{task="escalation"} 0.0' in metrics
 
     # Restarted, the check works again: a device that goes offline is announced ...
-    owner_id, devices = await _nursery(storage, mosquitto)
-    await storage.update_device_settings(owner_id, devices[1], {"offline_grace_s": 0}, None)
-    await _go_offline(storage, mosquitto, owner_id, devices[1:])
+    owner_id, (_unused, good), accounts = await _nursery(storage, mosquitto)
+    await storage.update_device_settings(owner_id, good, {"offline_grace_s": 0}, None)
+    await _go_offline(storage, mosquitto, {good: accounts[good]})
 
     async def alerted() -> bool:
-        return bool(await _alerts(storage, owner_id, devices[1], "DEVICE_OFFLINE"))
+        return bool(await _alerts(storage, owner_id, good, "DEVICE_OFFLINE"))
 
     await _eventually(alerted, "DEVICE_OFFLINE once the check runs again")
     assert crashes == 3
