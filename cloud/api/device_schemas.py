@@ -83,7 +83,9 @@ class DeviceSettingsUpdate(BaseModel):
         default=None,
         examples=[{"temperature_min_c": 18.0, "temperature_max_c": 22.0}],
         description="temperature_min_c, temperature_max_c, humidity_min_pct, humidity_max_pct, "
-        "climate_grace_s, offline_grace_s, sick_body_temperature_c",
+        "climate_grace_s, offline_grace_s, sick_body_temperature_c, cry_escalate_after_s, "
+        "loud_sound_escalate_after_s, offline_escalate_after_s, alarm_cooldown_s; each a finite "
+        "number within its range (docs/api.md, Nursery settings)",
     )
     device: dict[str, SettingValue] | None = Field(
         default=None,
