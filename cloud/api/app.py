@@ -88,6 +88,8 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
             if collector is not None:
                 embedded = Collector(collector, storage)
                 await embedded.start()
+            # /readyz reports the collector of `nursery-cloud serve` too (cloud/api/routes/ops.py).
+            app.state.embedded_collector = embedded
             yield
         finally:
             if embedded is not None:

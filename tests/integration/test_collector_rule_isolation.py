@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -20,14 +21,17 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
+from cloud.api import create_app
 from cloud.collector import Collector
 from cloud.collector.http import build_ops_app
 from cloud.collector.supervisor import RestartPolicy
-from cloud.config import CollectorSettings, MqttSettings
+from cloud.config import ApiSettings, CollectorSettings, MqttSettings
 from cloud.storage import Storage
 from cloud.storage.records import AlertQuery, HistoryQuery, StoredAlert
 from models.contract import MessageKind, Status, Telemetry, topic_for
+from tests.harness.api import API_TEST_SECRET
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import probe
 from tests.harness.services import BrokerAccount, create_account
@@ -279,3 +283,42 @@ async def test_a_crashing_offline_check_is_restarted_and_reported(
         return (await _ops(quick_collector, "/readyz")).status_code == 200
 
     await _eventually(ready, "/readyz 200 after the crash loop calmed down")
+
+
+def test_the_api_readiness_reports_its_embedded_collectors_crashed_task(
+    mosquitto: MosquittoBroker,
+    collector_account: BrokerAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`nursery-cloud serve` (API and collector in one process, SQLite): the API's /readyz is
+    what the orchestrator watches, so a dead collector task must show there."""
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    api_settings = ApiSettings(
+        database_url=url, jwt_secret=API_TEST_SECRET, upload_dir=str(tmp_path / "uploads")
+    )
+    collector_settings = CollectorSettings(
+        database_url=url,
+        mqtt=MqttSettings(
+            mosquitto.host, mosquitto.port, collector_account.username, collector_account.password
+        ),
+        client_id=f"serve-{uuid.uuid4().hex[:8]}",
+        share_group=f"g{uuid.uuid4().hex[:8]}",
+        offline_check_interval_s=0.2,
+        http_port=0,
+    )
+    with TestClient(create_app(api_settings, collector_settings)) as client:
+        storage = client.app.state.services.storage  # type: ignore[attr-defined]
+
+        async def crashing_check(now: datetime) -> list[StoredAlert]:
+            raise OverflowError("date value out of range")
+
+        monkeypatch.setattr(storage, "check_offline", crashing_check)
+        deadline = time.monotonic() + TIMEOUT_S
+        answer = client.get("/readyz")
+        while answer.status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            answer = client.get("/readyz")
+        assert answer.status_code == 503, answer.text
+        assert "OverflowError" in answer.json()["collector_problems"]["task offline_check"]
+        assert answer.json()["database"] is True
