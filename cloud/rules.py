@@ -78,43 +78,11 @@ class NurserySettings:
 
     @classmethod
     def from_stored(cls, values: object) -> tuple[NurserySettings, list[str]]:
-        """Settings as stored, which older versions did not bound: a value out of range is
-        clamped to it, anything else unusable falls back to its default, so a bad stored value
-        can never stop the rules. Returns the settings and what was repaired (empty when the
-        document was valid)."""
-        if not isinstance(values, Mapping):
-            return cls(), [f"not a settings object ({type(values).__name__}); defaults apply"]
-        clean: dict[str, float] = {}
-        problems = []
-        for key, value in values.items():
-            if key not in SETTING_RANGES:
-                problems.append(f"{key}: unknown, ignored")
-                continue
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or (isinstance(value, float) and not math.isfinite(value))
-            ):
-                problems.append(f"{key}: {value!r} is not a finite number; the default applies")
-                continue
-            bounds = SETTING_RANGES[key]
-            clamped = float(min(max(value, bounds.low), bounds.high))
-            if clamped != value:
-                problems.append(f"{key}: {value!r} clamped to {clamped:g} ({bounds.describe()})")
-            clean[key] = clamped
-        settings = replace(cls(), **clean)
-        problem = settings._inconsistency()
-        if problem is not None:
-            problems.append(f"{problem}; the default ranges apply")
-            defaults = cls()
-            settings = replace(
-                settings,
-                temperature_min_c=defaults.temperature_min_c,
-                temperature_max_c=defaults.temperature_max_c,
-                humidity_min_pct=defaults.humidity_min_pct,
-                humidity_max_pct=defaults.humidity_max_pct,
-            )
-        return settings, problems
+        """Settings as stored, which older versions did not bound (``repair_stored_settings``):
+        a bad stored value can never stop the rules. Returns the settings and what was
+        repaired (empty when the document was valid)."""
+        clean, problems = repair_stored_settings(values)
+        return replace(cls(), **clean), problems
 
     def _inconsistency(self) -> str | None:
         if self.temperature_min_c >= self.temperature_max_c:
@@ -156,6 +124,41 @@ SETTING_RANGES: dict[str, SettingRange] = {
     # A longer silence after an alarm would hide a new crying bout.
     "alarm_cooldown_s": SettingRange(0.0, 3_600.0, "seconds"),
 }
+
+
+_RANGE_KEYS = ("temperature_min_c", "temperature_max_c", "humidity_min_pct", "humidity_max_pct")
+
+
+def repair_stored_settings(values: object) -> tuple[dict[str, float], list[str]]:
+    """The usable part of a stored settings document and what was wrong with the rest: a value
+    out of its range is clamped to it; an unknown key, or a value that is not a finite number,
+    is left out (its default applies); min/max pairs that contradict each other are left out
+    (the default ranges apply). What the collector's rules use and what the API shows."""
+    if not isinstance(values, Mapping):
+        return {}, [f"not a settings object ({type(values).__name__}); defaults apply"]
+    clean: dict[str, float] = {}
+    problems = []
+    for key, value in values.items():
+        if key not in SETTING_RANGES:
+            problems.append(f"{key}: unknown, ignored")
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            problems.append(f"{key}: {value!r} is not a finite number; the default applies")
+            continue
+        bounds = SETTING_RANGES[key]
+        clamped = float(min(max(value, bounds.low), bounds.high))
+        if clamped != value:
+            problems.append(f"{key}: {value!r} clamped to {clamped:g} ({bounds.describe()})")
+        clean[key] = clamped
+    problem = replace(NurserySettings(), **clean)._inconsistency()
+    if problem is not None:
+        problems.append(f"{problem}; the default ranges apply")
+        clean = {key: value for key, value in clean.items() if key not in _RANGE_KEYS}
+    return clean, problems
 
 
 @dataclass(frozen=True, slots=True)

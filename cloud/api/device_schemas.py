@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from cloud.rules import NurserySettings
+from cloud.rules import NurserySettings, repair_stored_settings
 from models.contract import SettingValue, parse_device_settings
 
 # A name people give a nursery: no control characters (they break logs and notifications).
@@ -40,6 +40,15 @@ class DeviceRead(BaseModel):
     nursery_settings: dict[str, object] = Field(
         description="safe ranges and grace periods the cloud's alert rules use"
     )
+
+    @field_validator("nursery_settings")
+    @classmethod
+    def _settings_in_effect(cls, stored: dict[str, object]) -> dict[str, object]:
+        # As the rules use them: values an older version stored out of range show clamped, and
+        # unusable ones (NaN, unknown keys) not at all, since their defaults apply.
+        clean, _problems = repair_stored_settings(stored)
+        return dict(clean)
+
     device_settings: dict[str, object] = Field(
         description="settings pushed to the device (intervals, cry sensitivity)"
     )

@@ -4,6 +4,10 @@ settings and a 2^64 alert id are 422 with the reason, and nothing is stored."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+import psycopg
 import pytest
 
 from tests.harness.api import Api
@@ -74,3 +78,25 @@ def test_a_non_finite_number_where_an_id_belongs_is_422_not_500(api: Api) -> Non
     refused = api.client.post("/alerts/read", headers=headers, content='{"alert_ids": [NaN]}')
     assert refused.status_code == 422, refused.text
     assert refused.json()["detail"][0]["input"] == "NaN"
+
+
+def test_settings_an_older_version_stored_show_as_the_rules_use_them(
+    api: Api, request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> None:
+    _alice, alice, _ = api.signup("Alice")
+    device_id = api.claimed_device(alice)
+    stored = '{"offline_grace_s": 1e300, "climate_grace_s": "soon", "temperature_max_c": 24}'
+    if request.node.callspec.params["api"] == "postgres":
+        with psycopg.connect(database_url) as postgres:
+            postgres.execute(
+                "UPDATE devices SET settings = %s::jsonb WHERE device_id = %s", (stored, device_id)
+            )
+    else:
+        stored = stored.replace('"soon"', "NaN")  # only SQLite's JSON text can hold NaN
+        lite = sqlite3.connect(tmp_path / "api.db")
+        with lite:
+            lite.execute("UPDATE devices SET settings = ? WHERE device_id = ?", (stored, device_id))
+        lite.close()
+    device = api.client.get(f"/devices/{device_id}", headers=alice)
+    assert device.status_code == 200, device.text
+    assert device.json()["nursery_settings"] == {"offline_grace_s": 86400, "temperature_max_c": 24}
