@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
@@ -212,19 +211,16 @@ class RuleFailureCount:
 RULE_FAILURES = RuleFailureCount()
 
 
-@contextmanager
-def _isolated(device_id: str, stage: str) -> Iterator[None]:
-    """One device's rule work: if it raises, the error is logged and counted and the batch
-    goes on, so the data of this device and of every other one is still stored (and
-    acknowledged), and the other devices' alerts are still raised."""
-    try:
-        yield
-    except Exception:
-        RULE_FAILURES.add()
-        logger.exception(
-            "%s rules of device %s failed; its data is stored, this alert check skipped",
-            stage, device_id,
-        )  # fmt: skip
+def _rule_failed(device_id: str, stage: str) -> None:
+    """One device's rule work raised: logged with its traceback and counted, and the batch goes
+    on, so the data of this device and of every other one is still stored (and acknowledged),
+    and the other devices' alerts are still raised. Called from ``except`` blocks: a ``try``
+    costs nothing until it catches, and the climate loop runs for every device of every batch."""
+    RULE_FAILURES.add()
+    logger.exception(
+        "%s rules of device %s failed; its data is stored, this alert check skipped",
+        stage, device_id,
+    )  # fmt: skip
 
 
 def evaluate_batch(
@@ -239,37 +235,21 @@ def evaluate_batch(
     the statuses applied (their faults are checked)."""
     alerts: list[NewAlert] = []
     for device_id, device_readings in _per_device(readings).items():
-        device = rules[device_id]
-        for metric in METRICS:
-            with _isolated(device_id, "climate"):
-                samples = [
-                    (r.temperature if metric == "temperature" else r.humidity, r.time)
-                    for r in device_readings
-                ]
-                device.climate[metric], raised = evaluate_climate_series(
-                    device_id, metric, samples, device.climate.get(metric, MetricState()),
-                    device.settings,
-                )  # fmt: skip
-                alerts.extend(raised)
+        alerts.extend(_evaluate_climate(device_id, rules[device_id], device_readings))
     # In device time order across devices, as if the readings had been taken one by one.
     alerts.sort(key=lambda alert: alert.time)
     for event in sorted(events, key=lambda row: (row.time, row.seq)):
-        with _isolated(event.device_id, "event"):
+        try:
             alerts.extend(_evaluate_event(rules[event.device_id], event))
+        except Exception:
+            _rule_failed(event.device_id, "event")
     for status in sorted(statuses, key=lambda row: row.time):
-        with _isolated(status.device_id, "fault"):
-            device = rules[status.device_id]
-            faults = [str(f) for f in cast(list[object], status.details.get("faults") or [])]
-            details = cast(dict[str, str], status.details.get("fault_details") or {})
-            alerts.extend(
-                evaluate_faults(
-                    status.device_id, faults, details, status.time, device.faults,
-                    status.received_at,
-                )
-            )  # fmt: skip
-            device.faults = faults
+        try:
+            alerts.extend(_evaluate_faults(rules[status.device_id], status))
+        except Exception:
+            _rule_failed(status.device_id, "fault")
     for status in sorted(status_changes, key=lambda row: row.received_at):
-        with _isolated(status.device_id, "presence"):
+        try:
             device = rules[status.device_id]
             device.presence, raised = evaluate_status(
                 # Server time: a last will carries the device time of its connection, not of
@@ -277,6 +257,41 @@ def evaluate_batch(
                 status.device_id, status.online, status.received_at, device.presence,
             )  # fmt: skip
             alerts.extend(raised)
+        except Exception:
+            _rule_failed(status.device_id, "presence")
+    return alerts
+
+
+def _evaluate_climate(
+    device_id: str, device: DeviceRules, readings: list[TelemetryRow]
+) -> list[NewAlert]:
+    """One device's readings of the batch (in time order) through the climate rules. A
+    metric's state is replaced together with its alerts, so a failure loses neither half."""
+    alerts: list[NewAlert] = []
+    for metric in METRICS:
+        samples = [
+            (r.temperature if metric == "temperature" else r.humidity, r.time) for r in readings
+        ]
+        try:
+            device.climate[metric], raised = evaluate_climate_series(
+                device_id, metric, samples, device.climate.get(metric, MetricState()),
+                device.settings,
+            )  # fmt: skip
+        except Exception:
+            _rule_failed(device_id, f"{metric} climate")
+            continue
+        alerts.extend(raised)
+    return alerts
+
+
+def _evaluate_faults(device: DeviceRules, status: StatusRow) -> list[NewAlert]:
+    """An alert per fault the device newly reports."""
+    faults = [str(f) for f in cast(list[object], status.details.get("faults") or [])]
+    details = cast(dict[str, str], status.details.get("fault_details") or {})
+    alerts = evaluate_faults(
+        status.device_id, faults, details, status.time, device.faults, status.received_at
+    )
+    device.faults = faults
     return alerts
 
 
@@ -318,9 +333,12 @@ def evaluate_presence(rules: dict[str, DeviceRules], now: datetime) -> list[NewA
     """The periodic offline check over devices currently offline."""
     alerts: list[NewAlert] = []
     for device_id, device in rules.items():
-        with _isolated(device_id, "offline"):
+        try:
             device.presence, raised = evaluate_offline(
                 device_id, now, device.presence, device.settings
             )
-            alerts.extend(raised)
+        except Exception:
+            _rule_failed(device_id, "offline")
+            continue
+        alerts.extend(raised)
     return alerts
