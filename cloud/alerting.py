@@ -7,15 +7,15 @@ Only newly stored rows are passed in, so a redelivered message never alerts twic
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, cast
 
+# Re-exported: the storage backends read each device's settings through it.
+from cloud.nursery_settings import settings_from_json as settings_from_json
 from cloud.rules import (
     Metric,
     MetricState,
@@ -157,34 +157,6 @@ def _time_of(value: object) -> datetime | None:
     if not isinstance(value, str):
         raise ValueError(f"not a time: {value!r}")
     return datetime.fromisoformat(value)
-
-
-def settings_from_json(device_id: str, document: str | None) -> NurserySettings:
-    """A device's nursery settings from their stored JSON text. The API validates them when
-    written, but older versions did not bound them and a document may have been written by
-    hand: a value out of range is clamped, anything unusable falls back to its default, and
-    this is logged once per device and document. A fleet shares a few distinct documents
-    (most are the defaults): each is parsed and repaired once."""
-    settings, problems = _settings_of_text(document or "{}")
-    if problems:
-        _warn_repaired(device_id, document or "{}", problems)
-    return settings
-
-
-@lru_cache(maxsize=1024)
-def _settings_of_text(document: str) -> tuple[NurserySettings, tuple[str, ...]]:
-    try:
-        values = json.loads(document)
-    except ValueError as exc:
-        return NurserySettings(), (f"not JSON ({exc}); defaults apply",)
-    settings, problems = NurserySettings.from_stored(values)
-    return settings, tuple(problems)
-
-
-@lru_cache(maxsize=1024)
-def _warn_repaired(device_id: str, document: str, problems: tuple[str, ...]) -> None:
-    # Cached: said once per device and document, not for every batch.
-    logger.warning("device %s has invalid nursery settings: %s", device_id, "; ".join(problems))
 
 
 class RuleFailureCount:
