@@ -13,9 +13,10 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from cloud.rules import NurserySettings, repair_stored_settings
-from models.contract import SettingValue, parse_device_settings
+from cloud.rules import NurserySettings, SettingsError, repair_stored_settings
+from models.contract import ContractError, SettingValue, parse_device_settings
 
 # A name people give a nursery: no control characters (they break logs and notifications).
 DeviceName = Annotated[
@@ -109,7 +110,10 @@ class DeviceSettingsUpdate(BaseModel):
     @classmethod
     def _nursery_in_range(cls, value: dict[str, float] | None) -> dict[str, float] | None:
         if value is not None:
-            NurserySettings.from_mapping(value)
+            try:
+                NurserySettings.from_mapping(value)
+            except SettingsError as exc:
+                raise _setting_error(exc) from None
         return value
 
     @field_validator("device")
@@ -118,8 +122,17 @@ class DeviceSettingsUpdate(BaseModel):
         cls, value: dict[str, SettingValue] | None
     ) -> dict[str, SettingValue] | None:
         if value is not None:
-            parse_device_settings(value)
+            try:
+                parse_device_settings(value)
+            except ContractError as exc:
+                raise _setting_error(exc) from None
         return value
+
+
+def _setting_error(exc: ValueError) -> PydanticCustomError:
+    # The message as written ("offline_grace_s: must be between 0 and 86400 seconds"), without
+    # pydantic's "Value error, " in front: it is shown to parents as it is.
+    return PydanticCustomError("invalid_setting", "{reason}", {"reason": str(exc)})
 
 
 class CaregiverInvite(BaseModel):
