@@ -108,6 +108,7 @@ def test_one_devices_failing_rules_do_not_stop_the_others_alerts() -> None:
         EventRow(device, 10, T0, T0, "cry_started", 1, 0.9, None, None)
         for device in ("bad", "good")
     ]
+    metrics = CollectorMetrics()
     failures_before = RULE_FAILURES.count
     alerts = evaluate_batch(rules, readings, events, [])
     raised = {(alert.device_id, alert.kind) for alert in alerts}
@@ -115,6 +116,8 @@ def test_one_devices_failing_rules_do_not_stop_the_others_alerts() -> None:
     assert ("good", AlertKind.CRY_DETECTED) in raised
     assert ("bad", AlertKind.CLIMATE_OUT_OF_RANGE) not in raised
     assert RULE_FAILURES.count - failures_before == 2  # temperature and humidity
+    exported = metrics.registry.get_sample_value("nursery_collector_rule_failures_total")
+    assert exported == RULE_FAILURES.count
 
 
 def test_one_devices_failing_offline_rule_does_not_stop_the_others() -> None:
