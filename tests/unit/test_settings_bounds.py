@@ -16,6 +16,7 @@ from cloud.alerting import (
     evaluate_presence,
     settings_from_json,
 )
+from cloud.collector.metrics import CollectorMetrics
 from cloud.rules import (
     SETTING_RANGES,
     AlertKind,
