@@ -7,21 +7,21 @@ Only newly stored rows are passed in, so a redelivered message never alerts twic
 
 from __future__ import annotations
 
-import json
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, cast
 
+# Re-exported: the storage backends read each device's settings through it.
+from cloud.nursery_settings import settings_from_json as settings_from_json
 from cloud.rules import (
     Metric,
     MetricState,
     NewAlert,
     NurserySettings,
     PresenceState,
-    SettingsError,
     cry_alert,
     evaluate_climate_series,
     evaluate_faults,
@@ -98,6 +98,17 @@ class DeviceRules:
 
     @classmethod
     def from_document(cls, settings: NurserySettings, document: dict[str, Any]) -> DeviceRules:
+        """The stored rule state; one that cannot be read is logged and started afresh (the
+        device's data must still be stored: at worst an alert it had raised is raised again)."""
+        try:
+            return cls._from_document(settings, document)
+        except Exception:
+            RULE_FAILURES.add()
+            logger.exception("rule state of a device is unreadable; starting it afresh")
+            return cls(settings)
+
+    @classmethod
+    def _from_document(cls, settings: NurserySettings, document: dict[str, Any]) -> DeviceRules:
         climate = {
             cast(Metric, metric): MetricState(**_decode(values))
             for metric, values in document.get("climate", {}).items()
@@ -133,32 +144,55 @@ def _fields(state: MetricState | PresenceState, skip: tuple[str, ...] = ()) -> d
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
+_TIME_KEYS = frozenset({"since", "last_time", "offline_since"})
+
+
 def _decode(values: dict[str, Any]) -> dict[str, Any]:
-    time_keys = {"since", "last_time", "offline_since"}
-    return {
-        k: datetime.fromisoformat(v) if k in time_keys and isinstance(v, str) else v
-        for k, v in values.items()
-    }
+    return {k: _time_of(v) if k in _TIME_KEYS else v for k, v in values.items()}
 
 
-def settings_from_json(device_id: str, document: str | None) -> NurserySettings:
-    """A device's nursery settings from their stored JSON text. Settings are validated when
-    written; a bad stored document must not stop ingest, so it is logged and the defaults
-    apply. A fleet shares a few distinct documents (most are the defaults): each is parsed and
-    validated once."""
-    settings = _settings_of_text(document or "{}")
-    if isinstance(settings, SettingsError):
-        logger.error("device %s has invalid settings (%s); using defaults", device_id, settings)
-        return NurserySettings()
-    return settings
+def _time_of(value: object) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    return datetime.fromisoformat(value)
 
 
-@lru_cache(maxsize=1024)
-def _settings_of_text(document: str) -> NurserySettings | SettingsError:
-    try:
-        return NurserySettings.from_mapping(json.loads(document))
-    except SettingsError as exc:
-        return exc
+class RuleFailureCount:
+    """How often one device's rules raised and were skipped, for the collector's metrics.
+
+    Process-wide on purpose: the rules run inside both storage backends' transactions (the
+    SQLite one in a worker thread), and threading a counter through the storage interface for a
+    path that should never be taken would widen it for every caller. One collector runs per
+    process; its /metrics reports this count."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
+RULE_FAILURES = RuleFailureCount()
+
+
+def _rule_failed(device_id: str, stage: str) -> None:
+    """One device's rule work raised: logged with its traceback and counted, and the batch goes
+    on, so the data of this device and of every other one is still stored (and acknowledged),
+    and the other devices' alerts are still raised. Called from ``except`` blocks: a ``try``
+    costs nothing until it catches, and the climate loop runs for every device of every batch."""
+    RULE_FAILURES.add()
+    logger.exception(
+        "%s rules of device %s failed; its data is stored, this alert check skipped",
+        stage, device_id,
+    )  # fmt: skip
 
 
 def evaluate_batch(
@@ -173,65 +207,90 @@ def evaluate_batch(
     the statuses applied (their faults are checked)."""
     alerts: list[NewAlert] = []
     for device_id, device_readings in _per_device(readings).items():
-        device = rules[device_id]
-        for metric in METRICS:
-            samples = [
-                (r.temperature if metric == "temperature" else r.humidity, r.time)
-                for r in device_readings
-            ]
+        alerts.extend(_evaluate_climate(device_id, rules[device_id], device_readings))
+    # In device time order across devices, as if the readings had been taken one by one.
+    alerts.sort(key=lambda alert: alert.time)
+    for event in sorted(events, key=lambda row: (row.time, row.seq)):
+        try:
+            alerts.extend(_evaluate_event(rules[event.device_id], event))
+        except Exception:
+            _rule_failed(event.device_id, "event")
+    for status in sorted(statuses, key=lambda row: row.time):
+        try:
+            alerts.extend(_evaluate_faults(rules[status.device_id], status))
+        except Exception:
+            _rule_failed(status.device_id, "fault")
+    for status in sorted(status_changes, key=lambda row: row.received_at):
+        try:
+            device = rules[status.device_id]
+            device.presence, raised = evaluate_status(
+                # Server time: a last will carries the device time of its connection, not of
+                # the loss.
+                status.device_id, status.online, status.received_at, device.presence,
+            )  # fmt: skip
+            alerts.extend(raised)
+        except Exception:
+            _rule_failed(status.device_id, "presence")
+    return alerts
+
+
+def _evaluate_climate(
+    device_id: str, device: DeviceRules, readings: list[TelemetryRow]
+) -> list[NewAlert]:
+    """One device's readings of the batch (in time order) through the climate rules. A
+    metric's state is replaced together with its alerts, so a failure loses neither half."""
+    alerts: list[NewAlert] = []
+    for metric in METRICS:
+        samples = [
+            (r.temperature if metric == "temperature" else r.humidity, r.time) for r in readings
+        ]
+        try:
             device.climate[metric], raised = evaluate_climate_series(
                 device_id, metric, samples, device.climate.get(metric, MetricState()),
                 device.settings,
             )  # fmt: skip
-            alerts.extend(raised)
-    # In device time order across devices, as if the readings had been taken one by one.
-    alerts.sort(key=lambda alert: alert.time)
-    for event in sorted(events, key=lambda row: (row.time, row.seq)):
-        device = rules[event.device_id]
-        if event.kind in (CRY_STARTED, LOUD_SOUND):
-            if in_cooldown(device.last_alarm.get(event.kind), event.time, device.settings):
-                continue
-            # Never moved back: a replayed older event must not shorten the next cooldown.
-            last = device.last_alarm.get(event.kind)
-            device.last_alarm[event.kind] = event.time if last is None else max(last, event.time)
-            if event.kind == CRY_STARTED:
-                alerts.append(
-                    cry_alert(
-                        event.device_id, event.time, event.confidence, device.settings,
-                        received_at=event.received_at,
-                        room=(event.temperature, event.humidity),
-                    )
-                )  # fmt: skip
-            else:
-                alerts.append(
-                    loud_sound_alert(
-                        event.device_id, event.time, event.sound_dbfs, event.duration_s,
-                        device.settings, received_at=event.received_at,
-                    )
-                )  # fmt: skip
-        elif event.kind == TEST_EVENT:
-            alerts.append(test_alert(event.device_id, event.time))
-    for status in sorted(statuses, key=lambda row: row.time):
-        device = rules[status.device_id]
-        faults = [str(f) for f in cast(list[object], status.details.get("faults") or [])]
-        details = cast(dict[str, str], status.details.get("fault_details") or {})
-        alerts.extend(
-            evaluate_faults(
-                status.device_id, faults, details, status.time, device.faults, status.received_at
-            )
-        )
-        device.faults = faults
-    for status in sorted(status_changes, key=lambda row: row.received_at):
-        device = rules[status.device_id]
-        device.presence, raised = evaluate_status(
-            # Server time: a last will carries the device time of its connection, not of the loss.
-            status.device_id,
-            status.online,
-            status.received_at,
-            device.presence,
-        )
+        except Exception:
+            _rule_failed(device_id, f"{metric} climate")
+            continue
         alerts.extend(raised)
     return alerts
+
+
+def _evaluate_faults(device: DeviceRules, status: StatusRow) -> list[NewAlert]:
+    """An alert per fault the device newly reports."""
+    faults = [str(f) for f in cast(list[object], status.details.get("faults") or [])]
+    details = cast(dict[str, str], status.details.get("fault_details") or {})
+    alerts = evaluate_faults(
+        status.device_id, faults, details, status.time, device.faults, status.received_at
+    )
+    device.faults = faults
+    return alerts
+
+
+def _evaluate_event(device: DeviceRules, event: EventRow) -> list[NewAlert]:
+    """A cry or loud sound (one alarm per cooldown), or the installer's test event."""
+    if event.kind == TEST_EVENT:
+        return [test_alert(event.device_id, event.time)]
+    if event.kind not in (CRY_STARTED, LOUD_SOUND):
+        return []
+    last = device.last_alarm.get(event.kind)
+    if in_cooldown(last, event.time, device.settings):
+        return []
+    # Never moved back: a replayed older event must not shorten the next cooldown.
+    device.last_alarm[event.kind] = event.time if last is None else max(last, event.time)
+    if event.kind == CRY_STARTED:
+        return [
+            cry_alert(
+                event.device_id, event.time, event.confidence, device.settings,
+                received_at=event.received_at, room=(event.temperature, event.humidity),
+            )
+        ]  # fmt: skip
+    return [
+        loud_sound_alert(
+            event.device_id, event.time, event.sound_dbfs, event.duration_s, device.settings,
+            received_at=event.received_at,
+        )
+    ]  # fmt: skip
 
 
 def _per_device(readings: list[TelemetryRow]) -> dict[str, list[TelemetryRow]]:
@@ -246,6 +305,12 @@ def evaluate_presence(rules: dict[str, DeviceRules], now: datetime) -> list[NewA
     """The periodic offline check over devices currently offline."""
     alerts: list[NewAlert] = []
     for device_id, device in rules.items():
-        device.presence, raised = evaluate_offline(device_id, now, device.presence, device.settings)
+        try:
+            device.presence, raised = evaluate_offline(
+                device_id, now, device.presence, device.settings
+            )
+        except Exception:
+            _rule_failed(device_id, "offline")
+            continue
         alerts.extend(raised)
     return alerts

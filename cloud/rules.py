@@ -7,15 +7,18 @@ is decided exactly once per stored message however often the message is delivere
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-
-class SettingsError(ValueError):
-    """Nursery settings with an unknown key or an invalid value; the message names the key."""
+# The settings moved to their own module; imported from here by the storage and the API too.
+from cloud.nursery_settings import SETTING_RANGES as SETTING_RANGES
+from cloud.nursery_settings import NurserySettings as NurserySettings
+from cloud.nursery_settings import SettingRange as SettingRange
+from cloud.nursery_settings import SettingsError as SettingsError
+from cloud.nursery_settings import repair_stored_settings as repair_stored_settings
 
 
 class AlertKind(StrEnum):
@@ -30,55 +33,6 @@ class AlertKind(StrEnum):
     LOUD_SOUND = "LOUD_SOUND"
     # A self-check failed on the device (dead microphone, stuck sensor, clock, ...).
     DEVICE_FAULT = "DEVICE_FAULT"
-
-
-@dataclass(frozen=True, slots=True)
-class NurserySettings:
-    """What "safe" means in one nursery. Defaults follow common paediatric guidance for a
-    baby's room (16 to 22 °C, 30 to 60 % relative humidity)."""
-
-    temperature_min_c: float = 16.0
-    temperature_max_c: float = 22.0
-    humidity_min_pct: float = 30.0
-    humidity_max_pct: float = 60.0
-    # A reading out of range must persist this long before it alerts (a door opened briefly).
-    climate_grace_s: float = 300.0
-    offline_grace_s: float = 120.0
-    # Body temperature above which a crying baby "may be sick" (backend-design.md).
-    sick_body_temperature_c: float = 38.0
-    # Alarms stay open until a caregiver acknowledges them; unacknowledged for this long they
-    # are sent again and escalated to the next caregiver in the nursery's order.
-    cry_escalate_after_s: float = 60.0
-    loud_sound_escalate_after_s: float = 60.0
-    offline_escalate_after_s: float = 600.0
-    # After an alarm, the same kind from the same device does not raise a new one for this
-    # long (device time): a long crying bout is one alarm, not a storm.
-    alarm_cooldown_s: float = 120.0
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> NurserySettings:
-        known = {f.name for f in fields(cls)}
-        for key, value in values.items():
-            if key not in known:
-                raise SettingsError(f"{key}: unknown nursery setting")
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise SettingsError(f"{key}: must be a number, got {value!r}")
-        settings = replace(cls(), **{k: float(v) for k, v in values.items()})
-        if settings.temperature_min_c >= settings.temperature_max_c:
-            raise SettingsError("temperature_min_c: must be below temperature_max_c")
-        if settings.humidity_min_pct >= settings.humidity_max_pct:
-            raise SettingsError("humidity_min_pct: must be below humidity_max_pct")
-        for key in ("climate_grace_s", "offline_grace_s", "alarm_cooldown_s"):
-            if getattr(settings, key) < 0:
-                raise SettingsError(f"{key}: must not be negative")
-        for key in (
-            "cry_escalate_after_s",
-            "loud_sound_escalate_after_s",
-            "offline_escalate_after_s",
-        ):
-            if not 1.0 <= getattr(settings, key) <= 86_400.0:
-                raise SettingsError(f"{key}: must be between 1 and 86400 seconds")
-        return settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
 from cloud.api.cry_analysis import CryAnalyzer
@@ -22,6 +23,7 @@ from cloud.api.realtime import AlertBroadcaster
 from cloud.api.request_log import RequestLogMiddleware
 from cloud.api.routes import alerts, auth, dashboard, devices, health, installer, ops, realtime
 from cloud.api.security import PasswordHasher, TokenIssuer
+from cloud.api.validation import validation_error_answer
 from cloud.collector import Collector
 from cloud.config import ApiSettings, CollectorSettings
 from cloud.storage import open_storage
@@ -101,6 +103,8 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
             if collector is not None:
                 embedded = Collector(collector, storage)
                 await embedded.start()
+            # /readyz reports the collector of `nursery-cloud serve` too (cloud/api/routes/ops.py).
+            app.state.embedded_collector = embedded
             yield
         finally:
             if embedded is not None:
@@ -126,6 +130,7 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(RequestLogMiddleware)
+    app.add_exception_handler(RequestValidationError, validation_error_answer)
     app.include_router(auth.router)
     app.include_router(health.router)
     app.include_router(devices.router)

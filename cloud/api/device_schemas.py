@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from models.contract import SettingValue
+from cloud.rules import NurserySettings, SettingsError, repair_stored_settings
+from models.contract import ContractError, SettingValue, parse_device_settings
 
 # A name people give a nursery: no control characters (they break logs and notifications).
 DeviceName = Annotated[
@@ -32,6 +41,15 @@ class DeviceRead(BaseModel):
     nursery_settings: dict[str, object] = Field(
         description="safe ranges and grace periods the cloud's alert rules use"
     )
+
+    @field_validator("nursery_settings")
+    @classmethod
+    def _settings_in_effect(cls, stored: dict[str, object]) -> dict[str, object]:
+        # As the rules use them: values an older version stored out of range show clamped, and
+        # unusable ones (NaN, unknown keys) not at all, since their defaults apply.
+        clean, _problems = repair_stored_settings(stored)
+        return dict(clean)
+
     device_settings: dict[str, object] = Field(
         description="settings pushed to the device (intervals, cry sensitivity)"
     )
@@ -75,7 +93,9 @@ class DeviceSettingsUpdate(BaseModel):
         default=None,
         examples=[{"temperature_min_c": 18.0, "temperature_max_c": 22.0}],
         description="temperature_min_c, temperature_max_c, humidity_min_pct, humidity_max_pct, "
-        "climate_grace_s, offline_grace_s, sick_body_temperature_c",
+        "climate_grace_s, offline_grace_s, sick_body_temperature_c, cry_escalate_after_s, "
+        "loud_sound_escalate_after_s, offline_escalate_after_s, alarm_cooldown_s; each a finite "
+        "number within its range (docs/api.md, Nursery settings)",
     )
     device: dict[str, SettingValue] | None = Field(
         default=None,
@@ -83,6 +103,36 @@ class DeviceSettingsUpdate(BaseModel):
         description="telemetry_interval_s, status_interval_s, cry_detection_enabled, "
         "cry_sensitivity, cry_min_duration_s, cry_cooldown_s (docs/protocol.md)",
     )
+
+    # Checked here, so a bad value is a 422 like any other invalid input, with the key and its
+    # range in the message; the collector also repairs stored values it cannot use.
+    @field_validator("nursery")
+    @classmethod
+    def _nursery_in_range(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None:
+            try:
+                NurserySettings.from_mapping(value)
+            except SettingsError as exc:
+                raise _setting_error(exc) from None
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device_as_the_device_checks(
+        cls, value: dict[str, SettingValue] | None
+    ) -> dict[str, SettingValue] | None:
+        if value is not None:
+            try:
+                parse_device_settings(value)
+            except ContractError as exc:
+                raise _setting_error(exc) from None
+        return value
+
+
+def _setting_error(exc: ValueError) -> PydanticCustomError:
+    # The message as written ("offline_grace_s: must be between 0 and 86400 seconds"), without
+    # pydantic's "Value error, " in front: it is shown to parents as it is.
+    return PydanticCustomError("invalid_setting", "{reason}", {"reason": str(exc)})
 
 
 class CaregiverInvite(BaseModel):
@@ -133,8 +183,13 @@ class UnreadCount(BaseModel):
     unread: int
 
 
+# Alert ids are BIGINT (PostgreSQL) / 64-bit INTEGER (SQLite): a larger one cannot exist, and
+# sent to the database it fails the query instead of matching nothing.
+AlertId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class MarkRead(BaseModel):
-    alert_ids: list[int] | None = Field(
+    alert_ids: list[AlertId] | None = Field(
         default=None, max_length=1000, description="omit to mark every visible alert read"
     )
 

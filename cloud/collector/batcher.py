@@ -83,12 +83,14 @@ class Batcher(Generic[R]):
         on_committed: OnCommitted,
         on_stored: Callable[[list[R]], None],
         on_abandoned: Callable[[list[R]], None],
+        on_write_failed: Callable[[Exception], None] = lambda error: None,
     ) -> None:
         self._write = write
         self._policy = policy
         self._on_committed = on_committed
         self._on_stored = on_stored
         self._on_abandoned = on_abandoned
+        self._on_write_failed = on_write_failed
         self._items: list[IngestItem] = []
         self._receipts: list[R] = []
         self._has_items = asyncio.Event()
@@ -101,6 +103,14 @@ class Batcher(Generic[R]):
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="collector-batcher")
+
+    def problem(self) -> str | None:
+        """Why nothing is being stored any more (the batching task ended), or None."""
+        task = self._task
+        if task is None or not task.done() or self._stopping:
+            return None
+        error = None if task.cancelled() else task.exception()
+        return f"stopped ({type(error).__name__}: {error})" if error else "stopped"
 
     def add(self, item: IngestItem, receipt: R) -> None:
         """Queue ``item``; its receipt is handed on once it is committed."""
@@ -176,6 +186,7 @@ class Batcher(Generic[R]):
             try:
                 result = await self._write(batch)
             except StorageError as exc:
+                self._on_write_failed(exc)
                 if self._stopping:
                     logger.error("giving up on a batch of %d at shutdown: %s", len(batch), exc)
                     self._on_abandoned(receipts)
@@ -183,6 +194,26 @@ class Batcher(Generic[R]):
                 logger.warning(
                     "batch of %d not stored (%s); retrying in %.1fs", len(batch), exc, backoff
                 )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, RETRY_MAX_S)
+                continue
+            except Exception as exc:
+                # Not the database: a bug or a message nobody foresaw. Halving the batch until
+                # the failure is down to one message stores (and acknowledges) all the others;
+                # that one is retried like a storage error, unacknowledged, never dropped. The
+                # halves go concurrently (in order), so one retried forever holds up no other.
+                self._on_write_failed(exc)
+                logger.exception("batch of %d failed unexpectedly", len(batch))
+                if len(items) > 1:
+                    half = len(items) // 2
+                    await asyncio.gather(
+                        self._commit(items[:half], receipts[:half]),
+                        self._commit(items[half:], receipts[half:]),
+                    )
+                    return
+                if self._stopping:
+                    self._on_abandoned(receipts)
+                    return
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, RETRY_MAX_S)
                 continue

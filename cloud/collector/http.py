@@ -13,9 +13,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cloud.collector.metrics import CollectorMetrics
+from cloud.collector.supervisor import Readiness
 
 
-def build_ops_app(metrics: CollectorMetrics, ready: Callable[[], bool]) -> Starlette:
+def build_ops_app(metrics: CollectorMetrics, readiness: Callable[[], Readiness]) -> Starlette:
     async def metrics_endpoint(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -23,10 +24,14 @@ def build_ops_app(metrics: CollectorMetrics, ready: Callable[[], bool]) -> Starl
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        is_ready = ready()
+        state = readiness()
         return JSONResponse(
-            {"status": "ready" if is_ready else "not ready", "broker_connected": is_ready},
-            status_code=200 if is_ready else 503,
+            {
+                "status": "ready" if state.ready else "not ready",
+                "broker_connected": state.broker_connected,
+                "problems": state.problems,
+            },
+            status_code=200 if state.ready else 503,
         )
 
     return Starlette(

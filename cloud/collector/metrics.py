@@ -1,4 +1,5 @@
-"""The collector's Prometheus metrics, in a registry of its own (no process-global state)."""
+"""The collector's Prometheus metrics, in a registry of its own (the one process-wide count is
+``nursery_collector_rule_failures``: see cloud.alerting.RuleFailureCount)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
+from cloud.alerting import RULE_FAILURES
 from cloud.storage.records import IngestBatch, IngestResult
 
 BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 3000, 5000)
@@ -47,6 +49,14 @@ class CollectorMetrics:
         self.storage_errors = Counter(
             "nursery_collector_storage_errors", "Failed batch writes (retried)", registry=r
         )
+        self.task_restarts = Counter(
+            "nursery_collector_task_restarts",
+            "Background tasks (offline check, escalation) restarted after a crash",
+            ["task"],
+            registry=r,
+        )
+        # Counted where the rules run (cloud.alerting), inside the storage backends.
+        r.register(RuleFailures())
         self.batch_size = Histogram(
             "nursery_collector_batch_size", "Messages per batch", buckets=BATCH_SIZE_BUCKETS,
             registry=r,
@@ -81,6 +91,18 @@ class CollectorMetrics:
 
     def observe_lag(self, device_time: datetime, received_at: datetime) -> None:
         self.lag_seconds.observe(max((received_at - device_time).total_seconds(), 0.0))
+
+
+class RuleFailures:
+    """One device's rule evaluation raised and was skipped, its data stored regardless."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "nursery_collector_rule_failures",
+            "Rule evaluations of one device that raised and were skipped (data still stored)",
+        )
+        family.add_metric([], float(RULE_FAILURES.count))
+        yield family
 
 
 class LoopCounter:

@@ -18,7 +18,7 @@ async def run_collector(settings: CollectorSettings, storage: Storage, stop: asy
     server = None
     server_task = None
     if settings.http_port:
-        app = build_ops_app(collector.metrics, collector.connected.is_set)
+        app = build_ops_app(collector.metrics, collector.readiness)
         server = ops_server(app, settings.http_host, settings.http_port)
         server_task = asyncio.create_task(server.serve())
     await collector.start()

@@ -25,6 +25,7 @@ from cloud.collector.acks import BatchAcknowledger, Receipt
 from cloud.collector.batcher import Batcher, BatchPolicy
 from cloud.collector.decode import UNEXPECTED, IngestItem, to_ingest_item
 from cloud.collector.metrics import CollectorMetrics
+from cloud.collector.supervisor import Readiness, RestartPolicy, TaskSupervisor
 from cloud.config import CollectorSettings
 from cloud.storage import Storage, StorageError
 from cloud.storage.dead_letter_plan import DeadLetterRetention
@@ -61,7 +62,11 @@ _KIND_LABELS: dict[type, str] = {
 
 class Collector:
     def __init__(
-        self, settings: CollectorSettings, storage: Storage, metrics: CollectorMetrics | None = None
+        self,
+        settings: CollectorSettings,
+        storage: Storage,
+        metrics: CollectorMetrics | None = None,
+        restart_policy: RestartPolicy | None = None,
     ) -> None:
         self._settings = settings
         self._storage = storage
@@ -88,6 +93,7 @@ class Collector:
             self.metrics.committed,
             self._on_stored,
             self._on_abandoned,
+            self._on_write_failed,
         )
         self.metrics.in_flight.set_function(lambda: self._acks.in_flight)
         # Only QoS 0 deliveries still come through gmqtt's handler: nothing to acknowledge.
@@ -99,7 +105,8 @@ class Collector:
         # mid-query made psycopg cancel it server-side, and a second cancellation at loop
         # shutdown closed the connection with a warning.
         self._stopping = asyncio.Event()
-        self._periodic_tasks: list[asyncio.Task[None]] = []
+        # The periodic checks run under it: restarted when they crash, seen in readiness.
+        self._supervisor = TaskSupervisor(self._stopping, self._on_task_restart, restart_policy)
 
     @property
     def committed_rows(self) -> int:
@@ -126,23 +133,43 @@ class Collector:
         if mqtt.ca_file:
             tls = ssl.create_default_context(cafile=mqtt.ca_file)
         await self._client.connect(mqtt.host, mqtt.port, ssl=tls, version=MQTTv50)
-        self._periodic_tasks = [
-            asyncio.create_task(self._check_offline_periodically()),
-            asyncio.create_task(self._escalate_periodically()),
-            asyncio.create_task(self._prune_dead_letters_periodically()),
-        ]
+        for name, periodic in (
+            ("offline_check", self._check_offline_periodically),
+            ("escalation", self._escalate_periodically),
+            ("dead_letter_retention", self._prune_dead_letters_periodically),
+        ):
+            self.metrics.task_restarts.labels(name)  # exposed at 0 from the start
+            self._supervisor.start(name, periodic)
 
     async def stop(self) -> None:
         """Commit what is pending (so its PUBACKs go out), then disconnect."""
         self._stopping.set()
-        if self._periodic_tasks:
+        periodic = self._supervisor.tasks
+        if periodic:
             # A check waiting on an unreachable database is not waited out.
-            _done, pending = await asyncio.wait(self._periodic_tasks, timeout=PERIODIC_STOP_S)
+            _done, pending = await asyncio.wait(periodic, timeout=PERIODIC_STOP_S)
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*self._periodic_tasks, return_exceptions=True)
+            await asyncio.gather(*periodic, return_exceptions=True)
         await self._batcher.stop()
         await self._client.disconnect()
+
+    def readiness(self) -> Readiness:
+        """Ready while connected to the broker, storing batches and with every periodic check
+        running; otherwise the reasons (the ops endpoint's /readyz)."""
+        problems = {f"task {name}": why for name, why in self._supervisor.problems().items()}
+        if not self.connected.is_set():
+            problems["broker"] = "not connected"
+        batcher_problem = self._batcher.problem()
+        if batcher_problem is not None:
+            problems["batcher"] = batcher_problem
+        return Readiness(self.connected.is_set(), problems)
+
+    def _on_task_restart(self, name: str) -> None:
+        self.metrics.task_restarts.labels(name).inc()
+
+    def _on_write_failed(self, error: Exception) -> None:
+        self.metrics.storage_errors.inc()
 
     def _on_connect(self, client: gmqtt.Client, flags: int, rc: int, properties: Any) -> None:
         # Subscribing on every (re)connect is harmless with a persistent session and needed

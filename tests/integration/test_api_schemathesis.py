@@ -214,6 +214,16 @@ EDGE_CASES: list[tuple[str, dict[str, Any], int]] = [
     ("POST /health/upload", {"body": {**UPLOAD, "audio": b""}}, 400),
     ("POST /health/upload", {"body": {**UPLOAD, "temperature": 99.0}}, 400),
     ("POST /health/upload", {"body": {**UPLOAD, "notes": "calm"}}, 201),
+    ("POST /alerts/read", {"body": {"alert_ids": [2**64]}}, 422),
+    ("POST /alerts/read", {"body": {"alert_ids": [TOO_BIG - 1]}}, 200),
+    (
+        "PUT /devices/{device_id}/settings",
+        {
+            "path_parameters": {"device_id": "dev-1"},
+            "body": {"nursery": {"offline_grace_s": 1e300}},
+        },
+        422,
+    ),
 ]
 
 

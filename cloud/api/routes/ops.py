@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from cloud.api.deps import ServicesDep
+from cloud.collector import Collector
 
 router = APIRouter(tags=["operations"])
 
@@ -16,16 +17,27 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Readiness: the database answers",
-    responses={503: {"description": "The database is unreachable"}},
+    summary="Readiness: the database answers (and the embedded collector is ready)",
+    responses={
+        503: {
+            "description": "The database is unreachable, or the collector running in this "
+            "process (`nursery-cloud serve`) is not ready; `collector_problems` says why"
+        }
+    },
 )
-async def readyz(services: ServicesDep, response: Response) -> dict[str, object]:
+async def readyz(services: ServicesDep, request: Request, response: Response) -> dict[str, object]:
     database_ok = await services.storage.ping()
-    if not database_ok:
-        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return {
-        "status": "ready" if database_ok else "unavailable",
+    answer: dict[str, object] = {
         "database": database_ok,
         "cry_detection": services.analyzer.ready,
         "websocket_clients": services.broadcaster.connected_clients(),
     }
+    ready = database_ok
+    collector: Collector | None = getattr(request.app.state, "embedded_collector", None)
+    if collector is not None:
+        readiness = collector.readiness()
+        answer["collector_problems"] = readiness.problems
+        ready = ready and readiness.ready
+    if not ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return {"status": "ready" if ready else "unavailable", **answer}
