@@ -103,6 +103,19 @@ def _run_api(host: str, port: int, with_collector: bool = False) -> int:
 
     settings = ApiSettings.from_env(os.environ)
     collector = CollectorSettings.from_env(os.environ) if with_collector else None
+    if (
+        collector is not None
+        and settings.mqtt is not None
+        and collector.mqtt.username == settings.mqtt.username
+    ):
+        # The broker names a connection after its account: the API's publisher and the
+        # collector would take the one connection from each other, over and over.
+        raise ConfigError(
+            "NURSERY_COLLECTOR_MQTT_USERNAME (with NURSERY_COLLECTOR_MQTT_PASSWORD) must name a "
+            f"broker account other than MQTT_USERNAME ({settings.mqtt.username}) for `serve`: "
+            "the broker allows one connection per account (e.g. svc.server and "
+            "svc.server.collector, docs/operations.md)"
+        )
     # access_log off: it would print query strings, and the WebSocket token travels in one;
     # RequestLogMiddleware logs every request without them.
     uvicorn.run(
