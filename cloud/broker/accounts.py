@@ -55,9 +55,11 @@ class MosquittoAccounts:
         _check_username(username)
         entry = f"{username}:{hash_password(password)}"
         with self._locked():
-            lines = [line for line in self._read() if _user_of(line) != username]
-            self._write([*lines, entry])
-            self._write_acl()
+            lines = [*(line for line in self._read() if _user_of(line) != username), entry]
+            # Rendered first: an account the ACL cannot grant is refused before it is written.
+            acl = self._render_acl(lines)
+            self._write(lines)
+            self._write_acl(acl)
         if reload:
             self.reload()
         logger.info("broker account %s set", username)
@@ -70,9 +72,10 @@ class MosquittoAccounts:
         with self._locked():
             lines = self._read()
             kept = [line for line in lines if _user_of(line) != username]
+            acl = self._render_acl(kept)
             if len(kept) != len(lines):
                 self._write(kept)
-            self._write_acl()
+            self._write_acl(acl)
         if reload:
             self.reload()
         logger.info("broker account %s removed", username)
@@ -105,14 +108,10 @@ class MosquittoAccounts:
         except FileNotFoundError:
             return []
 
-    def write_acl(self) -> None:
-        """Rewrite the ACL file from the template and the accounts (no reload)."""
-        with self._locked():
-            self._write_acl()
-
-    def _write_acl(self) -> None:
+    def _render_acl(self, lines: list[str]) -> str | None:
+        """The ACL for the accounts in ``lines``; None without a template configured."""
         if self.acl_template is None or self.acl_file is None:
-            return
+            return None
         try:
             template = self.acl_template.read_text()
         except OSError as exc:
@@ -120,10 +119,13 @@ class MosquittoAccounts:
                 f"cannot read the ACL template {self.acl_template}: {exc.strerror}"
             ) from exc
         try:
-            text = render_acl(template, self.usernames())
+            return render_acl(template, [user for line in lines if (user := _user_of(line))])
         except AclTemplateError as exc:
             raise BrokerAccountsError(str(exc)) from exc
-        _replace_file(self.acl_file, text, self.password_file)
+
+    def _write_acl(self, text: str | None) -> None:
+        if text is not None and self.acl_file is not None:
+            _replace_file(self.acl_file, text, self.password_file)
 
     def _write(self, lines: list[str]) -> None:
         _replace_file(self.password_file, "".join(f"{line}\n" for line in lines), None)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cloud.claims import DEFAULT_CLAIM_TTL, generate_claim_code, hash_claim_code
+from cloud.cli import broker as broker_cli
 from cloud.cli import operator as operator_cli
 from cloud.config import ApiSettings, CollectorSettings, ConfigError
 from cloud.demo.processes import DemoError
@@ -210,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     operator_cli.register_device_commands(device_commands)
     operator_cli.register_user_commands(commands)
-    operator_cli.register_broker_commands(commands)
+    broker_cli.register_broker_commands(commands)
     operator_cli.register_certs_command(commands)
     return parser
 
@@ -240,12 +241,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "user":
             return asyncio.run(operator_cli.run_user_command(args))
         if args.command == "broker":
-            return operator_cli.broker_passwd(
-                args.username, args.password_stdin, args.generate, args.reload
-            )
+            return broker_cli.run_broker_command(args, operator_cli.read_new_password)
         if args.command == "certs":
             return operator_cli.make_certificates(args.out, args.broker_name, args.device)
-    except (ConfigError, ContractError, DemoError, operator_cli.OperatorError) as exc:
+    except (
+        ConfigError,
+        ContractError,
+        DemoError,
+        operator_cli.OperatorError,
+        broker_cli.BrokerCommandError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:
