@@ -29,7 +29,7 @@ from tests.harness.services import BrokerAccount, create_instance_account
 pytestmark = pytest.mark.slow
 
 # What docs/operations.md promises: a crash loses at most this many seconds of messages.
-# (``autosave_interval 1`` saves every 2 s: Mosquitto 2.0 saves once the last save is *more*
+# (``autosave_interval 1`` saves every 1-2 s: Mosquitto 2.0 saves once the last save is *more*
 # than the interval old, counted in whole seconds - measured in the broker's log.)
 SAVE_WINDOW_S = 2.0
 # The save itself and the broker's loop: a margin, so that a save surely ended.
