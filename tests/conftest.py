@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -67,9 +68,12 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBro
         broker.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def collector_account(mosquitto: MosquittoBroker) -> BrokerAccount:
-    return create_account(mosquitto, "svc.collector")
+    """An account with the collector's grants, fresh for each test: the broker keys a session
+    by account (use_username_as_clientid), so a shared one would carry one test's persistent
+    subscriptions, and what they queued, into the next."""
+    return create_instance_account(mosquitto, "collector", uuid.uuid4().hex[:8])
 
 
 @pytest.fixture(scope="session")
