@@ -67,12 +67,13 @@ async def test_broker_kill_9_keeps_messages_queued_for_an_offline_collector(
         broker.start()
     except ServiceUnavailableError as exc:
         pytest.fail(str(exc), pytrace=False)
+    collectors: list[CollectorProcess] = []
     try:
         account = create_instance_account(broker, "collector", "crash")
         device_id, device = await register_device(database_url, broker)
         # The collector's persistent session exists, then the collector goes away.
-        collector = _start_collector(broker, account, database_url, tmp_path / "first.log")
-        collector.process.stop(signal.SIGTERM)
+        collectors.append(_start_collector(broker, account, database_url, tmp_path / "1.log"))
+        collectors[0].process.stop(signal.SIGTERM)
 
         total = 500
         publisher = DevicePublisher(broker, device, device_id)
@@ -82,11 +83,13 @@ async def test_broker_kill_9_keeps_messages_queued_for_an_offline_collector(
 
         broker.kill()
         broker.start()
-        _start_collector(broker, account, database_url, tmp_path / "second.log")
+        collectors.append(_start_collector(broker, account, database_url, tmp_path / "2.log"))
         stored = await wait_for_all(database_url, device_id, total, timeout_s=20.0)
         assert stored == list(range(total)), (
             f"{total} messages acknowledged {SAVE_WINDOW_S + MARGIN_S:.0f} s before "
             f"the crash, {len(set(stored))} stored after it"
         )
     finally:
+        for collector in collectors:
+            collector.process.stop()
         broker.stop()
