@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # The example secret from the app documentation; refused outside development.
@@ -149,8 +149,12 @@ class MqttSettings:
 @dataclass(frozen=True, slots=True)
 class CollectorSettings:
     database_url: str = field(repr=False)
+    # The broker names every connection after its account (use_username_as_clientid), so the
+    # account is what keys this collector's persistent session (and what it queued meanwhile):
+    # one account per collector instance, and under `serve` one other than the API's.
     mqtt: MqttSettings
-    # Stable: the broker keeps this collector's persistent session (and queued messages) by it.
+    # Sent to the broker, which replaces it with the account's name; kept for brokers without
+    # use_username_as_clientid and for the logs.
     client_id: str = "nursery-collector-1"
     # None: a plain subscription, which a persistent session keeps across broker restarts.
     # A group name: a shared subscription ($share/<group>/...) so several collectors split the
@@ -183,7 +187,7 @@ class CollectorSettings:
     def from_env(cls, env: Mapping[str, str]) -> CollectorSettings:
         return cls(
             database_url=_require(env, "DATABASE_URL"),
-            mqtt=MqttSettings.from_env(env),
+            mqtt=_collector_mqtt(env),
             client_id=env.get("NURSERY_COLLECTOR_CLIENT_ID", "nursery-collector-1"),
             share_group=env.get("NURSERY_COLLECTOR_SHARE_GROUP", "").strip() or None,
             session_expiry_s=_int(env, "NURSERY_COLLECTOR_SESSION_EXPIRY_S", 3600, 0, 2**32 - 1),
@@ -207,6 +211,22 @@ class CollectorSettings:
                 env, "NURSERY_DEAD_LETTER_MAX_ROWS", 100_000, 100, 100_000_000
             ),
         )
+
+
+def _collector_mqtt(env: Mapping[str, str]) -> MqttSettings:
+    """MQTT_* - with the collector's own account when NURSERY_COLLECTOR_MQTT_USERNAME is set
+    (``nursery-cloud serve``, where the API's publisher holds MQTT_USERNAME's connection)."""
+    mqtt = MqttSettings.from_env(env)
+    username = env.get("NURSERY_COLLECTOR_MQTT_USERNAME", "").strip()
+    if not username:
+        return mqtt
+    password = env.get("NURSERY_COLLECTOR_MQTT_PASSWORD") or None
+    if password is None:
+        raise ConfigError(
+            "NURSERY_COLLECTOR_MQTT_PASSWORD is required when NURSERY_COLLECTOR_MQTT_USERNAME "
+            "is set"
+        )
+    return replace(mqtt, username=username, password=password)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from tests.harness.network import free_port
 from tests.harness.postgres import fresh_database
 from tests.harness.processes import ManagedProcess, console_script
 from tests.harness.reporting import RealServiceReport
-from tests.harness.services import BrokerAccount, create_account
+from tests.harness.services import BrokerAccount, create_account, create_instance_account
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _report = RealServiceReport()
@@ -67,9 +68,12 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBro
         broker.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def collector_account(mosquitto: MosquittoBroker) -> BrokerAccount:
-    return create_account(mosquitto, "svc.collector")
+    """An account with the collector's grants, fresh for each test: the broker keys a session
+    by account (use_username_as_clientid), so a shared one would carry one test's persistent
+    subscriptions, and what they queued, into the next."""
+    return create_instance_account(mosquitto, "collector", uuid.uuid4().hex[:8])
 
 
 @pytest.fixture(scope="session")
@@ -97,11 +101,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def start_collector(
-    mosquitto: MosquittoBroker, collector_account: BrokerAccount, tmp_path: Path
+    mosquitto: MosquittoBroker, tmp_path: Path
 ) -> Iterator[Callable[..., CollectorProcess]]:
     started: list[CollectorProcess] = []
+    # The broker keys a session by account (use_username_as_clientid): one account per
+    # collector instance, the same one again when a test restarts "the same" collector.
+    accounts: dict[str, BrokerAccount] = {}
 
     def start(database_url: str, client_id: str, share_group: str) -> CollectorProcess:
+        if client_id not in accounts:
+            accounts[client_id] = create_instance_account(mosquitto, "collector", client_id)
+        account = accounts[client_id]
         port = free_port()
         process = ManagedProcess(
             [console_script("nursery-cloud"), "collector"],
@@ -109,8 +119,8 @@ def start_collector(
                 "DATABASE_URL": database_url,
                 "MQTT_HOST": mosquitto.host,
                 "MQTT_PORT": str(mosquitto.port),
-                "MQTT_USERNAME": collector_account.username,
-                "MQTT_PASSWORD": collector_account.password,
+                "MQTT_USERNAME": account.username,
+                "MQTT_PASSWORD": account.password,
                 "NURSERY_COLLECTOR_CLIENT_ID": client_id,
                 "NURSERY_COLLECTOR_SHARE_GROUP": share_group,
                 "NURSERY_COLLECTOR_HTTP_PORT": str(port),

@@ -37,7 +37,8 @@ CONNECT_RETRY_S = 5.0
 class DesiredConfigPublisher:
     def __init__(self, settings: MqttSettings) -> None:
         self._settings = settings
-        # One client id per API process: several processes must not take over each other.
+        # The broker replaces it with the account's name (use_username_as_clientid): several API
+        # processes need an account each (docs/operations.md, "Scaling out").
         client_id = f"nursery-api-{socket.gethostname()}-{os.getpid()}"[:64]
         self._client = gmqtt.Client(client_id)
         self._client.on_connect = self._on_connect

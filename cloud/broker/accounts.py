@@ -10,6 +10,9 @@ Several API processes may provision at once: every change holds an exclusive ``f
 lock file beside the password file, rewrites the file to a temporary one and renames it into
 place, so the broker never reads half a file and no change overwrites another. Lines we do not
 manage (service accounts, comments) are kept as they are.
+
+With an ACL template configured, every change also rewrites the broker's ACL file: an instance
+account ``svc.<role>.<instance>`` gets a copy of its role's grants (``cloud.broker.acl``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cloud.broker.acl import AclTemplateError, render_acl
 from cloud.broker.passwords import hash_password
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,10 @@ class MosquittoAccounts:
     password_file: Path
     # Mosquitto's ``pid_file``: whom to send SIGHUP.
     pid_file: Path
+    # Both or neither: the ACL with the roles' blocks (``mosquitto/acl``) and the ACL file the
+    # broker reads, rewritten from it with a block per instance account on every change.
+    acl_template: Path | None = None
+    acl_file: Path | None = None
 
     def set_password(self, username: str, password: str, *, reload: bool = True) -> None:
         """Add the account, or replace its password, and make the broker use it now (unless
@@ -47,8 +55,11 @@ class MosquittoAccounts:
         _check_username(username)
         entry = f"{username}:{hash_password(password)}"
         with self._locked():
-            lines = [line for line in self._read() if _user_of(line) != username]
-            self._write([*lines, entry])
+            lines = [*(line for line in self._read() if _user_of(line) != username), entry]
+            # Rendered first: an account the ACL cannot grant is refused before it is written.
+            acl = self._render_acl(lines)
+            self._write(lines)
+            self._write_acl(acl)
         if reload:
             self.reload()
         logger.info("broker account %s set", username)
@@ -61,8 +72,10 @@ class MosquittoAccounts:
         with self._locked():
             lines = self._read()
             kept = [line for line in lines if _user_of(line) != username]
+            acl = self._render_acl(kept)
             if len(kept) != len(lines):
                 self._write(kept)
+            self._write_acl(acl)
         if reload:
             self.reload()
         logger.info("broker account %s removed", username)
@@ -95,26 +108,27 @@ class MosquittoAccounts:
         except FileNotFoundError:
             return []
 
-    def _write(self, lines: list[str]) -> None:
-        directory = self.password_file.parent
-        descriptor, temporary = tempfile.mkstemp(prefix=".passwd-", dir=directory)
+    def _render_acl(self, lines: list[str]) -> str | None:
+        """The ACL for the accounts in ``lines``; None without a template configured."""
+        if self.acl_template is None or self.acl_file is None:
+            return None
         try:
-            # mkstemp creates the file 0600: hashes are not for other users to read. An existing
-            # file keeps its owner and its owner/group access (the broker's user must still read
-            # it when an operator runs this with sudo) - never access for everyone else.
-            with contextlib.suppress(FileNotFoundError):
-                current = os.stat(self.password_file)
-                os.fchmod(descriptor, stat.S_IMODE(current.st_mode) & 0o660)
-                with contextlib.suppress(PermissionError):
-                    os.fchown(descriptor, current.st_uid, current.st_gid)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write("".join(f"{line}\n" for line in lines))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.password_file)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+            template = self.acl_template.read_text()
+        except OSError as exc:
+            raise BrokerAccountsError(
+                f"cannot read the ACL template {self.acl_template}: {exc.strerror}"
+            ) from exc
+        try:
+            return render_acl(template, [user for line in lines if (user := _user_of(line))])
+        except AclTemplateError as exc:
+            raise BrokerAccountsError(str(exc)) from exc
+
+    def _write_acl(self, text: str | None) -> None:
+        if text is not None and self.acl_file is not None:
+            _replace_file(self.acl_file, text, self.password_file)
+
+    def _write(self, lines: list[str]) -> None:
+        _replace_file(self.password_file, "".join(f"{line}\n" for line in lines), None)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -129,6 +143,35 @@ class MosquittoAccounts:
         with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+
+
+def _replace_file(path: Path, text: str, like: Path | None) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file renamed into place), keeping the
+    owner and mode of ``path``, or of ``like`` when ``path`` does not exist yet."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        # mkstemp creates the file 0600: hashes are not for other users to read. An existing
+        # file keeps its owner and its owner/group access (the broker's user must still read
+        # it when an operator runs this with sudo) - never access for everyone else.
+        for model in (path, like):
+            if model is None:
+                continue
+            try:
+                current = os.stat(model)
+            except FileNotFoundError:
+                continue
+            os.fchmod(descriptor, stat.S_IMODE(current.st_mode) & 0o660)
+            with contextlib.suppress(PermissionError):
+                os.fchown(descriptor, current.st_uid, current.st_gid)
+            break
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _user_of(line: str) -> str | None:

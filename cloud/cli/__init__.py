@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cloud.claims import DEFAULT_CLAIM_TTL, generate_claim_code, hash_claim_code
+from cloud.cli import broker as broker_cli
 from cloud.cli import operator as operator_cli
 from cloud.config import ApiSettings, CollectorSettings, ConfigError
 from cloud.demo.processes import DemoError
@@ -103,6 +104,19 @@ def _run_api(host: str, port: int, with_collector: bool = False) -> int:
 
     settings = ApiSettings.from_env(os.environ)
     collector = CollectorSettings.from_env(os.environ) if with_collector else None
+    if (
+        collector is not None
+        and settings.mqtt is not None
+        and collector.mqtt.username == settings.mqtt.username
+    ):
+        # The broker names a connection after its account: the API's publisher and the
+        # collector would take the one connection from each other, over and over.
+        raise ConfigError(
+            "NURSERY_COLLECTOR_MQTT_USERNAME (with NURSERY_COLLECTOR_MQTT_PASSWORD) must name a "
+            f"broker account other than MQTT_USERNAME ({settings.mqtt.username}) for `serve`: "
+            "the broker allows one connection per account (e.g. svc.server and "
+            "svc.server.collector, docs/operations.md)"
+        )
     # access_log off: it would print query strings, and the WebSocket token travels in one;
     # RequestLogMiddleware logs every request without them. log_config=None: uvicorn's own
     # records (it logs the WebSocket handshake with its query string too) go through the root
@@ -205,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     operator_cli.register_device_commands(device_commands)
     operator_cli.register_user_commands(commands)
-    operator_cli.register_broker_commands(commands)
+    broker_cli.register_broker_commands(commands)
     operator_cli.register_certs_command(commands)
     return parser
 
@@ -235,12 +249,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "user":
             return asyncio.run(operator_cli.run_user_command(args))
         if args.command == "broker":
-            return operator_cli.broker_passwd(
-                args.username, args.password_stdin, args.generate, args.reload
-            )
+            return broker_cli.run_broker_command(args, operator_cli.read_new_password)
         if args.command == "certs":
             return operator_cli.make_certificates(args.out, args.broker_name, args.device)
-    except (ConfigError, ContractError, DemoError, operator_cli.OperatorError) as exc:
+    except (
+        ConfigError,
+        ContractError,
+        DemoError,
+        operator_cli.OperatorError,
+        broker_cli.BrokerCommandError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:

@@ -1,7 +1,7 @@
 """The operator's onboarding commands of ``nursery-cloud``: accounts, devices, broker, certs.
 
-``cloud.cli`` owns the parser's top level; this module adds ``user``, ``device add|revoke``,
-``broker passwd`` and ``certs`` to it and runs them.
+``cloud.cli`` owns the parser's top level; this module adds ``user``, ``device add|revoke``
+and ``certs`` to it and runs them (``broker``: ``cloud.cli.broker``).
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ import argparse
 import getpass
 import json
 import os
-import secrets
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cloud.api.security import PasswordHasher
-from cloud.broker.accounts import BrokerAccountsError, MosquittoAccounts
 from cloud.broker.certificates import issue_certificate, load_or_create_authority
 from cloud.config import ConfigError, ProvisioningSettings
 from cloud.provisioning import ProvisioningError, provision_device, revoke_device
@@ -26,7 +24,6 @@ from cloud.storage.records import USER_ROLES, UserRole
 from models.contract import validate_device_id
 
 MIN_PASSWORD_LENGTH = 10
-SERVICE_ACCOUNTS = ("svc.collector", "svc.api")
 
 
 class OperatorError(RuntimeError):
@@ -160,29 +157,6 @@ async def revoke(device_id: str) -> int:
     return 0
 
 
-# --- broker ----------------------------------------------------------------------------------
-
-
-def broker_passwd(username: str, password_stdin: bool, generate: bool, reload: bool) -> int:
-    password_file = os.environ.get("MOSQUITTO_PASSWORD_FILE", "").strip()
-    if not password_file:
-        raise ConfigError("MOSQUITTO_PASSWORD_FILE is required but not set")
-    pid_file = os.environ.get("MOSQUITTO_PID_FILE", "").strip() or "/run/mosquitto/mosquitto.pid"
-    if generate:
-        password = secrets.token_urlsafe(24)
-    else:
-        password = read_new_password(password_stdin, f"broker password for {username}")
-    accounts = MosquittoAccounts(Path(password_file), Path(pid_file))
-    try:
-        accounts.set_password(username, password, reload=reload)
-    except BrokerAccountsError as exc:
-        raise OperatorError(str(exc)) from None
-    print(f"broker account {username} set in {password_file}")
-    if generate:
-        print(f"password: {password}   (shown once)")
-    return 0
-
-
 # --- certs -----------------------------------------------------------------------------------
 
 
@@ -244,27 +218,6 @@ def register_device_commands(device_commands: Any) -> None:
         help="remove a device's broker access now (its connection is dropped)",
     )
     revoke_parser.add_argument("device_id")
-
-
-def register_broker_commands(commands: Any) -> None:
-    broker = commands.add_parser("broker", help="manage broker accounts of the services")
-    actions = broker.add_subparsers(dest="broker_command", required=True, metavar="ACTION")
-    passwd = actions.add_parser(
-        "passwd",
-        help="set a service account's broker password (svc.collector, svc.api)",
-        epilog="example: MOSQUITTO_PASSWORD_FILE=/srv/mosquitto/passwd "
-        "nursery-cloud broker passwd svc.collector --generate --no-reload",
-    )
-    passwd.add_argument("username", choices=SERVICE_ACCOUNTS)
-    source = passwd.add_mutually_exclusive_group()
-    source.add_argument("--password-stdin", action="store_true", help="read it from stdin")
-    source.add_argument("--generate", action="store_true", help="generate and print one")
-    passwd.add_argument(
-        "--no-reload",
-        dest="reload",
-        action="store_false",
-        help="only write the file (the broker is not running yet)",
-    )
 
 
 def register_certs_command(commands: Any) -> None:

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cloud.broker.acl import render_acl
 from cloud.demo.processes import DemoError
 
 ACL_FILE = Path(__file__).resolve().parents[2] / "mosquitto" / "acl"
@@ -34,6 +35,9 @@ def write_broker_config(state_dir: Path, port: int, accounts: dict[str, str]) ->
             check=True,
             capture_output=True,
         )
+    # As in production: the ACL template plus a block per service instance account.
+    acl_file = broker_dir / "acl"
+    acl_file.write_text(render_acl(ACL_FILE.read_text(), list(accounts)))
     config = broker_dir / "mosquitto.conf"
     config.write_text(
         "\n".join(
@@ -44,10 +48,14 @@ def write_broker_config(state_dir: Path, port: int, accounts: dict[str, str]) ->
                 f"user {getpass.getuser()}",
                 "allow_anonymous false",
                 f"password_file {password_file}",
-                f"acl_file {ACL_FILE}",
+                f"acl_file {acl_file}",
+                "max_packet_size 65536",  # as mosquitto/mosquitto.conf
                 f"listener {port} 127.0.0.1",
+                # After the listener line: Mosquitto 2.0 applies it per listener.
+                "use_username_as_clientid true",
                 "persistence true",
                 f"persistence_location {broker_dir / 'data'}/",
+                "autosave_interval 1",
                 "max_queued_messages 100000",
                 "max_inflight_messages 12000",  # as mosquitto/mosquitto.conf
                 "log_dest stderr",

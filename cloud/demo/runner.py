@@ -39,6 +39,8 @@ from cloud.demo.state import (
 PROGRESS_INTERVAL_S = 5.0
 AUDIO_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "audio"
 SERVER_ACCOUNT = "svc.server"
+# The broker allows one connection per account: the server's embedded collector has its own.
+COLLECTOR_ACCOUNT = "svc.server.collector"
 
 
 def default_devices(audio_dir: Path = AUDIO_DIR) -> list[DemoDevice]:
@@ -112,7 +114,10 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     children: list[Child] = []
     try:
-        accounts = {SERVER_ACCOUNT: keys["server_password"]}
+        accounts = {
+            SERVER_ACCOUNT: keys["server_password"],
+            COLLECTOR_ACCOUNT: keys["collector_password"],
+        }
         accounts.update({d.device_id: keys[f"device:{d.device_id}"] for d in options.devices})
         broker_argv = write_broker_config(options.state_dir, options.mqtt_port, accounts)
         children.append(broker := Child("mosquitto", broker_argv, {}, log_dir))
@@ -125,6 +130,8 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> int:
             "MQTT_PORT": str(options.mqtt_port),
             "MQTT_USERNAME": SERVER_ACCOUNT,
             "MQTT_PASSWORD": keys["server_password"],
+            "NURSERY_COLLECTOR_MQTT_USERNAME": COLLECTOR_ACCOUNT,
+            "NURSERY_COLLECTOR_MQTT_PASSWORD": keys["collector_password"],
             "NURSERY_COLLECTOR_CLIENT_ID": "nursery-demo-collector",
         }
         server_argv = [sys.executable, "-m", "cloud.cli", "serve", "--port", str(options.api_port)]

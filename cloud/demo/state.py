@@ -35,7 +35,12 @@ def load_secrets(state_dir: Path, device_ids: list[str]) -> dict[str, str]:
     """Random secrets made on the first start and reused after, readable only by the user."""
     path = state_dir / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    wanted = ["jwt_secret", "server_password", *(f"device:{d}" for d in device_ids)]
+    wanted = [
+        "jwt_secret",
+        "server_password",
+        "collector_password",
+        *(f"device:{d}" for d in device_ids),
+    ]
     missing = [key for key in wanted if key not in stored]
     if missing:
         for key in missing:

@@ -45,6 +45,7 @@ from tests.harness.network import free_port
 from tests.harness.postgres import fresh_database
 from tests.harness.processes import ManagedProcess, console_script
 
+BASELINE_ACCOUNT = "svc.collector.baseline"
 ALARM_DEVICE = "bench-alarm"
 OWNER = "bench-owner@example.com"
 PASSWORD = "benchPassword123"
@@ -92,7 +93,14 @@ def services(stack: ExitStack, load_devices: int) -> Iterator[Services]:
     collector_password = secrets.token_urlsafe(16)
     devices = {f"bench-load-{i:03d}": secrets.token_urlsafe(16) for i in range(load_devices)}
     broker.add_users(
-        {"svc.collector": collector_password, ALARM_DEVICE: "alarm-password", **devices}
+        # The baseline subscriber is a connection of its own: an instance account (the broker
+        # ties client ids to accounts).
+        {
+            "svc.collector": collector_password,
+            BASELINE_ACCOUNT: collector_password,
+            ALARM_DEVICE: "alarm-password",
+            **devices,
+        }
     )
     database_url = stack.enter_context(fresh_database())
     asyncio.run(prepare(database_url, list(devices)))
@@ -126,7 +134,7 @@ class BaselineSubscriber:
             callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-baseline",
             protocol=mqtt.MQTTv5,
         )  # fmt: skip
-        self._client.username_pw_set("svc.collector", env.collector_password)
+        self._client.username_pw_set(BASELINE_ACCOUNT, env.collector_password)
         self._client.on_message = self._on_message
         self._client.connect(env.broker.host, env.broker.port)
         self._client.subscribe(topic_for(ALARM_DEVICE, MessageKind.EVENT), qos=1)

@@ -57,7 +57,7 @@ from tests.benchmarks.ingest_scaleout import (
     scaleout_client_ids,
 )
 from tests.benchmarks.machine_cpu import MachineCpu, cores_counted
-from tests.harness.mosquitto import MosquittoBroker
+from tests.harness.mosquitto import MosquittoBroker, production_autosave
 from tests.harness.postgres import fresh_database
 
 
@@ -202,14 +202,16 @@ class Environment:
     urls: dict[str, str]
 
 
-def environment(stack: ExitStack, device_count: int) -> Iterator[Environment]:
+def environment(
+    stack: ExitStack, device_count: int, client_ids: list[str], autosave: list[str] | None
+) -> Iterator[Environment]:
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-    broker = MosquittoBroker(workdir)
+    broker = MosquittoBroker(workdir, autosave)
     broker.start()
     stack.callback(broker.stop)
     password = secrets.token_urlsafe(16)
-    broker.add_user("svc.collector", password)
     login = BrokerLogin(broker.host, broker.port, "svc.collector", password)
+    broker.add_users({login.username_for(client_id): password for client_id in client_ids})
     devices = {f"bench-{i:04d}": secrets.token_urlsafe(16) for i in range(device_count)}
     broker.add_users(devices)
     urls = {
@@ -235,9 +237,20 @@ def main() -> None:
         "--processes", type=int, default=2, help="collectors in the scale-out row (default 2)"
     )
     parser.add_argument("--latency-seconds", type=float, default=15.0, help="live phase length")
+    parser.add_argument(
+        "--autosave",
+        help="broker autosave setting instead of mosquitto.conf's, e.g. 'autosave_interval 1' "
+        "or 'autosave_on_changes true;autosave_interval 1000'",
+    )
     args = parser.parse_args()
+    autosave = args.autosave.split(";") if args.autosave else None
+    client_ids = [
+        "bench-ours", "bench-naive", "bench-bare", "bench-live",
+        *scaleout_client_ids(args.processes), *scaleout_client_ids(args.processes, "bench-live-scale"),
+    ]  # fmt: skip
+    print(f"broker autosave: {'; '.join(autosave or production_autosave())}")
     with ExitStack() as stack:
-        env = next(environment(stack, args.devices))
+        env = next(environment(stack, args.devices, client_ids, autosave))
         ids = list(env.devices)
         for url in env.urls.values():
             asyncio.run(prepare_database(url, ids))

@@ -32,6 +32,11 @@ class BrokerLogin:
     username: str
     password: str
 
+    def username_for(self, client_id: str) -> str:
+        """The broker ties client ids to accounts (use_username_as_clientid): each consumer's
+        session is its own instance account ``svc.collector.<client_id>``, same password."""
+        return f"{self.username}.{client_id}"
+
 
 def device_ids(prefix: str, count: int) -> list[str]:
     return [f"{prefix}-{index:04d}" for index in range(count)]
@@ -100,7 +105,7 @@ async def create_session(login: BrokerLogin, client_id: str, group: str) -> None
     """Create a persistent session with the shared subscription, then leave: the broker queues
     everything published meanwhile for this client."""
     client = gmqtt.Client(client_id, clean_session=False, session_expiry_interval=SESSION_EXPIRY_S)
-    client.set_auth_credentials(login.username, login.password)
+    client.set_auth_credentials(login.username_for(client_id), login.password)
     await client.connect(login.host, login.port, version=MQTTv50)
     client.subscribe(gmqtt.Subscription(subscription_filter(MessageKind.TELEMETRY, group), qos=1))
     await asyncio.sleep(0.5)
@@ -111,7 +116,7 @@ async def end_session(login: BrokerLogin, client_id: str) -> None:
     """Discard a drained consumer's persistent session, so that later phases do not pay for the
     broker queueing their traffic to a client that will never come back."""
     client = gmqtt.Client(client_id, clean_session=True, session_expiry_interval=0)
-    client.set_auth_credentials(login.username, login.password)
+    client.set_auth_credentials(login.username_for(client_id), login.password)
     await client.connect(login.host, login.port, version=MQTTv50)
     await client.disconnect()
 
@@ -142,7 +147,7 @@ async def drain(
         return 0
 
     client.on_message = on_message
-    client.set_auth_credentials(login.username, login.password)
+    client.set_auth_credentials(login.username_for(client_id), login.password)
     started = time.monotonic()
     await client.connect(login.host, login.port, version=MQTTv50)
     deadline = started + timeout_s

@@ -30,7 +30,7 @@ PROGRESS_INTERVAL_S = 0.005
 def collector_settings(
     url: str, login: BrokerLogin, client_id: str, group: str
 ) -> CollectorSettings:
-    mqtt = MqttSettings(login.host, login.port, login.username, login.password)
+    mqtt = MqttSettings(login.host, login.port, login.username_for(client_id), login.password)
     return CollectorSettings(url, mqtt, client_id=client_id, share_group=group, http_port=0)
 
 

@@ -28,7 +28,7 @@ from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import ProbeClient
 from tests.harness.network import free_port
 from tests.harness.processes import ManagedProcess, console_script
-from tests.harness.services import BrokerAccount, create_account
+from tests.harness.services import BrokerAccount, create_account, create_instance_account
 from tests.harness.waiting import wait_until_async
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
@@ -37,11 +37,11 @@ PASSWORD = "testPassword123"
 
 
 @pytest.fixture
-def two_apis(
-    database_url: str, mosquitto: MosquittoBroker, api_account: BrokerAccount, tmp_path: Path
-) -> Iterator[list[str]]:
+def two_apis(database_url: str, mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[list[str]]:
     processes, urls = [], []
     for index in range(2):
+        # The broker allows one connection per account: an API process per instance account.
+        account = create_instance_account(mosquitto, "api", f"{index}-{uuid.uuid4().hex[:8]}")
         port = free_port()
         processes.append(
             ManagedProcess(
@@ -52,8 +52,8 @@ def two_apis(
                     "NURSERY_UPLOAD_DIR": str(tmp_path / "uploads"),
                     "MQTT_HOST": mosquitto.host,
                     "MQTT_PORT": str(mosquitto.port),
-                    "MQTT_USERNAME": api_account.username,
-                    "MQTT_PASSWORD": api_account.password,
+                    "MQTT_USERNAME": account.username,
+                    "MQTT_PASSWORD": account.password,
                 },
                 tmp_path / f"api-{index}.log",
             )

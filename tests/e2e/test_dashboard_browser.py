@@ -30,7 +30,7 @@ from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import ProbeClient
 from tests.harness.network import free_port
 from tests.harness.processes import ManagedProcess, console_script
-from tests.harness.services import BrokerAccount, create_account
+from tests.harness.services import BrokerAccount, create_account, create_instance_account
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "dashboard"
@@ -83,6 +83,9 @@ class Server:
 def new_server(
     database_url: str, mosquitto: MosquittoBroker, account: BrokerAccount, workdir: Path
 ) -> Server:
+    # The broker allows one connection per account: the embedded collector has its own, an
+    # instance of the same svc.server role (one per server, as several run at once).
+    collector = create_instance_account(mosquitto, "server", f"collector-{uuid.uuid4().hex[:8]}")
     env = {
         "DATABASE_URL": database_url,
         "JWT_SECRET": SECRET,
@@ -91,6 +94,8 @@ def new_server(
         "MQTT_PORT": str(mosquitto.port),
         "MQTT_USERNAME": account.username,
         "MQTT_PASSWORD": account.password,
+        "NURSERY_COLLECTOR_MQTT_USERNAME": collector.username,
+        "NURSERY_COLLECTOR_MQTT_PASSWORD": collector.password,
         # Its own persistent session, so no other test's collector shares its messages.
         "NURSERY_COLLECTOR_CLIENT_ID": f"dashboard-e2e-{uuid.uuid4().hex[:8]}",
         "NURSERY_COLLECTOR_SHARE_GROUP": "",
@@ -545,7 +550,9 @@ def test_the_page_reconnects_by_itself_after_a_server_restart(
     phone: Page,
     tmp_path: Path,
 ) -> None:
-    own = new_server(database_url, mosquitto, server_account, tmp_path)
+    # A second server at once: its API publisher needs an account of its own too.
+    own_account = create_instance_account(mosquitto, "server", f"api-{uuid.uuid4().hex[:8]}")
+    own = new_server(database_url, mosquitto, own_account, tmp_path)
     own.start()
     try:
         register_through_the_page(phone, own.url, "Dana", new_email("dana"))

@@ -1,7 +1,10 @@
 """A private Mosquitto broker started from the project's ``mosquitto/test.conf``.
 
 Authentication and the ACL are the project's own (``mosquitto/acl``); users are added with
-``mosquitto_passwd`` and picked up with a SIGHUP, as an operator would.
+``mosquitto_passwd`` and picked up with a SIGHUP, as an operator would. As in production the ACL
+file the broker reads is rendered from ``mosquitto/acl`` with a block per service instance
+account (``svc.<role>.<instance>``, ``cloud.broker.acl``), and the autosave setting is
+production's (``mosquitto/mosquitto.conf``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from cloud.broker.acl import render_acl
 from tests.harness.errors import ServiceUnavailableError
 from tests.harness.network import free_port, wait_for_port
 
@@ -20,6 +24,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO_DIR = REPO_ROOT / "mosquitto"
 INSTALL_HINT = "install it with: apt-get install mosquitto (Debian/Ubuntu)"
 START_TIMEOUT_S = 10.0
+AUTOSAVE_KEYS = ("autosave_interval", "autosave_on_changes")
+
+
+def production_autosave() -> list[str]:
+    """The autosave lines of ``mosquitto/mosquitto.conf``."""
+    lines = (MOSQUITTO_DIR / "mosquitto.conf").read_text().splitlines()
+    return [line for line in lines if line.split(" ", 1)[0] in AUTOSAVE_KEYS]
 
 
 def _require_binary(name: str) -> str:
@@ -34,7 +45,8 @@ def _require_binary(name: str) -> str:
 
 
 class MosquittoBroker:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, autosave: list[str] | None = None) -> None:
+        """``autosave``: config lines replacing production's autosave setting (benchmarks)."""
         self._mosquitto = _require_binary("mosquitto")
         self._passwd = _require_binary("mosquitto_passwd")
         self.workdir = workdir
@@ -42,18 +54,29 @@ class MosquittoBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.password_file = workdir / "passwd"
         self.password_file.touch(mode=0o600)
+        self.acl_file = workdir / "acl"
+        self._write_acl()
         self.config_file = workdir / "mosquitto.conf"
         self.port = free_port()
         self.host = "127.0.0.1"
         self._process: subprocess.Popen[bytes] | None = None
-        self._write_config()
+        self._write_config(autosave)
 
-    def _write_config(self) -> None:
+    def _write_acl(self) -> None:
+        usernames = [
+            line.split(":", 1)[0]
+            for line in self.password_file.read_text().splitlines()
+            if ":" in line
+        ]
+        self.acl_file.write_text(render_acl((MOSQUITTO_DIR / "acl").read_text(), usernames))
+
+    def _write_config(self, autosave: list[str] | None = None) -> None:
         template = (MOSQUITTO_DIR / "test.conf").read_text()
         config = (
             template.replace("@PORT@", str(self.port))
             .replace("@PASSWORD_FILE@", str(self.password_file))
-            .replace("@ACL_FILE@", str(MOSQUITTO_DIR / "acl"))
+            .replace("@ACL_FILE@", str(self.acl_file))
+            .replace("@AUTOSAVE@", "\n".join(autosave or production_autosave()))
             .replace("@DATA_DIR@", str(self.data_dir))
             .replace("@USER@", getpass.getuser())
         )
@@ -93,6 +116,14 @@ class MosquittoBroker:
             self._process.wait()
         self._process = None
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash: the broker saves nothing on the way out."""
+        if self._process is None:
+            return
+        self._process.kill()
+        self._process.wait()
+        self._process = None
+
     def restart(self) -> None:
         self.stop()
         self.start()
@@ -109,6 +140,7 @@ class MosquittoBroker:
                 check=True,
                 capture_output=True,
             )
+        self._write_acl()
         self.reload()
 
     def reload(self) -> None:

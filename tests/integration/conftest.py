@@ -18,7 +18,7 @@ from cloud.config import ApiSettings, CollectorSettings, MqttSettings, Provision
 from cloud.storage import Storage, open_storage
 from tests.harness.api import API_TEST_SECRET, Api
 from tests.harness.mosquitto import MosquittoBroker
-from tests.harness.services import BrokerAccount
+from tests.harness.services import create_instance_account
 
 BACKENDS = ["postgres", "sqlite"]
 
@@ -61,11 +61,12 @@ async def postgres_storage(database_url: str) -> AsyncIterator[Storage]:
 
 @pytest.fixture
 async def collector(
-    storage: Storage,
-    database_url: str,
-    mosquitto: MosquittoBroker,
-    collector_account: BrokerAccount,
+    storage: Storage, database_url: str, mosquitto: MosquittoBroker
 ) -> AsyncIterator[Collector]:
+    # Its own account: the broker keys sessions by account (use_username_as_clientid), and
+    # tests watch the broker as svc.collector alongside it.
+    instance = uuid.uuid4().hex[:8]
+    collector_account = create_instance_account(mosquitto, "collector", instance)
     settings = CollectorSettings(
         database_url=database_url,
         mqtt=MqttSettings(
@@ -74,7 +75,7 @@ async def collector(
             username=collector_account.username,
             password=collector_account.password,
         ),
-        client_id=f"collector-{uuid.uuid4().hex[:8]}",
+        client_id=f"collector-{instance}",
         share_group=f"g{uuid.uuid4().hex[:8]}",
         http_port=0,
     )
@@ -92,10 +93,11 @@ def api(
     request: pytest.FixtureRequest,
     database_url: str,
     mosquitto: MosquittoBroker,
-    api_account: BrokerAccount,
     tmp_path: Path,
 ) -> Iterator[Api]:
     url = database_url if request.param == "postgres" else f"sqlite:///{tmp_path / 'api.db'}"
+    # Its own account, so that tests may probe the broker as svc.api alongside it.
+    api_account = create_instance_account(mosquitto, "api", uuid.uuid4().hex[:8])
     settings = ApiSettings(
         database_url=url,
         jwt_secret=API_TEST_SECRET,

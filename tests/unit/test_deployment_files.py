@@ -246,7 +246,15 @@ def test_the_broker_runs_the_projects_config_and_never_sees_the_ca_key() -> None
     broker = _services()["mosquitto"]
     volumes = broker["volumes"]
     assert "./mosquitto/mosquitto.conf:/mosquitto/config/mosquitto.conf:ro" in volumes
-    assert "./mosquitto/acl:" + _mosquitto_setting("acl_file") + ":ro" in volumes
+    # The ACL the broker reads is rendered by init from the template into the accounts volume.
+    acl_file = _mosquitto_setting("acl_file")
+    assert Path(acl_file).parent == Path(_mosquitto_setting("password_file")).parent
+    init = _services()["init"]
+    assert _environment(init)["MOSQUITTO_ACL_FILE"] == acl_file
+    assert (
+        "./mosquitto/acl:" + _environment(init)["MOSQUITTO_ACL_TEMPLATE"] + ":ro"
+        in (init["volumes"])
+    )
     certificates = {volume["target"]: volume for volume in volumes if isinstance(volume, dict)}
     for key in ("cafile", "certfile", "keyfile"):
         mount = certificates[_mosquitto_setting(key)]
@@ -326,7 +334,13 @@ def test_every_setting_the_processes_read_is_set_by_the_compose_file() -> None:
     assert "DATABASE_URL" in read, "the pattern no longer finds the settings"
     passed = {key for service in _services().values() for key in _environment(service)}
     # The services reach the broker on its plain internal listener: no CA to trust.
-    deliberately_unset = {"MQTT_CA_FILE"}
+    # The embedded collector's own account: only `serve` reads it, and compose runs the
+    # collector and the API as processes of their own.
+    deliberately_unset = {
+        "MQTT_CA_FILE",
+        "NURSERY_COLLECTOR_MQTT_USERNAME",
+        "NURSERY_COLLECTOR_MQTT_PASSWORD",
+    }
     missing = read - passed - deliberately_unset
     assert missing == set(), "add them to docker-compose.yml (from .env) and .env.example"
 
@@ -489,6 +503,8 @@ def _run_init(password_file: Path, secrets: dict[str, str]) -> subprocess.Comple
     env = {
         "PATH": f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}",
         "MOSQUITTO_PASSWORD_FILE": str(password_file),
+        "MOSQUITTO_ACL_TEMPLATE": str(REPO / "mosquitto" / "acl"),
+        "MOSQUITTO_ACL_FILE": str(password_file.with_name("acl")),
         **secrets,
     }
     script = _script(_services()["init"])
@@ -512,13 +528,20 @@ def test_the_init_job_refuses_placeholders_and_writes_the_service_accounts(
     # A later start: a device was provisioned since, and the collector's password was rotated
     # in .env. The device must keep its account.
     old_collector = "svc.collector:" + hash_password("the-old-collector-password")
-    password_file.write_text(f"{old_collector}\nnursery-0001:{hash_password('device-password')}\n")
+    second = "svc.collector.2:" + hash_password("the-second-collector-password")
+    password_file.write_text(
+        f"{old_collector}\n{second}\nnursery-0001:{hash_password('device-password')}\n"
+    )
     chosen = {name: f"{name.lower()}-0123456789" for name in secrets}
     done = _run_init(password_file, chosen)
     assert done.returncode == 0, done.stderr
 
     entries = dict(line.split(":", 1) for line in password_file.read_text().splitlines())
-    assert set(entries) == {"svc.collector", "svc.api", "nursery-0001"}
+    assert set(entries) == {"svc.collector", "svc.collector.2", "svc.api", "nursery-0001"}
+    # The second collector instance has the collector's grants in the ACL the broker reads.
+    assert "user svc.collector.2\ntopic read nursery/v1/+/telemetry" in (
+        password_file.with_name("acl").read_text()
+    )
     assert verify_password(chosen["COLLECTOR_MQTT_PASSWORD"], entries["svc.collector"])
     assert verify_password(chosen["API_MQTT_PASSWORD"], entries["svc.api"])
     assert verify_password("device-password", entries["nursery-0001"])
