@@ -25,14 +25,20 @@ from tests.harness.services import BrokerAccount, create_account
 
 TEST_CONF = Path(__file__).resolve().parents[2] / "mosquitto" / "test.conf"
 # A payload far beyond the contract's 16 KiB, but within what the test broker accepts (a few
-# MB today; less if the broker config sets a smaller message_size_limit).
+# MB; less where the broker config limits the packet or message size).
 BIG_PAYLOAD_BYTES = 3 * 1024 * 1024
+# max_packet_size counts the whole packet: leave room for the topic and the headers.
+PACKET_OVERHEAD_BYTES = 1024
 
 
 def big_payload_bytes() -> int:
-    match = re.search(r"^message_size_limit\s+(\d+)", TEST_CONF.read_text(), re.M)
-    limit = int(match[1]) if match and int(match[1]) > 0 else None
-    return BIG_PAYLOAD_BYTES if limit is None else min(BIG_PAYLOAD_BYTES, limit)
+    config = TEST_CONF.read_text()
+    limits = [BIG_PAYLOAD_BYTES]
+    if (match := re.search(r"^message_size_limit\s+(\d+)", config, re.M)) and int(match[1]):
+        limits.append(int(match[1]))
+    if (match := re.search(r"^max_packet_size\s+(\d+)", config, re.M)) and int(match[1]):
+        limits.append(int(match[1]) - PACKET_OVERHEAD_BYTES)
+    return min(limits)
 
 
 async def _until(check: object, what: str, timeout_s: float = 30.0) -> None:

@@ -50,14 +50,16 @@ def stored_events(database_url: str, device_id: str) -> list[StoredEvent]:
             for seq, kind, ep, at, duration, reason in rows]  # fmt: skip
 
 
-def episodes_in_the_app(
-    database_url: str, device_id: str, tmp_path: Path
-) -> list[dict[str, object]]:
-    """The device's episodes as its owner's app reads them: claimed, then listed."""
-    settings = ApiSettings(
+def app_settings(database_url: str, tmp_path: Path) -> ApiSettings:
+    return ApiSettings(
         database_url=database_url, jwt_secret=API_TEST_SECRET, upload_dir=str(tmp_path / "up")
     )
-    with TestClient(create_app(settings)) as client:
+
+
+def claim_in_the_app(database_url: str, device_id: str, tmp_path: Path) -> dict[str, str]:
+    """A parent claims the device before it records anything (a device's data belongs to the
+    claim period it was recorded in); returns the parent's auth headers."""
+    with TestClient(create_app(app_settings(database_url, tmp_path))) as client:
         api = Api(client)
         code = generate_claim_code()
         expires = datetime.now(UTC) + timedelta(days=1)
@@ -67,6 +69,14 @@ def episodes_in_the_app(
             "/devices/claim", headers=headers, json={"claim_code": code, "name": "Nursery"}
         )
         assert claimed.status_code == 201, claimed.text
+        return dict(headers)
+
+
+def episodes_in_the_app(
+    database_url: str, device_id: str, tmp_path: Path, headers: dict[str, str]
+) -> list[dict[str, object]]:
+    """The device's episodes as its owner's app reads them."""
+    with TestClient(create_app(app_settings(database_url, tmp_path))) as client:
         response = client.get(f"/devices/{device_id}/episodes", headers=headers)
         assert response.status_code == 200, response.text
         episodes: list[dict[str, object]] = response.json()
@@ -97,6 +107,7 @@ async def test_an_episode_cut_off_by_a_power_cut_ends_after_the_restart(
     probe.connect(mosquitto.host, mosquitto.port)
     probe.subscribe(topic_for(device_id, MessageKind.EVENT))
 
+    parent = claim_in_the_app(database_url, device_id, tmp_path)
     crying = EdgeAgentRunner(
         tmp_path, mosquitto, account, audio_files=[CRY], audio_options={"loop": True}
     )
@@ -143,7 +154,7 @@ async def test_an_episode_cut_off_by_a_power_cut_ends_after_the_restart(
     assert [event.end_reason for event in ended] == ["device_restarted"]
     # The cloud keeps the reason, and the parents' app is told it: not an ordinary end.
     assert (start[5], end_reason) == (None, "device_restarted")
-    [episode] = episodes_in_the_app(database_url, device_id, tmp_path)
+    [episode] = episodes_in_the_app(database_url, device_id, tmp_path, parent)
     assert (episode["episode_id"], episode["end_reason"]) == (start_seq, "device_restarted")
     assert datetime.fromisoformat(str(episode["ended_at"])) == ended_at
 
