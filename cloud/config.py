@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from models.contract import LARGEST_MAX_AHEAD
+
 # The example secret from the app documentation; refused outside development.
 EXAMPLE_JWT_SECRETS = frozenset(
     {"supersecretkey", "your-super-secret-key-change-this-in-production", "change-me"}
@@ -205,7 +207,13 @@ class CollectorSettings:
             / 1000.0,
             http_port=_int(env, "NURSERY_COLLECTOR_HTTP_PORT", 9100, 0, 65535),
             http_host=env.get("NURSERY_COLLECTOR_HTTP_HOST", "127.0.0.1"),
-            max_clock_ahead_s=_int(env, "NURSERY_COLLECTOR_MAX_CLOCK_AHEAD_S", 300, 0, 86_400),
+            max_clock_ahead_s=_int(
+                env,
+                "NURSERY_COLLECTOR_MAX_CLOCK_AHEAD_S",
+                300,
+                0,
+                int(LARGEST_MAX_AHEAD.total_seconds()),
+            ),
             dead_letter_retention_days=_int(env, "NURSERY_DEAD_LETTER_RETENTION_DAYS", 30, 1, 3650),
             dead_letter_max_rows=_int(
                 env, "NURSERY_DEAD_LETTER_MAX_ROWS", 100_000, 100, 100_000_000

@@ -2,8 +2,8 @@
 
 argon2 is deliberately expensive (tens of milliseconds of a core and 64 MiB per hash). Run in
 the event loop's default executor, a flood of registrations queued hundreds of hashes ahead of
-every login. Here registrations hash at most ``registration_lanes`` at a time and at most
-``registration_queue`` wait; beyond that a registration is refused at once (503 with
+every login. Here registrations (and password changes) hash at most ``registration_lanes`` at
+a time and at most ``registration_queue`` wait; beyond that one is refused at once (503 with
 Retry-After), so a login waits behind at most the registrations already hashing.
 """
 
@@ -61,11 +61,10 @@ class PasswordWork:
             self._registrations -= 1
 
     async def hash_for_change(self, password: str) -> str:
-        """The argon2 hash of a signed-in user's new password: no registration lane (the caller
-        has just proved the current password, through the login limits)."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._hasher.hash, password
-        )
+        """The argon2 hash of a signed-in user's new password. It takes the registrations'
+        narrow lane (and their queue bound: HashingBusyError when full), so a user looping
+        password changes cannot fill every hashing thread and delay logins."""
+        return await self.hash_for_registration(password)
 
     async def verify(self, password: str, password_hash: str | None) -> bool:
         """A login's check (a dummy hash when the account is unknown: same cost)."""

@@ -8,7 +8,9 @@ alert again. Each batch heals the states it loads before the rules run.
 
 What counts as "the future" is per device: the latest of the server clock now, the batch's
 receive times and the device's own newest message time in the batch (a device whose clock
-runs a little fast, within the window, keeps its times), plus the default window's margin.
+runs a little fast, within the window, keeps its times), plus the widest window an operator
+may set (a day: no setting lets the collector accept a time beyond it, so a device whose clock
+is fast within a widened window keeps its cooldowns).
 A time beyond it is forgotten where forgetting is safe - the newest considered reading (the
 batch's new readings set it again) and when an out-of-range spell began (the next reading
 starts it again) - and the cooldown it started ends; a device offline "since" the future is
@@ -23,7 +25,7 @@ from datetime import datetime
 
 from cloud.alerting import DeviceRules
 from cloud.storage.records import EventRow, ReportedConfigRow, StatusRow, TelemetryRow
-from models.contract import DEFAULT_MAX_AHEAD
+from models.contract import LARGEST_MAX_AHEAD
 
 Row = TelemetryRow | EventRow | StatusRow | ReportedConfigRow
 
@@ -44,7 +46,7 @@ def heal_future_times(
             newest[row.device_id] = row.time
     healed = []
     for device_id, device in rules.items():
-        limit = max(now, newest.get(device_id, now)) + DEFAULT_MAX_AHEAD
+        limit = max(now, newest.get(device_id, now)) + LARGEST_MAX_AHEAD
         if _heal(device, limit, now):
             healed.append(device_id)
     return healed

@@ -19,7 +19,12 @@ from models.contract.payloads import (
     kind_of,
 )
 from models.contract.settings import DeviceSettings, parse_device_settings
-from models.contract.time_window import DEFAULT_MAX_AHEAD, EARLIEST_DEVICE_TIME, TimeWindow
+from models.contract.time_window import (
+    DEFAULT_MAX_AHEAD,
+    EARLIEST_DEVICE_TIME,
+    LARGEST_MAX_AHEAD,
+    TimeWindow,
+)
 from models.contract.topics import (
     DELIVERY_POLICIES,
     TOPIC_ROOT,
@@ -38,6 +43,7 @@ __all__ = [
     "DEFAULT_MAX_AHEAD",
     "DELIVERY_POLICIES",
     "EARLIEST_DEVICE_TIME",
+    "LARGEST_MAX_AHEAD",
     "MAX_PAYLOAD_BYTES",
     "PAYLOAD_MODELS",
     "SCHEMA_VERSION",

@@ -19,6 +19,9 @@ EARLIEST_DEVICE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
 # the margin covers a device whose clock is a little fast without letting a broken one (or a
 # forged message) date a reading into the future, where it would outrank every later one.
 DEFAULT_MAX_AHEAD = timedelta(minutes=5)
+# The widest window an operator may set (NURSERY_COLLECTOR_MAX_CLOCK_AHEAD_S): beyond it no
+# device time is ever accepted, whatever the setting.
+LARGEST_MAX_AHEAD = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,3 +127,24 @@ def test_an_unclaiming_owner_stops_getting_the_devices_live_readings_at_once(api
         _reading_now(api, kept, 1, 21.0)
         reading = _next_reading(ws)
     assert (reading["device_id"], reading["data"]["temperature"]) == (kept, 21.0)
+
+
+def test_a_removed_caregiver_stops_getting_the_devices_live_readings_at_once(api: Api) -> None:
+    _alice_id, alice, _ = api.signup("Alice")
+    carol_id, carol, carol_session = api.signup("Carol")
+    device_id, kept = api.claimed_device(alice), api.claimed_device(carol)
+    carol_email = api.client.get("/auth/me", headers=carol).json()["email"]
+    shared = api.client.post(
+        f"/devices/{device_id}/caregivers", headers=alice, json={"email": carol_email}
+    )
+    assert shared.status_code == 202, shared.text
+    token = carol_session["access_token"]
+    with api.client.websocket_connect(f"/ws/{carol_id}?token={token}") as ws:
+        _reading_now(api, device_id, 1, 20.0)
+        assert _next_reading(ws)["device_id"] == device_id  # its audience is cached now
+        removed = api.client.delete(f"/devices/{device_id}/caregivers/{carol_id}", headers=alice)
+        assert removed.status_code == 204, removed.text
+        _reading_now(api, device_id, 2, 30.0)  # no longer Carol's
+        _reading_now(api, kept, 1, 21.0)
+        reading = _next_reading(ws)
+    assert (reading["device_id"], reading["data"]["temperature"]) == (kept, 21.0)

@@ -61,3 +61,12 @@ def test_a_batch_received_earlier_than_the_clock_heals_nothing_recent() -> None:
                          45.0, None, None)  # fmt: skip
     assert heal_future_times(rules, [older], NOW) == []
     assert rules["dev-1"].last_alarm == {"cry_started": recent_alarm}
+
+
+def test_a_clock_fast_within_the_widest_window_keeps_its_cooldown() -> None:
+    """An operator may widen the window (up to a day): a device 30 min fast is accepted, and a
+    batch holding only an older message from it must not forget its recent alarm."""
+    fast_alarm = NOW + timedelta(minutes=30)
+    rules = {"dev-1": DeviceRules(NurserySettings(), last_alarm={"cry_started": fast_alarm})}
+    assert heal_future_times(rules, [reading(1, NOW - timedelta(minutes=5))], NOW) == []
+    assert rules["dev-1"].last_alarm == {"cry_started": fast_alarm}

@@ -226,6 +226,7 @@ async def _end_sessions(
         401: {"description": "Invalid token"},
         403: {"description": "The current password is wrong"},
         429: {"description": "Too many failed attempts"},
+        503: {"description": "Password hashing is busy; try again after Retry-After"},
     },
 )
 async def change_password(
@@ -240,7 +241,12 @@ async def change_password(
             raise
         # Not 401: the caller's token is fine, and a 401 would make an app refresh it.
         raise HTTPException(status.HTTP_403_FORBIDDEN, "The current password is wrong") from None
-    password_hash = await services.passwords.hash_for_change(body.new_password)
+    try:
+        password_hash = await services.passwords.hash_for_change(body.new_password)
+    except HashingBusyError as exc:
+        raise _too_many(
+            "Too many password changes at once", exc, status.HTTP_503_SERVICE_UNAVAILABLE
+        ) from None
     return await _new_session(services, await _end_sessions(services, user.id, password_hash))
 
 

@@ -213,6 +213,8 @@ async def revoke(
     """The owner removes a caregiver; a caregiver may remove themself."""
     try:
         await services.storage.remove_caregiver(user.id, device_id, member_id)
+        # The removed caregiver's live readings stop now, not when the cached audience expires.
+        services.broadcaster.forget_device(device_id)
     except NotFoundError:
         raise NOT_FOUND from None
     except AccessDeniedError:
