@@ -48,8 +48,26 @@ class RefreshToken:
     token_id: str
     family_id: str
     user_id: int
+    # The sign-in generation the token was issued for (see AccessClaims.generation).
+    generation: int
     issued_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshClaims:
+    """What a verified refresh token says. Whether it is still stored alive, and whether its
+    generation is still the user's, is for the caller to check."""
+
+    user_id: int
+    token_id: str
+    family_id: str
+    generation: int
+
+    def is_current(self, session_generation: int) -> bool:
+        """Issued in the user's current sign-in generation: a sign-in that read the
+        credentials before a logout everywhere or a new password cannot outlive it."""
+        return self.generation == session_generation
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +92,15 @@ class TokenIssuer:
     refresh_ttl: timedelta = timedelta(days=30)
 
     def issue_refresh_token(
-        self, user_id: int, family_id: str | None = None, now: datetime | None = None
+        self,
+        user_id: int,
+        generation: int,
+        family_id: str | None = None,
+        now: datetime | None = None,
     ) -> RefreshToken:
-        """A long-lived, single-use token. Each use hands out its successor in the same
-        family; presenting a used one again means it was copied, and the family is revoked."""
+        """A long-lived, single-use token for the sign-in ``generation`` read with the
+        credentials. Each use hands out its successor in the same family; presenting a used
+        one again means it was copied, and the family is revoked."""
         issued_at = now or datetime.now(UTC)
         token_id = secrets.token_urlsafe(16)
         family = family_id or secrets.token_urlsafe(16)
@@ -86,20 +109,24 @@ class TokenIssuer:
             "type": REFRESH_TOKEN_TYPE,
             "jti": token_id,
             "fam": family,
+            "gen": generation,
             "iat": issued_at,
             "exp": issued_at + self.refresh_ttl,
         }
         token = jwt.encode(claims, self.secret, algorithm=self.algorithm)
         return RefreshToken(
-            token, token_id, family, user_id, issued_at, issued_at + self.refresh_ttl
+            token, token_id, family, user_id, generation, issued_at, issued_at + self.refresh_ttl
         )
 
-    def verify_refresh_token(self, token: str) -> tuple[int, str, str]:
-        """(user id, token id, family id) of a well-formed, unexpired refresh token."""
+    def verify_refresh_token(self, token: str) -> RefreshClaims:
+        """What a well-formed, unexpired refresh token says; raises InvalidTokenError
+        otherwise."""
         claims = self._decode(
             token, REFRESH_TOKEN_TYPE, ["exp", "iat", "sub", "type", "jti", "fam"]
         )
-        return self._subject(claims), str(claims["jti"]), str(claims["fam"])
+        return RefreshClaims(
+            self._subject(claims), str(claims["jti"]), str(claims["fam"]), _generation(claims)
+        )
 
     def issue_access_token(
         self, user_id: int, generation: int = 0, now: datetime | None = None
@@ -124,14 +151,12 @@ class TokenIssuer:
         """What a well-formed, unexpired access token says; raises InvalidTokenError otherwise.
         Whether its generation is still the user's is for the caller to check."""
         claims = self._decode(token, ACCESS_TOKEN_TYPE, ["exp", "iat", "sub", "type"])
-        # Tokens issued before generations existed carry none: they belong to generation 0.
-        generation = claims.get("gen", 0)
-        if not isinstance(generation, int) or isinstance(generation, bool):
-            raise InvalidTokenError("malformed generation")
         expires = claims["exp"]
         if not isinstance(expires, int | float):
             raise InvalidTokenError("malformed expiry")
-        return AccessClaims(self._subject(claims), generation, datetime.fromtimestamp(expires, UTC))
+        return AccessClaims(
+            self._subject(claims), _generation(claims), datetime.fromtimestamp(expires, UTC)
+        )
 
     def _decode(self, token: str, token_type: str, required: list[str]) -> dict[str, object]:
         try:
@@ -153,3 +178,11 @@ class TokenIssuer:
             return int(str(claims["sub"]))
         except (TypeError, ValueError):
             raise InvalidTokenError("malformed subject") from None
+
+
+def _generation(claims: dict[str, object]) -> int:
+    # Tokens issued before generations existed carry none: they belong to generation 0.
+    generation = claims.get("gen", 0)
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        raise InvalidTokenError("malformed generation")
+    return generation

@@ -295,9 +295,14 @@ class Storage(Protocol):
         family_id: str,
         issued_at: datetime,
         expires_at: datetime,
-    ) -> None:
-        """Remember an issued refresh token. A token joining a family that has been revoked is
-        stored revoked: a rotation racing a theft detection or a logout cannot revive it."""
+        generation: int,
+    ) -> bool:
+        """Remember an issued refresh token for the sign-in ``generation`` read with the
+        credentials; True when it is alive. It is stored revoked (False) when its family has
+        been revoked - a rotation racing a theft detection or a logout cannot revive it - or
+        when the user's generation is no longer ``generation``: a sign-in that read the
+        credentials before a logout everywhere or a new password (``end_sessions``) cannot
+        outlive it."""
         ...
 
     async def use_refresh_token(

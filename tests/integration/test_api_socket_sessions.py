@@ -110,7 +110,7 @@ async def test_ending_sessions_moves_the_generation_and_revokes_refresh_tokens(
     user = await storage.create_user(f"gen-{uuid.uuid4().hex[:8]}@example.com", "hash", None)
     assert user.session_generation == 0
     now = datetime.now(UTC)
-    await storage.store_refresh_token("tok-" + uuid.uuid4().hex, user.id, "fam", now, now)
+    await storage.store_refresh_token("tok-" + uuid.uuid4().hex, user.id, "fam", now, now, 0)
     assert await storage.end_sessions(user.id, now) == 1
     assert await storage.end_sessions(user.id, now, "new-hash") == 2
     assert await storage.session_generations([user.id, 999_999]) == {user.id: 2}

@@ -667,19 +667,19 @@ async def test_refresh_rotation_detects_reuse_and_revokes_the_family(storage: St
     user = await new_user(storage)
     family_id, other_family = unique("fam"), unique("fam")
     t1, t2, t3, t4, u1 = (unique("tok") for _ in range(5))
-    await storage.store_refresh_token(t1, user.id, family_id, T0, T0 + DAY)
-    await storage.store_refresh_token(u1, user.id, other_family, T0, T0 + DAY)
+    await storage.store_refresh_token(t1, user.id, family_id, T0, T0 + DAY, 0)
+    await storage.store_refresh_token(u1, user.id, other_family, T0, T0 + DAY, 0)
     assert await storage.use_refresh_token(t1, T0 + HOUR) == ("ok", user.id)
-    await storage.store_refresh_token(t2, user.id, family_id, T0 + HOUR, T0 + DAY)
+    await storage.store_refresh_token(t2, user.id, family_id, T0 + HOUR, T0 + DAY, 0)
     assert await storage.use_refresh_token(t2, T0 + 2 * HOUR) == ("ok", user.id)
-    await storage.store_refresh_token(t3, user.id, family_id, T0 + 2 * HOUR, T0 + DAY)
+    await storage.store_refresh_token(t3, user.id, family_id, T0 + 2 * HOUR, T0 + DAY, 0)
     # t1 presented again: someone holds a copy
     assert await storage.use_refresh_token(t1, T0 + 3 * HOUR) == ("reused", user.id)
     assert await storage.use_refresh_token(t3, T0 + 3 * HOUR) == ("revoked", user.id)
     assert await storage.use_refresh_token(t2, T0 + 3 * HOUR) == ("revoked", user.id)
     assert await storage.use_refresh_token(t1, T0 + 3 * HOUR) == ("revoked", user.id)
     # a rotation that was in flight cannot revive the family
-    await storage.store_refresh_token(t4, user.id, family_id, T0 + 3 * HOUR, T0 + DAY)
+    assert not await storage.store_refresh_token(t4, user.id, family_id, T0 + 3 * HOUR, T0 + DAY, 0)
     assert await storage.use_refresh_token(t4, T0 + 3 * HOUR) == ("revoked", user.id)
     # another sign-in of the same user is untouched
     assert await storage.use_refresh_token(u1, T0 + 3 * HOUR) == ("ok", user.id)
@@ -688,7 +688,7 @@ async def test_refresh_rotation_detects_reuse_and_revokes_the_family(storage: St
 async def test_refresh_tokens_expire_and_unknown_ones_are_unknown(storage: Storage) -> None:
     user = await new_user(storage)
     token = unique("tok")
-    await storage.store_refresh_token(token, user.id, unique("fam"), T0, T0 + HOUR)
+    await storage.store_refresh_token(token, user.id, unique("fam"), T0, T0 + HOUR, 0)
     assert await storage.use_refresh_token(token, T0 + HOUR) == ("expired", user.id)
     # an expired attempt spends nothing
     assert await storage.use_refresh_token(token, T0 + HOUR - TICK) == ("ok", user.id)
@@ -700,11 +700,11 @@ async def test_logout_and_logout_everywhere(storage: Storage) -> None:
     user, other = await new_user(storage), await new_user(storage)
     phone, laptop = unique("fam"), unique("fam")
     phone_old, phone_new, laptop_token, others = (unique("tok") for _ in range(4))
-    await storage.store_refresh_token(phone_old, user.id, phone, T0, T0 + DAY)
+    await storage.store_refresh_token(phone_old, user.id, phone, T0, T0 + DAY, 0)
     assert await storage.use_refresh_token(phone_old, T0) == ("ok", user.id)
-    await storage.store_refresh_token(phone_new, user.id, phone, T0, T0 + DAY)
-    await storage.store_refresh_token(laptop_token, user.id, laptop, T0, T0 + DAY)
-    await storage.store_refresh_token(others, other.id, unique("fam"), T0, T0 + DAY)
+    await storage.store_refresh_token(phone_new, user.id, phone, T0, T0 + DAY, 0)
+    await storage.store_refresh_token(laptop_token, user.id, laptop, T0, T0 + DAY, 0)
+    await storage.store_refresh_token(others, other.id, unique("fam"), T0, T0 + DAY, 0)
 
     await storage.revoke_refresh_family(phone, T0 + HOUR)
     await storage.revoke_refresh_family(unique("fam"), T0 + HOUR)  # nothing to revoke

@@ -86,7 +86,7 @@ async def register(body: UserCreate, services: ServicesDep, request: Request) ->
 
 # What a login can answer besides 200 and 422 (both login routes share _authenticate).
 LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Incorrect email or password"},
+    401: {"description": "Incorrect email or password (or every sign-in ended meanwhile)"},
     429: {"description": "Too many failed logins from this address, or for this account"},
 }
 
@@ -136,14 +136,33 @@ async def login(body: LoginRequest, services: ServicesDep, request: Request) -> 
     )
 
 
+SESSIONS_ENDED = HTTPException(
+    status_code=status.HTTP_401_UNAUTHORIZED,
+    detail="Every sign-in was ended meanwhile (a new password or logout everywhere); sign in again",
+    headers={"WWW-Authenticate": "Bearer"},
+)
+
+
 async def _new_session(services: AppServices, user: User, family_id: str | None = None) -> Token:
-    """An access token and a refresh token (stored by id and family, never the token)."""
-    refresh = services.tokens.issue_refresh_token(user.id, family_id)
-    await services.storage.store_refresh_token(
-        refresh.token_id, user.id, refresh.family_id, refresh.issued_at, refresh.expires_at
+    """An access token and a refresh token (stored by id and family, never the token), both
+    for ``user.session_generation`` as read with the credentials (or the refresh token). A
+    logout everywhere or a new password that moved the generation on since (while argon2 ran,
+    say) ends this sign-in before it starts: the token is stored revoked, and the answer is 401."""
+    generation = user.session_generation
+    refresh = services.tokens.issue_refresh_token(user.id, generation, family_id)
+    alive = await services.storage.store_refresh_token(
+        refresh.token_id,
+        user.id,
+        refresh.family_id,
+        refresh.issued_at,
+        refresh.expires_at,
+        generation,
     )
+    if not alive:
+        logger.info("sign-in of user %d ended before it started (generation moved on)", user.id)
+        raise SESSIONS_ENDED if family_id is None else INVALID_REFRESH
     return Token(
-        access_token=services.tokens.issue_access_token(user.id, user.session_generation),
+        access_token=services.tokens.issue_access_token(user.id, generation),
         expires_in=int(services.tokens.access_ttl.total_seconds()),
         refresh_token=refresh.token,
     )
@@ -164,18 +183,25 @@ INVALID_REFRESH = HTTPException(
 async def refresh(body: RefreshRequest, services: ServicesDep) -> Token:
     """Swap a refresh token for a new access token and a new refresh token (rotation). A
     refresh token works once: presenting it again revokes its whole family, since only a
-    copy - a stolen token - would be presented twice."""
+    copy - a stolen token - would be presented twice. A token of an older sign-in generation
+    (issued to a sign-in that read the credentials before a logout everywhere or a new
+    password) is refused the same way, and its family revoked."""
     try:
-        user_id, token_id, family_id = services.tokens.verify_refresh_token(body.refresh_token)
+        claims = services.tokens.verify_refresh_token(body.refresh_token)
     except InvalidTokenError:
         raise INVALID_REFRESH from None
-    outcome, _owner = await services.storage.use_refresh_token(token_id, datetime.now(UTC))
+    now = datetime.now(UTC)
+    outcome, _owner = await services.storage.use_refresh_token(claims.token_id, now)
     if outcome == "reused":
-        logger.warning("refresh token reused for user %d: family revoked", user_id)
-    user = None if outcome != "ok" else await services.storage.get_user(user_id)
+        logger.warning("refresh token reused for user %d: family revoked", claims.user_id)
+    user = None if outcome != "ok" else await services.storage.get_user(claims.user_id)
     if user is None:
         raise INVALID_REFRESH
-    return await _new_session(services, user, family_id)
+    if not claims.is_current(user.session_generation):
+        logger.warning("refresh token of an ended sign-in for user %d: family revoked", user.id)
+        await services.storage.revoke_refresh_family(claims.family_id, now)
+        raise INVALID_REFRESH
+    return await _new_session(services, user, claims.family_id)
 
 
 @router.post(
@@ -185,10 +211,10 @@ async def logout(body: RefreshRequest, services: ServicesDep) -> Response:
     """End this sign-in: its refresh token family stops working. Access tokens already handed
     out expire on their own (ACCESS_TOKEN_EXPIRE_MINUTES)."""
     try:
-        _user_id, _token_id, family_id = services.tokens.verify_refresh_token(body.refresh_token)
+        claims = services.tokens.verify_refresh_token(body.refresh_token)
     except InvalidTokenError:
         return Response(status_code=status.HTTP_204_NO_CONTENT)  # nothing to end
-    await services.storage.revoke_refresh_family(family_id, datetime.now(UTC))
+    await services.storage.revoke_refresh_family(claims.family_id, datetime.now(UTC))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -3,7 +3,8 @@
 Every write takes a transaction-scoped advisory lock on the token's user, so storing a rotated
 token, spending one, revoking a family and logging out everywhere happen one after the other
 for a user: a token stored while its family is being revoked is either revoked with it or born
-revoked, never left alive.
+revoked, never left alive. The same holds for a sign-in whose credentials were read before a
+logout everywhere or a new password: its token is stored revoked (``end_sessions``).
 """
 
 from __future__ import annotations
@@ -41,18 +42,28 @@ async def store_refresh_token(
     family_id: str,
     issued_at: datetime,
     expires_at: datetime,
-) -> None:
+    generation: int,
+) -> bool:
     async with conn.transaction():
+        # end_sessions moves the generation on under this lock: the INSERT, a later statement,
+        # sees its generation and its revocations once it has committed.
         await _lock_user(conn, user_id)
-        await conn.execute(
+        cursor = await conn.execute(
             "INSERT INTO refresh_tokens"
             " (token_id, user_id, family_id, issued_at, expires_at, revoked_at)"
             " SELECT %(token_id)s, %(user_id)s, %(family_id)s, %(issued_at)s, %(expires_at)s,"
             " CASE WHEN EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = %(family_id)s"
-            " AND revoked_at IS NOT NULL) THEN %(issued_at)s::timestamptz END",
+            " AND revoked_at IS NOT NULL)"
+            " OR (SELECT session_generation FROM users WHERE id = %(user_id)s)"
+            " IS DISTINCT FROM %(generation)s"
+            " THEN %(issued_at)s::timestamptz END"
+            " RETURNING revoked_at IS NULL AS alive",
             {"token_id": token_id, "user_id": user_id, "family_id": family_id,
-             "issued_at": issued_at, "expires_at": expires_at},
+             "issued_at": issued_at, "expires_at": expires_at, "generation": generation},
         )  # fmt: skip
+        row = await cursor.fetchone()
+        assert row is not None
+        return bool(row["alive"])
 
 
 async def use_refresh_token(

@@ -445,10 +445,11 @@ class PostgresStorage:
         family_id: str,
         issued_at: datetime,
         expires_at: datetime,
-    ) -> None:
+        generation: int,
+    ) -> bool:
         async with self._connection() as conn:
-            await sessions.store_refresh_token(
-                conn, token_id, user_id, family_id, issued_at, expires_at
+            return await sessions.store_refresh_token(
+                conn, token_id, user_id, family_id, issued_at, expires_at, generation
             )
 
     async def use_refresh_token(

@@ -25,17 +25,24 @@ def store_refresh_token(
     family_id: str,
     issued_at: datetime,
     expires_at: datetime,
-) -> None:
+    generation: int,
+) -> bool:
     with Transaction(conn):
-        conn.execute(
+        row = conn.execute(
             "INSERT INTO refresh_tokens"
             " (token_id, user_id, family_id, issued_at, expires_at, revoked_at)"
             " SELECT :token_id, :user_id, :family_id, :issued_at, :expires_at,"
             " CASE WHEN EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = :family_id"
-            " AND revoked_at IS NOT NULL) THEN :issued_at END",
+            " AND revoked_at IS NOT NULL)"
+            " OR (SELECT session_generation FROM users WHERE id = :user_id) IS NOT :generation"
+            " THEN :issued_at END"
+            " RETURNING revoked_at IS NULL",
             {"token_id": token_id, "user_id": user_id, "family_id": family_id,
-             "issued_at": to_db_time(issued_at), "expires_at": to_db_time(expires_at)},
-        )  # fmt: skip
+             "issued_at": to_db_time(issued_at), "expires_at": to_db_time(expires_at),
+             "generation": generation},
+        ).fetchone()  # fmt: skip
+        assert row is not None
+        return bool(row[0])
 
 
 def use_refresh_token(

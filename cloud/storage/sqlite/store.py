@@ -428,10 +428,11 @@ class SqliteStorage:
         family_id: str,
         issued_at: datetime,
         expires_at: datetime,
-    ) -> None:
-        await self._db.run(
+        generation: int,
+    ) -> bool:
+        return await self._db.run(
             lambda conn: sessions.store_refresh_token(
-                conn, token_id, user_id, family_id, issued_at, expires_at
+                conn, token_id, user_id, family_id, issued_at, expires_at, generation
             )
         )
 
