@@ -83,4 +83,7 @@ def _fix_for(error: str, settings: BrokerSettings) -> str:
         return tls_fix(settings)
     if lowered.startswith("cannot reach broker"):
         return unreachable_fix(settings)
-    return "the broker refused or dropped the agent; ask the operator to look at its log"
+    return (
+        "the broker refused or dropped the agent: ask the operator to look at the broker's log "
+        "for this device"
+    )
