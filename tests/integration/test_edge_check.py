@@ -10,17 +10,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cloud.broker.certificates import load_or_create_authority
 from edge.audio import MicrophoneNotFoundError, list_input_devices
 from edge.local_status import read_status
-from tests.harness.edge_agent import EdgeAgentRunner
+from tests.harness.edge_agent import EdgeAgentRunner, session_takeovers
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.network import free_port
 from tests.harness.services import BrokerAccount, create_account
@@ -114,24 +112,6 @@ def agent_runner(
     return EdgeAgentRunner(tmp_path / "agent", mosquitto, account)
 
 
-def wait_for_status(
-    runner: EdgeAgentRunner, ready: Callable[[dict[str, Any]], bool], after: float = 0.0
-) -> dict[str, Any]:
-    """The agent's first status written after ``after`` (epoch) that ``ready`` accepts."""
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        document = read_status(runner.state_dir)
-        if document and document["updated_at_epoch"] > after and ready(document):
-            return document
-        time.sleep(0.2)
-    raise AssertionError(f"no such status from the agent: {read_status(runner.state_dir)}")
-
-
-def takeovers(mosquitto: MosquittoBroker, username: str) -> int:
-    """How often the broker closed a session of this account for a new login."""
-    return mosquitto.log_file.read_text().count(f"Client {username} already connected")
-
-
 def test_a_ready_device_passes_and_a_running_agent_stays_connected(
     mosquitto: MosquittoBroker, device: BrokerAccount, tmp_path: Path
 ) -> None:
@@ -141,16 +121,18 @@ def test_a_ready_device_passes_and_a_running_agent_stays_connected(
     )
     agent = runner.start()
     try:
-        before = wait_for_status(runner, lambda status: bool(status["connected"]))
+        before = runner.wait_for_status(lambda status: bool(status["connected"]))
         run = run_check(config)
         checked_at = time.time()
         # The agent's next status says whether its session survived the check.
-        after = wait_for_status(runner, lambda status: True, after=checked_at)
+        after = runner.wait_for_status(lambda status: True, after=checked_at)
     finally:
         assert agent.stop_cleanly(), agent.output()
     assert after["connected"], "the check took over the agent's session"
     assert after["sessions"] == before["sessions"] == 1, "the agent had to reconnect"
-    assert takeovers(mosquitto, device.username) == 0, "the check took over the agent's session"
+    assert session_takeovers(mosquitto, device.username) == 0, (
+        "the check took over the agent's session"
+    )
     for name in ("config", "sensor", "microphone", "model", "broker"):
         assert run.rows[name].outcome == "PASS", run.stdout
     assert run.rows["broker"].detail == (
@@ -172,7 +154,7 @@ def test_a_running_agent_that_cannot_log_in_fails_with_its_error_and_the_fix(
     )
     agent = runner.start()
     try:
-        wait_for_status(runner, lambda status: bool(status["last_error"]))
+        runner.wait_for_status(lambda status: bool(status["last_error"]))
         run = run_check(config)
         assert agent.process.poll() is None, agent.output()
     finally:
@@ -198,7 +180,7 @@ def test_with_the_agent_stopped_the_check_logs_in(
     )
     agent = runner.start()
     try:
-        wait_for_status(runner, lambda status: bool(status["connected"]))
+        runner.wait_for_status(lambda status: bool(status["connected"]))
     finally:
         assert agent.stop_cleanly(), agent.output()
     stopped = read_status(runner.state_dir)
