@@ -355,6 +355,7 @@ class EdgeAgent:
             "firmware_version": parts.firmware_version,
             "model_version": parts.model_version,
             "broker": f"{parts.broker.host}:{parts.broker.port}",
+            "broker_username": parts.broker.username,
             "connected": connection.connected,
             "sessions": connection.sessions,
             "acknowledged": connection.acknowledged,

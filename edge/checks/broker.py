@@ -1,8 +1,10 @@
-"""The broker check: log in with the device's own credentials and tell apart why that fails.
+"""The broker check: can this device log in to the broker, and if not, why not.
 
-It connects as ``<device-id>-check``: brokers drop an existing session when a second client
-connects with the same client id, so using the device's own id would knock a running agent
-offline. The ACL is keyed on the user name, which stays the device's.
+While the agent runs, the check does not log in: the broker gives every connection its account
+name as client id (``use_username_as_clientid``), so a second login with the device's account
+would take over the agent's session. It reports the running agent's own connection instead
+(``edge.checks.running_agent``). With no agent running it logs in with the device's credentials
+and tells apart an unreachable host, refused credentials, TLS trouble and a wrong port.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge.checks.broker_fixes import credentials_fix, tls_fix, unreachable_fix
 from edge.checks.result import CheckResult, Outcome
+from edge.checks.running_agent import judge_running_agent, running_agent_status
 from edge.config import AgentConfig, ConfigError
 from edge.publish.mqtt_client import BrokerSettings, new_client
 
@@ -55,13 +60,32 @@ def check_broker(config: AgentConfig, timeout_s: float = TIMEOUT_S) -> CheckResu
     try:
         password = config.broker_password()
     except ConfigError as exc:
-        return CheckResult(NAME, Outcome.FAIL, str(exc), _credentials_fix())
+        return CheckResult(NAME, Outcome.FAIL, str(exc), credentials_fix())
     settings = broker_settings(config, password, timeout_s)
+    state_dir = Path(config.device.state_dir)
     try:
-        client = new_client(f"{config.device.id}-check", settings)
+        agent = running_agent_status(state_dir)
+    except PermissionError:
+        return CheckResult(
+            NAME,
+            Outcome.FAIL,
+            f"cannot read the agent's status in {state_dir} (permission denied), so cannot "
+            "tell whether it runs; a login now could take over its session",
+            "run the check with sudo (the agent's state folder is private to it)",
+        )
+    if agent is not None:
+        return judge_running_agent(agent, settings)
+    return _log_in(config.device.id, settings, timeout_s)
+
+
+def _log_in(device_id: str, settings: BrokerSettings, timeout_s: float) -> CheckResult:
+    # The broker replaces the client id with the account name; a broker without that setting
+    # would drop a session with the same id, hence an id of the check's own.
+    try:
+        client = new_client(f"{device_id}-check", settings)
     except (OSError, ValueError) as exc:  # ca_file missing or not a PEM certificate
         return CheckResult(
-            NAME, Outcome.FAIL, f"TLS: cannot load broker.ca_file: {exc}", _tls_fix(settings)
+            NAME, Outcome.FAIL, f"TLS: cannot load broker.ca_file: {exc}", tls_fix(settings)
         )
     attempt = _Attempt()
 
@@ -92,9 +116,7 @@ def _connection_failure(
     closed a plain connection, which ``_judge`` explains like any other lost connection."""
     where = f"{settings.host}:{settings.port}"
     if isinstance(exc, ssl.SSLError):  # certificate not trusted, wrong host name, not TLS
-        return CheckResult(
-            NAME, Outcome.FAIL, f"TLS with {where} failed: {exc}", _tls_fix(settings)
-        )
+        return CheckResult(NAME, Outcome.FAIL, f"TLS with {where} failed: {exc}", tls_fix(settings))
     if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
         # TCP was accepted, then dropped at the first bytes: the listener did not understand
         # them, typically a TLS handshake sent to a plain MQTT port.
@@ -104,13 +126,13 @@ def _connection_failure(
             NAME,
             Outcome.FAIL,
             f"TLS with {where} failed: the broker dropped the handshake ({exc.strerror})",
-            _tls_fix(settings),
+            tls_fix(settings),
         )
     return CheckResult(
         NAME,
         Outcome.FAIL,
         f"{where} unreachable: {_network_problem(exc, timeout_s)}",
-        _unreachable_fix(settings),
+        unreachable_fix(settings),
     )
 
 
@@ -141,7 +163,7 @@ def _judge(attempt: _Attempt, settings: BrokerSettings, elapsed_ms: float) -> Ch
             NAME,
             Outcome.PASS,
             f"{where} accepted {settings.username} ({transport}, {protocol}) in "
-            f"{elapsed_ms:.0f} ms",
+            f"{elapsed_ms:.0f} ms (no agent running: the check logged in itself)",
         )
     if reason is not None and reason.value in BAD_LOGIN:
         missing = "" if settings.password else "; no password is configured"
@@ -150,7 +172,7 @@ def _judge(attempt: _Attempt, settings: BrokerSettings, elapsed_ms: float) -> Ch
             Outcome.FAIL,
             f"{where} refused the credentials of {settings.username}: {reason} "
             f"(CONNACK {reason.value}){missing}",
-            _credentials_fix(),
+            credentials_fix(),
         )
     if reason is not None:
         fix = (
@@ -180,29 +202,3 @@ def _network_problem(exc: OSError, timeout_s: float) -> str:
     if isinstance(exc, TimeoutError):
         return f"no answer within {timeout_s:.0f} s"
     return exc.strerror or str(exc)
-
-
-def _unreachable_fix(settings: BrokerSettings) -> str:
-    return (
-        f"check broker.host ({settings.host!r}) and broker.port ({settings.port}) in the "
-        f"config; that the device is online (`ping {settings.host}`); and that no firewall "
-        f"blocks TCP port {settings.port} on the way to the broker"
-    )
-
-
-def _credentials_fix() -> str:
-    return (
-        "check broker.username (default: device.id) and the password in broker.password_file "
-        "(the file holds only the password); re-provision the device with `nursery-edge "
-        "setup`, or ask the operator to re-issue the device's credentials"
-    )
-
-
-def _tls_fix(settings: BrokerSettings) -> str:
-    if settings.ca_file is None:
-        return "the broker's listener expects TLS: set broker.ca_file to the CA certificate"
-    return (
-        f"broker.ca_file ({settings.ca_file}) must be the PEM CA certificate that signed the "
-        f"broker's certificate, which must name {settings.host!r} (broker.host); a plain "
-        "listener (usually port 1883) needs no broker.ca_file"
-    )

@@ -1,9 +1,11 @@
 """``nursery-edge check --config FILE``: is this device ready to watch a nursery?
 
 Checks, in order, the configuration, the climate sensor (a few real reads), the microphone (a
-few seconds of recording), the cry model (load and one timed window), the broker (a login with
-the device's credentials under a separate client id, so a running agent stays connected) and the
-system clock. Every FAIL and WARN comes with a ``fix:`` line saying what to do.
+few seconds of recording), the cry model (load and one timed window), the broker and the system
+clock. While the agent runs, the broker check reports the agent's own connection (from its
+status file; a login with the device's account would take over the agent's session); otherwise
+it logs in with the device's credentials. Every FAIL and WARN comes with a ``fix:`` line saying
+what to do.
 """
 
 from __future__ import annotations

@@ -11,12 +11,14 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from edge.assembly import AssemblyError, build_agent
 from edge.cli.arguments import add_config_argument
-from edge.config import ConfigError, check_files, load_config
+from edge.config import AgentConfig, ConfigError, check_files, load_config
+from edge.single_instance import AgentAlreadyRunningError, hold_agent_lock
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,8 @@ examples:
   nursery-edge run --config firmware_config/edge.example.toml --check-config
 
 exit status: 0 after a clean stop, 2 when the configuration is invalid (the message names the
-key), 1 when the hardware or the model cannot be set up.
+key), 1 when the hardware or the model cannot be set up or an agent already runs with the same
+state folder.
 """
 
 
@@ -57,6 +60,19 @@ def run(args: argparse.Namespace) -> int:
     if args.check_config:
         print(f"{args.config}: configuration is valid (device {config.device.id})")
         return 0
+    try:
+        lock = hold_agent_lock(Path(config.device.state_dir))
+    except AgentAlreadyRunningError as exc:
+        print(f"nursery-edge run: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"nursery-edge run: cannot use the state folder: {exc}", file=sys.stderr)
+        return 1
+    with lock:
+        return _run_agent(config)
+
+
+def _run_agent(config: AgentConfig) -> int:
     try:
         agent = build_agent(config, os.environ)
     except ConfigError as exc:

@@ -18,8 +18,9 @@ from types import FrameType
 from typing import Any
 
 from edge.assembly import AssemblyError, build_agent
-from edge.config import ConfigError, parse_config
+from edge.config import AgentConfig, ConfigError, parse_config
 from edge.daemon import EdgeAgent
+from edge.single_instance import AgentAlreadyRunningError, hold_agent_lock
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,23 @@ def run(args: argparse.Namespace) -> int:
     password = os.environ.get(args.password_env) or None
     try:
         config = parse_config(config_document(args, password), "nursery-edge simulate")
+    except ConfigError as exc:
+        print(f"nursery-edge simulate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        lock = hold_agent_lock(Path(config.device.state_dir))
+    except AgentAlreadyRunningError as exc:
+        print(f"nursery-edge simulate: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"nursery-edge simulate: cannot use the state folder: {exc}", file=sys.stderr)
+        return 1
+    with lock:
+        return _simulate(args, config)
+
+
+def _simulate(args: argparse.Namespace, config: AgentConfig) -> int:
+    try:
         agent = build_agent(config, os.environ)
     except ConfigError as exc:
         print(f"nursery-edge simulate: {exc}", file=sys.stderr)

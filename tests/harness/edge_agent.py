@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from edge.local_status import read_status
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.processes import ManagedProcess, console_script
 from tests.harness.services import BrokerAccount
@@ -99,3 +101,25 @@ class EdgeAgentRunner:
             {},
             self.workdir / f"agent-{self.runs}.log",
         )
+
+    def wait_for_status(
+        self,
+        ready: Callable[[dict[str, Any]], bool],
+        after: float = 0.0,
+        timeout_s: float = 60.0,
+    ) -> dict[str, Any]:
+        """The agent's first status (``status.json``) written after ``after`` (epoch seconds)
+        that ``ready`` accepts."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            document = read_status(self.state_dir)
+            if document and document["updated_at_epoch"] > after and ready(document):
+                return document
+            time.sleep(0.2)
+        raise AssertionError(f"no such status from the agent: {read_status(self.state_dir)}")
+
+
+def session_takeovers(broker: MosquittoBroker, username: str) -> int:
+    """How often the broker closed a session of this account for a new login with it (the client
+    id is the account name)."""
+    return broker.log_file.read_text().count(f"Client {username} already connected")

@@ -1,11 +1,14 @@
 """``nursery-edge check`` as a real process against the harness's Mosquitto (the project's
 password file and ACL): what the installer sees for a missing microphone, an unreachable
-broker, wrong credentials, TLS against a plain listener, and a device that is ready."""
+broker, wrong credentials, TLS against a plain listener, and a device that is ready - with the
+real agent running (the check must not log in: it would take over the agent's session, the
+broker's client id being the account name) and with the agent stopped (the check logs in)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +17,9 @@ import pytest
 
 from cloud.broker.certificates import load_or_create_authority
 from edge.audio import MicrophoneNotFoundError, list_input_devices
+from edge.local_status import read_status
+from tests.harness.edge_agent import EdgeAgentRunner, session_takeovers
 from tests.harness.mosquitto import MosquittoBroker
-from tests.harness.mqtt import probe
 from tests.harness.network import free_port
 from tests.harness.services import BrokerAccount, create_account
 
@@ -70,6 +74,7 @@ def write_config(
     audio: str = f'source = "file"\nfiles = ["{CRY}"]\nrealtime = false',
     ca_file: Path | None = None,
     protocol: str = "5",
+    state_dir: Path | None = None,
 ) -> Path:
     broker = f'host = "127.0.0.1"\nport = {port}\nprotocol = "{protocol}"\n'
     if password is not None:
@@ -81,7 +86,7 @@ def write_config(
         broker += f'ca_file = "{ca_file}"\n'
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[device]\nid = "{device_id}"\nstate_dir = "{tmp_path / "state"}"\n'
+        f'[device]\nid = "{device_id}"\nstate_dir = "{state_dir or tmp_path / "state"}"\n'
         f"[broker]\n{broker}"
         '[sensor]\nkind = "simulated"\n'
         f"[audio]\n{audio}\n"
@@ -99,27 +104,96 @@ def assert_exit_status_matches(run: Run) -> None:
     assert run.status == (1 if failed else 0), run.stdout
 
 
+def agent_runner(
+    tmp_path: Path, mosquitto: MosquittoBroker, account: BrokerAccount
+) -> EdgeAgentRunner:
+    """The real agent (``nursery-edge run``) for this device, in a folder of its own."""
+    (tmp_path / "agent").mkdir()
+    return EdgeAgentRunner(tmp_path / "agent", mosquitto, account)
+
+
 def test_a_ready_device_passes_and_a_running_agent_stays_connected(
     mosquitto: MosquittoBroker, device: BrokerAccount, tmp_path: Path
 ) -> None:
-    config = write_config(tmp_path, device.username, mosquitto.port, device.password)
-    # The agent, connected with the device's own client id: the check must not replace it.
-    with probe(
-        mosquitto.host, mosquitto.port, device.username, device.username, device.password
-    ) as agent:
-        assert not agent.connect(mosquitto.host, mosquitto.port).is_failure
+    runner = agent_runner(tmp_path, mosquitto, device)
+    config = write_config(
+        tmp_path, device.username, mosquitto.port, device.password, state_dir=runner.state_dir
+    )
+    agent = runner.start()
+    try:
+        before = runner.wait_for_status(lambda status: bool(status["connected"]))
         run = run_check(config)
-        assert agent.client.is_connected(), "the check took over the agent's session"
+        checked_at = time.time()
+        # The agent's next status says whether its session survived the check.
+        after = runner.wait_for_status(lambda status: True, after=checked_at)
+    finally:
+        assert agent.stop_cleanly(), agent.output()
+    assert after["connected"], "the check took over the agent's session"
+    assert after["sessions"] == before["sessions"] == 1, "the agent had to reconnect"
+    assert session_takeovers(mosquitto, device.username) == 0, (
+        "the check took over the agent's session"
+    )
     for name in ("config", "sensor", "microphone", "model", "broker"):
         assert run.rows[name].outcome == "PASS", run.stdout
-    assert run.rows["broker"].detail.startswith(
-        f"127.0.0.1:{mosquitto.port} accepted {device.username} (plain TCP, MQTT 5)"
+    assert run.rows["broker"].detail == (
+        f"the running agent (pid {agent.process.pid}) is connected to "
+        f"127.0.0.1:{mosquitto.port} as {device.username}"
     )
     # The clock is this machine's (WARN in a container without systemd): whatever it says,
     # the exit status must agree with the rows.
     assert_exit_status_matches(run)
-    log = mosquitto.log_file.read_text()
-    assert f"{device.username}-check" in log  # the broker saw the check's own client id
+
+
+def test_a_running_agent_that_cannot_log_in_fails_with_its_error_and_the_fix(
+    mosquitto: MosquittoBroker, device: BrokerAccount, tmp_path: Path
+) -> None:
+    outdated = BrokerAccount(device.username, "an-outdated-password")
+    runner = agent_runner(tmp_path, mosquitto, outdated)
+    config = write_config(
+        tmp_path, device.username, mosquitto.port, outdated.password, state_dir=runner.state_dir
+    )
+    agent = runner.start()
+    try:
+        runner.wait_for_status(lambda status: bool(status["last_error"]))
+        run = run_check(config)
+        assert agent.process.poll() is None, agent.output()
+    finally:
+        assert agent.stop_cleanly(), agent.output()
+    broker = run.rows["broker"]
+    assert broker.outcome == "FAIL", run.stdout
+    assert broker.detail.startswith(
+        f"the running agent (pid {agent.process.pid}) is not connected to "
+        f"127.0.0.1:{mosquitto.port} as {device.username}: broker refused the connection: "
+    ), run.stdout
+    fix = "\n".join(broker.fix)
+    for advice in ("broker.password_file", "journalctl -u nursery-edge", "systemctl stop"):
+        assert advice in fix, run.stdout
+    assert run.status == 1
+
+
+def test_with_the_agent_stopped_the_check_logs_in(
+    mosquitto: MosquittoBroker, device: BrokerAccount, tmp_path: Path
+) -> None:
+    runner = agent_runner(tmp_path, mosquitto, device)
+    config = write_config(
+        tmp_path, device.username, mosquitto.port, device.password, state_dir=runner.state_dir
+    )
+    agent = runner.start()
+    try:
+        runner.wait_for_status(lambda status: bool(status["connected"]))
+    finally:
+        assert agent.stop_cleanly(), agent.output()
+    stopped = read_status(runner.state_dir)
+    assert stopped is not None
+    assert stopped["stopped_at"], "the agent's last status says it stopped"
+    run = run_check(config)
+    broker = run.rows["broker"]
+    assert broker.outcome == "PASS", run.stdout
+    assert broker.detail.startswith(
+        f"127.0.0.1:{mosquitto.port} accepted {device.username} (plain TCP, MQTT 5) in "
+    ), run.stdout
+    assert broker.detail.endswith(" ms (no agent running: the check logged in itself)")
+    assert_exit_status_matches(run)
 
 
 def _has_input_devices() -> bool:

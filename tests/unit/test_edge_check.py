@@ -5,7 +5,9 @@ the table the installer reads. The broker login paths run against Mosquitto in
 
 from __future__ import annotations
 
+import os
 import stat
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,12 +18,14 @@ import soundfile
 
 from edge.checks import CheckResult, Outcome, run_checks
 from edge.checks.audio import CLIP_LEVEL, check_microphone, measure
-from edge.checks.broker import check_broker
+from edge.checks.broker import broker_settings, check_broker
 from edge.checks.clock import judge_clock
 from edge.checks.model import check_model
+from edge.checks.running_agent import judge_running_agent
 from edge.checks.sensor import check_sensor
 from edge.cli import main
 from edge.config import AgentConfig, parse_config
+from edge.local_status import write_status
 from edge.timesync import ntp_synchronised
 from tests.harness.network import free_port
 
@@ -257,6 +261,98 @@ def test_nothing_listening_is_unreachable(tmp_path: Path) -> None:
     result = check_broker(_config(tmp_path))
     assert result.outcome == Outcome.FAIL
     assert "unreachable: connection refused" in result.detail
+
+
+def _agent_status(config: AgentConfig, **fields: Any) -> dict[str, Any]:
+    """A status as the agent writes it, from this (live) process."""
+    return {
+        "pid": os.getpid(),
+        "updated_at_epoch": time.time(),
+        "broker": f"{config.broker.host}:{config.broker.port}",
+        "broker_username": config.device.id,
+        "connected": True,
+        "last_error": None,
+        **fields,
+    }
+
+
+def _write_agent_status(config: AgentConfig, **fields: Any) -> None:
+    state_dir = Path(config.device.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    write_status(state_dir, _agent_status(config, **fields))
+
+
+def test_a_connected_running_agent_passes_without_a_login(tmp_path: Path) -> None:
+    config = _config(tmp_path)  # nothing listens on its port: a login would fail
+    _write_agent_status(config)
+    result = check_broker(config)
+    assert result == CheckResult(
+        "broker",
+        Outcome.PASS,
+        f"the running agent (pid {os.getpid()}) is connected to "
+        f"127.0.0.1:{config.broker.port} as nursery-check-1",
+    )
+
+
+def test_a_stale_or_stopped_agent_status_means_the_check_logs_in(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    _write_agent_status(config, updated_at_epoch=time.time() - 600)
+    assert "unreachable: connection refused" in check_broker(config).detail
+    _write_agent_status(config, stopped_at="2026-12-06T21:00:00+00:00")
+    assert "unreachable: connection refused" in check_broker(config).detail
+
+
+def test_an_agent_running_with_another_broker_is_a_warning_to_restart_it(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    settings = broker_settings(config, None, 5.0)
+    result = judge_running_agent(_agent_status(config, broker="10.0.0.9:1883"), settings)
+    assert result.outcome == Outcome.WARN
+    assert result.detail.endswith(
+        "is connected to 10.0.0.9:1883 as nursery-check-1, not as configured"
+    )
+    assert result.fix is not None
+    assert "systemctl restart nursery-edge" in result.fix
+
+
+def test_an_older_agent_status_without_a_user_name_is_read_as_the_configured_one(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path)
+    document = _agent_status(config)
+    del document["broker_username"]
+    result = judge_running_agent(document, broker_settings(config, None, 5.0))
+    assert result.outcome == Outcome.PASS
+    assert result.detail.endswith(" as nursery-check-1")
+
+
+@pytest.mark.parametrize(
+    ("error", "advice"),
+    [
+        ("broker refused the connection: Not authorized", "broker.password_file"),
+        ("broker refused the connection: Bad user name or password", "broker.password_file"),
+        ("cannot reach broker 127.0.0.1:1: [Errno 111] Connection refused", "broker.host"),
+        (
+            "cannot reach broker 127.0.0.1:1: [SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+            "verify failed",
+            "broker.ca_file",
+        ),
+        (None, "the broker's log"),
+    ],
+)
+def test_a_disconnected_running_agent_fails_with_its_error_and_the_fix(
+    tmp_path: Path, error: str | None, advice: str
+) -> None:
+    config = _config(tmp_path)
+    document = _agent_status(config, connected=False, last_error=error)
+    result = judge_running_agent(document, broker_settings(config, None, 5.0))
+    assert result.outcome == Outcome.FAIL
+    assert result.detail.startswith(
+        f"the running agent (pid {os.getpid()}) is not connected to "
+        f"127.0.0.1:{config.broker.port} as nursery-check-1: {error or 'no error recorded'}"
+    )
+    assert result.fix is not None
+    assert advice in result.fix
+    assert "sudo systemctl stop nursery-edge" in result.fix
 
 
 # ---- clock ----
