@@ -11,11 +11,12 @@ import pytest
 
 from tests.harness import ServiceUnavailableError
 from tests.harness.collector import CollectorProcess
+from tests.harness.external_material import guard_item, under_ci
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.network import free_port
 from tests.harness.postgres import fresh_database
 from tests.harness.processes import ManagedProcess, console_script
-from tests.harness.reporting import RealServiceReport
+from tests.harness.reporting import RealServiceReport, required_tiers
 from tests.harness.services import BrokerAccount, create_account, create_instance_account
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--require-real-services",
         action="store_true",
-        help="fail the run unless integration and e2e tests ran against real services, unskipped",
+        help="fail the run unless integration and e2e tests ran against real services, "
+        "unskipped (under CI, the tests that need material outside the repository as well)",
     )
 
 
@@ -37,6 +39,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(parts[1])
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Tests marked needs_material skip on a clone without the material, and fail under CI.
+    guard_item(item)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _report.record(report)
 
@@ -45,7 +52,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not session.config.getoption("--require-real-services"):
         return
     path = _report.write(REPO_ROOT)
-    problems = _report.problems()
+    problems = _report.problems(required_tiers(under_ci()))
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if problems:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

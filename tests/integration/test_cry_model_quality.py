@@ -1,14 +1,14 @@
 """Regression guard: the shipped cry model on the fixed, group-held-out test split.
 
-Reads the real data from ``$NURSERY_SHARED_DIR/data/audio`` (default ``<repo>/../shared``) and
-fails - never skips - when it is missing, so a misconfigured CI cannot pass silently. No training
-happens here; the committed model is evaluated as shipped.
+Three of these read the training corpus, which is development material outside the repository
+(``../shared/data/audio``, or ``$NURSERY_SHARED_DIR/data/audio``): they skip on a clone without
+it and fail under CI (tests/harness/external_material.py). No training happens here; the
+committed model is evaluated as shipped.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,8 @@ from models.cry.detector import CryDetector, default_model_manifest_path
 from models.training.night import NightParams
 from models.training.night_run import run_night
 from models.training.robustness import steady_tone_report
+from tests.harness.external_material import TRAINING_CORPUS, material_path
 
-REPO = Path(__file__).resolve().parents[2]
 TEST_MANIFEST = ARTIFACTS_DIR / "splits" / "test_manifest.csv"
 # Floors at the level the shipped model measures (MODEL_CARD.md), so any regression fails.
 # Where a floor is below the product target (clip AUC >= 0.98 and F1 >= 0.93 on every source;
@@ -45,20 +45,16 @@ NIGHT = NightParams(hours=1.0, seed=7)
 MAX_ROOMS_ALERTED_BY_WHINE = {-20.0: 0, -10.0: 0, 0.0: 0, 10.0: 0}
 
 
-def shared_data_dir() -> Path:
-    shared = Path(os.environ.get("NURSERY_SHARED_DIR", REPO.parent / "shared"))
-    data = shared / "data" / "audio"
-    if not (data / "manifest.csv").is_file():
-        pytest.fail(
-            f"shared audio data not found at {data}: set NURSERY_SHARED_DIR to the folder that "
-            "holds data/audio/manifest.csv",
-            pytrace=False,
-        )
-    return data
+needs_corpus = pytest.mark.needs_material(TRAINING_CORPUS, "the training corpus")
 
 
+def training_corpus() -> Path:
+    return material_path(TRAINING_CORPUS)
+
+
+@needs_corpus
 def test_clip_level_floors_on_the_test_split(capsys: pytest.CaptureFixture[str]) -> None:
-    data = shared_data_dir()
+    data = training_corpus()
     argv = ["evaluate", "--manifest", str(TEST_MANIFEST), "--data-root", str(data), "--json"]
     assert nursery_model(argv) == 0
     result = json.loads(capsys.readouterr().out)
@@ -81,8 +77,9 @@ def test_clip_level_floors_on_the_test_split(capsys: pytest.CaptureFixture[str])
     assert not failures, failures
 
 
+@needs_corpus
 def test_event_level_floors_on_a_synthesized_night() -> None:
-    data = shared_data_dir()
+    data = training_corpus()
     manifest = load_manifest(default_model_manifest_path())
     night, metrics = run_night(manifest, data / "manifest.csv", "test", NIGHT, lambda _: None)
     assert len(night.cries) >= 15, "the night must hold enough episodes to measure recall"
@@ -93,11 +90,12 @@ def test_event_level_floors_on_a_synthesized_night() -> None:
     print(f"night metrics: {metrics}")
 
 
+@needs_corpus
 def test_recalibrating_a_copy_reproduces_the_shipped_thresholds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The shipped thresholds and onset rule come from the code, not from hand edits."""
-    data = shared_data_dir()
+    data = training_corpus()
     shipped = load_manifest(default_model_manifest_path())
     copy = tmp_path / "artifacts"
     copy.mkdir()
