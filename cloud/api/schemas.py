@@ -1,4 +1,4 @@
-"""Request and response bodies of the documented app API (``shared/reference/app-api.md``)."""
+"""Request and response bodies of the documented app API (``docs/app-api.md``)."""
 
 from __future__ import annotations
 

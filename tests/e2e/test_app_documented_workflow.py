@@ -1,8 +1,8 @@
-"""The "Full Workflow Test" from the app's API documentation, run verbatim against a server.
+"""The documented workflow of the app's contract, run verbatim against a server.
 
-The script is read from shared/reference/app-api.md at test time - not copied - and executed
-with only its BASE_URL pointed at a `nursery-cloud api` process started here. If the document's
-script changes, this test runs the new one.
+The script is read from docs/app-api.md at test time - not copied - and executed with only its
+BASE_URL pointed at a `nursery-cloud api` process started here. If the document's script
+changes, this test runs the new one.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ import pytest
 from tests.harness.network import free_port
 from tests.harness.processes import ManagedProcess, console_script
 
-APP_API = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "app-api.md"
+APP_API = Path(__file__).resolve().parents[2] / "docs" / "app-api.md"
 SECRET = "documented-workflow-secret-0123456789-abcdefgh"
 
 
 def documented_workflow() -> str:
     text = APP_API.read_text()
-    section = text[text.index("### Full Workflow Test (Python)") :]
+    section = text[text.index("## The documented workflow") :]
     match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match is not None, "the Full Workflow Test has no python block"
+    assert match is not None, "the documented workflow has no python block"
     return match.group(1)
 
 

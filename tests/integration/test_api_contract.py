@@ -1,4 +1,4 @@
-"""The documented app API (shared/reference/app-api.md), endpoint by endpoint, on both storage
+"""The documented app API (docs/app-api.md), endpoint by endpoint, on both storage
 backends, with the error paths and cross-user access attempts.
 
 The app runs in-process (Starlette's TestClient drives the real ASGI app, lifespan included)
