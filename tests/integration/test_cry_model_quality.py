@@ -1,9 +1,8 @@
 """Regression guard: the shipped cry model on the fixed, group-held-out test split.
 
-Three of these read the training corpus, which is development material outside the repository
-(``../shared/data/audio``, or ``$NURSERY_SHARED_DIR/data/audio``): they skip on a clone without
-it and fail under CI (tests/harness/external_material.py). No training happens here; the
-committed model is evaluated as shipped.
+Three of these read the training corpus, which is development material outside the repository:
+they skip on a clone without it and fail under CI (tests/harness/external_material.py finds it).
+No training happens here; the committed model is evaluated as shipped.
 """
 
 from __future__ import annotations
