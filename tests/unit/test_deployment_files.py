@@ -30,6 +30,7 @@ from cloud.collector.metrics import CollectorMetrics
 from cloud.config import CollectorSettings
 from cloud.demo.broker import write_broker_config
 from edge.cli import build_parser as edge_parser
+from tests.harness.external_material import under_ci
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -554,7 +555,7 @@ def _docker_compose() -> str:
     binary = shutil.which("docker-compose")
     if binary is None:
         message = "docker-compose is not installed (apt-get install docker-compose; .ci/run does)"
-        if os.environ.get("CI"):
+        if under_ci():
             pytest.fail(f"{message}: required under CI", pytrace=False)
         pytest.skip(message)
     return binary
