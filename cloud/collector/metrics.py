@@ -37,6 +37,10 @@ class CollectorMetrics:
             "nursery_collector_decode_errors",
             "Messages dead-lettered because decoding failed unexpectedly (a bug)", registry=r,
         )  # fmt: skip
+        self.unstorable = Counter(
+            "nursery_collector_unstorable_messages",
+            "Messages dead-lettered because storing them kept failing (a bug)", registry=r,
+        )  # fmt: skip
         self.dead_letters_pruned = Counter(
             "nursery_collector_dead_letters_pruned", "Dead letters deleted by retention",
             registry=r,

@@ -94,6 +94,7 @@ class Collector:
             self._on_stored,
             self._on_abandoned,
             self._on_write_failed,
+            lambda letter: self.metrics.unstorable.inc(),
         )
         self.metrics.in_flight.set_function(lambda: self._acks.in_flight)
         # Only QoS 0 deliveries still come through gmqtt's handler: nothing to acknowledge.

@@ -8,6 +8,7 @@ from cloud.storage.interface import (
     DuplicateDeviceError,
     DuplicateEmailError,
     NotFoundError,
+    PermanentStorageError,
     Storage,
     StorageError,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "DuplicateDeviceError",
     "DuplicateEmailError",
     "NotFoundError",
+    "PermanentStorageError",
     "Storage",
     "StorageError",
     "open_storage",

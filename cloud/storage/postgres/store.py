@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cloud.storage.emails import email_key, email_lookup_params
-from cloud.storage.interface import DuplicateEmailError, StorageError
+from cloud.storage.interface import DuplicateEmailError, PermanentStorageError, StorageError
 from cloud.storage.postgres import alarms, alerts, devices, health, provisioning, sessions
 from cloud.storage.postgres.batch_order import BatchOrder
 from cloud.storage.postgres.email_keys import fill_email_keys
@@ -197,7 +197,7 @@ class PostgresStorage:
             async with self._pool.connection() as conn:
                 yield conn
         except (psycopg.Error, PoolTimeout) as exc:
-            raise StorageError(f"PostgreSQL: {exc}") from exc
+            raise storage_error(f"PostgreSQL: {exc}", exc) from exc
 
     async def register_device(self, device_id: str, owner_id: int | None) -> None:
         async with self._connection() as conn:
@@ -210,7 +210,8 @@ class PostgresStorage:
             async with self._pool.connection() as conn:
                 return await ingest(conn, batch, self._rule_cache, turn)
         except (psycopg.Error, DeviceRemovedError) as exc:
-            raise StorageError(f"storing a batch of {len(batch)} messages failed: {exc}") from exc
+            message = f"storing a batch of {len(batch)} messages failed: {exc}"
+            raise storage_error(message, exc) from exc
         finally:
             turn.finish()
 
@@ -475,3 +476,15 @@ class PostgresStorage:
     async def session_generations(self, user_ids: list[int]) -> dict[int, int]:
         async with self._connection() as conn:
             return await sessions.session_generations(conn, user_ids)
+
+
+def storage_error(message: str, exc: Exception) -> StorageError:
+    """The storage error for a driver error: permanent for a data exception (SQLSTATE class
+    22) or a broken constraint (class 23), which the same rows raise every time; anything
+    else - a lost connection (08), a serialization failure or deadlock (40), too little
+    memory or disk (53), an administrator's shutdown (57), a device removed meanwhile - may
+    pass when tried again, and the database being down must never make a message a dead
+    letter."""
+    if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
+        return PermanentStorageError(message)
+    return StorageError(message)
