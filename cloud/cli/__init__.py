@@ -18,7 +18,7 @@ from cloud.cli import operator as operator_cli
 from cloud.config import ApiSettings, CollectorSettings, ConfigError
 from cloud.demo.processes import DemoError
 from cloud.logs import configure_logging
-from cloud.storage import StorageError, open_storage
+from cloud.storage import StorageError, check_database, open_storage
 from models.contract import ContractError, validate_device_id
 
 logger = logging.getLogger(__name__)
@@ -117,6 +117,9 @@ def _run_api(host: str, port: int, with_collector: bool = False) -> int:
             "the broker allows one connection per account (e.g. svc.server and "
             "svc.server.collector, docs/operations.md)"
         )
+    # The API opens storage in uvicorn's start-up, which would bury a wrong DATABASE_URL in a
+    # traceback: check it here, where it becomes one line.
+    asyncio.run(check_database(settings.database_url))
     # access_log off: it would print query strings, and the WebSocket token travels in one;
     # RequestLogMiddleware logs every request without them. log_config=None: uvicorn's own
     # records (it logs the WebSocket handshake with its query string too) go through the root
