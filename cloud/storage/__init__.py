@@ -30,6 +30,19 @@ async def open_storage(database_url: str) -> Storage:
     )
 
 
+async def check_database(database_url: str) -> None:
+    """Fail now, in one line, if ``database_url`` names a database that cannot be used: for a
+    command (``nursery-cloud api``) that opens storage later, where the reason would be buried
+    in the web server's start-up traceback."""
+    if database_url.startswith(("postgresql://", "postgres://")):
+        from cloud.storage.postgres.store import probe_database
+
+        await probe_database(database_url)
+    elif not database_url.startswith("sqlite:"):
+        # The same message open_storage gives.
+        await open_storage(database_url)
+
+
 __all__ = [
     "AccessDeniedError",
     "ClaimCodeInUseError",
@@ -39,5 +52,6 @@ __all__ = [
     "PermanentStorageError",
     "Storage",
     "StorageError",
+    "check_database",
     "open_storage",
 ]

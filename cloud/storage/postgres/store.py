@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import AsyncConnection
@@ -71,6 +72,39 @@ CONNECT_TIMEOUT_S = 10.0
 PING_TIMEOUT_S = 2.0
 
 
+def redacted_url(database_url: str) -> str:
+    """``database_url`` fit for a message or a log: the password replaced by ``***``."""
+    parts = urlsplit(database_url)
+    if parts.password is None:
+        return database_url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def connection_failure(database_url: str, exc: psycopg.Error) -> str:
+    """One line on why the database named by ``database_url`` cannot be used, e.g.
+    'database "nc_x" does not exist', naming DATABASE_URL without its password."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # libpq says 'connection to server at "h", port 5432 failed: FATAL:  database "x" does not
+    # exist' (a hint may follow on the next line); the reason is what follows the last marker.
+    failed = [index for index, line in enumerate(lines) if "failed:" in line]
+    start = failed[-1] if failed else 0
+    reason = "; ".join(lines[start:]) or type(exc).__name__
+    reason = reason.rsplit("failed:", 1)[-1].split("FATAL:", 1)[-1].strip()
+    return f"cannot use the database at DATABASE_URL={redacted_url(database_url)}: {reason}"
+
+
+async def probe_database(database_url: str) -> None:
+    """Connect once and disconnect; StorageError with a one-line reason if that fails."""
+    try:
+        connection = await AsyncConnection.connect(
+            database_url, connect_timeout=int(CONNECT_TIMEOUT_S)
+        )
+    except psycopg.Error as exc:
+        raise StorageError(connection_failure(database_url, exc)) from exc
+    await connection.close()
+
+
 def _user(row: dict[str, Any]) -> User:
     return User(
         id=row["id"],
@@ -101,6 +135,10 @@ class PostgresStorage:
     async def open(
         cls, database_url: str, timescale: TimescalePolicies | None = None
     ) -> PostgresStorage:
+        # One plain connection first: a wrong DATABASE_URL (unknown database, refused password,
+        # no server) fails at once with the server's reason, instead of the pool retrying in the
+        # background for CONNECT_TIMEOUT_S and ending with "pool initialization incomplete".
+        await probe_database(database_url)
         pool = AsyncConnectionPool(
             database_url,
             connection_class=AsyncConnection[DictRow],
