@@ -124,14 +124,16 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
                 passwords.close()
             await storage.close()
 
-    # /docs (Swagger UI) and /redoc with their scripts and styles served from this server
-    # (packaged by fastapi-offline), not from a CDN: the docs work on a network without internet.
+    # /docs (Swagger UI) with its scripts and styles served from this server (packaged by
+    # fastapi-offline), not from a CDN: the docs work on a network without internet. No /redoc:
+    # its bundle always loads a logo from redocly's CDN, a third-party request from the browser.
     app = FastAPIOffline(
         title="Nursery API",
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         static_url=DOCS_ASSETS,
+        redoc_url=None,
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -122,12 +122,6 @@ def _run_api(host: str, port: int, with_collector: bool = False) -> int:
 
     settings = ApiSettings.from_env(os.environ)
     collector = CollectorSettings.from_env(os.environ) if with_collector else None
-    if settings.mqtt is not None:
-        _warn_if_anonymous(settings.mqtt, "the API", "MQTT_USERNAME")
-    if collector is not None:
-        _warn_if_anonymous(
-            collector.mqtt, "the collector", "NURSERY_COLLECTOR_MQTT_USERNAME or MQTT_USERNAME"
-        )
     if (
         collector is not None
         and settings.mqtt is not None
@@ -144,6 +138,13 @@ def _run_api(host: str, port: int, with_collector: bool = False) -> int:
     # The API opens storage in uvicorn's start-up, which would bury a wrong DATABASE_URL in a
     # traceback: check it here, where it becomes one line.
     asyncio.run(check_database(settings.database_url))
+    # After the database check: a wrong DATABASE_URL stays the one line the operator sees.
+    if settings.mqtt is not None:
+        _warn_if_anonymous(settings.mqtt, "the API", "MQTT_USERNAME")
+    if collector is not None:
+        _warn_if_anonymous(
+            collector.mqtt, "the collector", "NURSERY_COLLECTOR_MQTT_USERNAME or MQTT_USERNAME"
+        )
     # access_log off: it would print query strings, and the WebSocket token travels in one;
     # RequestLogMiddleware logs every request without them. log_config=None: uvicorn's own
     # records (it logs the WebSocket handshake with its query string too) go through the root

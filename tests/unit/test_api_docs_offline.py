@@ -1,4 +1,4 @@
-"""The API documentation pages (/docs, /redoc) load nothing from another host: their scripts,
+"""The API documentation page (/docs) loads nothing from another host: its scripts,
 styles and icon are served by the API itself, so the docs work on a network without internet.
 
 No storage is needed: the pages are static, so the app is used without its lifespan.
@@ -33,7 +33,7 @@ def references(html: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("page", "kinds"),
-    [("/docs", {"javascript", "css", "png", "json"}), ("/redoc", {"javascript", "png", "json"})],
+    [("/docs", {"javascript", "css", "png", "json"})],
 )
 def test_docs_pages_reference_only_assets_this_server_serves(
     client: TestClient, page: str, kinds: set[str]
