@@ -19,12 +19,12 @@ from cloud.storage.postgres import alarms, alerts, devices, health, provisioning
 from cloud.storage.postgres.batch_order import BatchOrder
 from cloud.storage.postgres.ingest import DeviceRemovedError, create_staging_tables, ingest
 from cloud.storage.postgres.migrations import (
-    TimescalePolicies,
+    MIGRATION_LOCK_ID,
     apply_migrations,
-    apply_timescale_policies,
     bundled_migrations,
 )
 from cloud.storage.postgres.presence import check_offline, listen_alerts, listen_readings
+from cloud.storage.postgres.timescale import TimescalePolicies, apply_timescale_policies
 from cloud.storage.records import (
     AlertDelivery,
     AlertQuery,
@@ -125,7 +125,7 @@ class PostgresStorage:
     async def migrate(self) -> list[str]:
         async with self._pool.connection() as conn:
             applied = await apply_migrations(conn, bundled_migrations())
-            await apply_timescale_policies(conn, self._timescale)
+            await apply_timescale_policies(conn, self._timescale, MIGRATION_LOCK_ID)
         return applied
 
     async def create_user(
