@@ -124,6 +124,7 @@ class Collector:
         self._periodic_tasks = [
             asyncio.create_task(self._check_offline_periodically()),
             asyncio.create_task(self._escalate_periodically()),
+            asyncio.create_task(self._check_database_jobs_periodically()),
         ]
 
     async def stop(self) -> None:
@@ -204,6 +205,23 @@ class Collector:
                     alert.escalation_level,
                 )  # fmt: skip
                 self.metrics.escalations.inc()
+
+    async def _check_database_jobs_periodically(self) -> None:
+        """A failing TimescaleDB job (compression, retention, aggregate refresh) breaks nothing
+        at once, so it is a metric and a warning, not unreadiness."""
+        reported: list[str] = []
+        while True:
+            if await self._stopped_within(self._settings.offline_check_interval_s):
+                return
+            try:
+                failed = await self._storage.failed_background_jobs()
+            except StorageError as exc:
+                logger.warning("database job check failed: %s", exc)
+                continue
+            self.metrics.failed_database_jobs.set(len(failed))
+            if failed and failed != reported:
+                logger.warning("database background jobs failing: %s", "; ".join(failed))
+            reported = failed
 
     async def _check_offline_periodically(self) -> None:
         while True:

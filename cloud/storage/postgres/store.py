@@ -24,7 +24,11 @@ from cloud.storage.postgres.migrations import (
     bundled_migrations,
 )
 from cloud.storage.postgres.presence import check_offline, listen_alerts, listen_readings
-from cloud.storage.postgres.timescale import TimescalePolicies, apply_timescale_policies
+from cloud.storage.postgres.timescale import (
+    TimescalePolicies,
+    apply_timescale_policies,
+    failed_jobs,
+)
 from cloud.storage.records import (
     AlertDelivery,
     AlertQuery,
@@ -121,6 +125,13 @@ class PostgresStorage:
         except (psycopg.Error, PoolTimeout):
             return False
         return True
+
+    async def failed_background_jobs(self) -> list[str]:
+        try:
+            async with self._pool.connection() as conn:
+                return await failed_jobs(conn)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot read the background jobs: {exc}") from exc
 
     async def migrate(self) -> list[str]:
         async with self._pool.connection() as conn:

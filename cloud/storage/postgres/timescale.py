@@ -157,3 +157,25 @@ async def apply_timescale_policies(
             await conn.execute("SELECT add_compression_policy(%s, %s)", (table, after))
         for table, after in changes.add_retention:
             await conn.execute("SELECT add_retention_policy(%s, %s)", (table, after))
+
+
+# The scheduler's record of each job's last run; a failure there is otherwise silent (the
+# server log aside): chunks stop being compressed, old data stops being dropped.
+_FAILED_JOBS_SQL = """
+SELECT j.proc_name, coalesce(j.hypertable_name, ''), j.job_id
+FROM timescaledb_information.job_stats s
+JOIN timescaledb_information.jobs j ON j.job_id = s.job_id
+WHERE s.last_run_status = 'Failed'
+ORDER BY j.job_id
+"""
+
+
+async def failed_jobs(conn: AsyncConnection[Any]) -> list[str]:
+    """The background jobs whose last run failed, e.g. ``policy_compression on readings (job
+    1001)``; none without TimescaleDB."""
+    if not await timescaledb_installed(conn):
+        return []
+    return [
+        f"{proc} on {table} (job {job_id})" if table else f"{proc} (job {job_id})"
+        for proc, table, job_id in await _rows(conn, _FAILED_JOBS_SQL, {})
+    ]

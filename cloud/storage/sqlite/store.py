@@ -80,6 +80,9 @@ class SqliteStorage:
             return False
         return True
 
+    async def failed_background_jobs(self) -> list[str]:
+        return []  # SQLite runs no jobs of its own
+
     async def migrate(self) -> list[str]:
         return await self._db.run(apply_migrations)
 
