@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ PRELOAD_SETTINGS = {
     "shared_preload_libraries": "timescaledb",
     "timescaledb.telemetry_level": "off",
 }
+JOB_WAIT_S = 60.0
 SERVER_URL_VARIABLE = "NURSERY_TEST_TIMESCALEDB_URL"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,3 +108,33 @@ def fresh_timescaledb_database() -> Iterator[str]:
     """A new, empty database on its own TimescaleDB server (for tests that need one alone)."""
     with timescaledb_server() as server_url, database_on(server_url) as url:
         yield url
+
+
+def run_job_now(conn: psycopg.Connection[tuple[object, ...]], job_id: int) -> None:
+    """Have the scheduler run the job now (as it would when due) and wait for it to finish."""
+    asked = conn.execute("SELECT now()").fetchone()
+    assert asked is not None
+    conn.execute("SELECT alter_job(%s, next_start => now())", (job_id,))
+    deadline = time.monotonic() + JOB_WAIT_S
+    while time.monotonic() < deadline:
+        row = conn.execute(
+            "SELECT last_run_status, job_status FROM timescaledb_information.job_stats"
+            " WHERE job_id = %s AND last_run_started_at >= %s",
+            (job_id, asked[0]),
+        ).fetchone()
+        # No status yet: the run has started (and not got far enough to say it runs).
+        if row is not None and row[0] is not None and row[1] != "Running":
+            assert row[0] == "Success", f"job {job_id}: {row}"
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the scheduler did not run job {job_id} within {JOB_WAIT_S} s")
+
+
+def job_id(conn: psycopg.Connection[tuple[object, ...]], proc: str, table: str) -> int:
+    row = conn.execute(
+        "SELECT job_id FROM timescaledb_information.jobs"
+        " WHERE proc_name = %s AND hypertable_name = %s",
+        (proc, table),
+    ).fetchone()
+    assert row is not None, f"no {proc} job on {table}"
+    return int(str(row[0]))

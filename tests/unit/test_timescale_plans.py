@@ -3,10 +3,11 @@ which policies a start has to change."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from cloud.storage.postgres.migrations import ExtensionState, extension_state
 from cloud.storage.postgres.timescale import PolicyChanges, TimescalePolicies, plan_policy_changes
+from cloud.storage.postgres.timeseries import HourPlan, plan_hours
 
 WEEK = timedelta(days=7)
 TWO_YEARS = timedelta(days=730)
@@ -51,3 +52,29 @@ def test_a_changed_setting_replaces_only_its_policies() -> None:
         remove_retention=("readings", "events"),
         add_compression=(("readings", timedelta(days=3)), ("events", timedelta(days=3))),
     )
+
+
+T = datetime(2026, 12, 6, tzinfo=UTC)
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+
+
+def test_part_hours_at_the_ends_are_read_raw() -> None:
+    plan = plan_hours(T + 10 * M, T + 5 * H + 20 * M, [])
+    assert plan == HourPlan(
+        aggregate=((T + H, T + 5 * H),), raw=((T + 10 * M, T + H), (T + 5 * H, T + 5 * H + 20 * M))
+    )
+
+
+def test_hours_written_since_the_refresh_are_read_raw() -> None:
+    stale = [(T + 2 * H + 5 * M, T + 2 * H + 7 * M), (T + 3 * H + 59 * M, T + 4 * H)]
+    plan = plan_hours(T, T + 6 * H, stale)
+    # 2:05-2:07 touches hour 2; 3:59-4:00 touches hours 3 and 4: one raw window 2:00-5:00.
+    assert plan == HourPlan(
+        aggregate=((T, T + 2 * H), (T + 5 * H, T + 6 * H)), raw=((T + 2 * H, T + 5 * H),)
+    )
+
+
+def test_a_range_without_a_whole_hour_is_all_raw() -> None:
+    assert plan_hours(T + 10 * M, T + 50 * M, []) == HourPlan((), ((T + 10 * M, T + 50 * M),))
+    assert plan_hours(T, T + H, [(T - H, T + 2 * H)]) == HourPlan((), ((T, T + H),))

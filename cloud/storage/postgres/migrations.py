@@ -92,23 +92,29 @@ async def _extension_state(conn: AsyncConnection[Any], name: str) -> ExtensionSt
     return extension_state(name, available, created, preload)
 
 
-def _report_waiting(migration: Migration, extension: str, state: ExtensionState) -> None:
-    if state is ExtensionState.NOT_PRELOADED:
+def _report_waiting(
+    migration: Migration, extension: str, state: ExtensionState, warned: set[str]
+) -> None:
+    if state is ExtensionState.NOT_PRELOADED and extension not in warned:
+        warned.add(extension)
         # What a Debian/Ubuntu server looks like right after installing the package: say once
         # per start how to finish, since the database runs on without it meanwhile.
         logger.warning(
-            "%s is installed on this PostgreSQL server but not preloaded, so migration %s waits "
-            "and the database runs without it: add shared_preload_libraries = '%s' to "
-            "postgresql.conf (or run timescaledb-tune) and restart PostgreSQL; the next start "
+            "%s is installed on this PostgreSQL server but not preloaded, so migration %s (and "
+            "those after it that need it) waits and the database runs without it: add "
+            "shared_preload_libraries = '%s' to postgresql.conf (or run timescaledb-tune) and "
+            "restart PostgreSQL; the next start "
             "applies it and keeps all data",
             extension, migration.version, extension,
         )  # fmt: skip
     else:
-        logger.info("skipping migration %s: extension %s unavailable", migration.version, extension)
+        logger.info("skipping migration %s: extension %s %s", migration.version, extension,
+                    state.value.replace("_", " "))  # fmt: skip
 
 
 async def apply_migrations(conn: AsyncConnection[Any], migrations: list[Migration]) -> list[str]:
     applied_now: list[str] = []
+    warned: set[str] = set()
     async with conn.transaction():
         # Under the lock too: CREATE TABLE IF NOT EXISTS is not safe against a concurrent
         # creator (two API processes starting at once collide on the table's type name).
@@ -129,7 +135,7 @@ async def apply_migrations(conn: AsyncConnection[Any], migrations: list[Migratio
             if extension is not None:
                 state = await _extension_state(conn, extension)
                 if state is not ExtensionState.USABLE:
-                    _report_waiting(migration, extension, state)
+                    _report_waiting(migration, extension, state, warned)
                     continue
             logger.info("applying migration %s", migration.version)
             await conn.execute(migration.sql.encode())

@@ -15,7 +15,15 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cloud.storage.interface import DuplicateEmailError, StorageError
-from cloud.storage.postgres import alarms, alerts, devices, health, provisioning, sessions
+from cloud.storage.postgres import (
+    alarms,
+    alerts,
+    devices,
+    health,
+    provisioning,
+    sessions,
+    timeseries,
+)
 from cloud.storage.postgres.batch_order import BatchOrder
 from cloud.storage.postgres.ingest import DeviceRemovedError, create_staging_tables, ingest
 from cloud.storage.postgres.migrations import (
@@ -28,6 +36,7 @@ from cloud.storage.postgres.timescale import (
     TimescalePolicies,
     apply_timescale_policies,
     failed_jobs,
+    hourly_aggregate_ready,
 )
 from cloud.storage.records import (
     AlertDelivery,
@@ -91,6 +100,9 @@ class PostgresStorage:
         self._rule_cache = RuleStateCache()
         # Overlapping ingest transactions keep batch order (cloud/storage/postgres/batch_order.py).
         self._batch_order = BatchOrder()
+        # Whether the time series can read whole hours from readings_hourly (known after the
+        # first migrate or time-series read).
+        self._hourly_aggregate: bool | None = None
 
     @classmethod
     async def open(
@@ -137,6 +149,7 @@ class PostgresStorage:
         async with self._pool.connection() as conn:
             applied = await apply_migrations(conn, bundled_migrations())
             await apply_timescale_policies(conn, self._timescale, MIGRATION_LOCK_ID)
+            self._hourly_aggregate = await hourly_aggregate_ready(conn)
         return applied
 
     async def create_user(
@@ -280,7 +293,11 @@ class PostgresStorage:
         self, user_id: int, bucket: timedelta, start: datetime, end: datetime
     ) -> list[TimeBucket]:
         async with self._pool.connection() as conn:
-            return await health.health_timeseries(conn, user_id, bucket, start, end)
+            if self._hourly_aggregate is None:
+                self._hourly_aggregate = await hourly_aggregate_ready(conn)
+            return await timeseries.health_timeseries(
+                conn, user_id, bucket, start, end, self._hourly_aggregate
+            )
 
     # --- claiming and sharing devices ---
     async def provision_device(

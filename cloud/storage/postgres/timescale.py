@@ -10,12 +10,16 @@ lock, so concurrent starters take turns.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
+
+logger = logging.getLogger(__name__)
 
 TIMESCALE_TABLES = ("readings", "events")
 
@@ -105,7 +109,7 @@ async def timescaledb_installed(conn: AsyncConnection[Any]) -> bool:
     return await cursor.fetchone() is not None
 
 
-async def _rows(conn: AsyncConnection[Any], sql: str, params: dict[str, str]) -> list[Any]:
+async def _rows(conn: AsyncConnection[Any], sql: str, params: dict[str, Any]) -> list[Any]:
     # Tuples whatever the connection's row factory (the pool's is dict_row).
     async with conn.cursor(row_factory=tuple_row) as cursor:
         await cursor.execute(sql, params)
@@ -178,4 +182,63 @@ async def failed_jobs(conn: AsyncConnection[Any]) -> list[str]:
     return [
         f"{proc} on {table} (job {job_id})" if table else f"{proc} (job {job_id})"
         for proc, table, job_id in await _rows(conn, _FAILED_JOBS_SQL, {})
+    ]
+
+
+# The migration that made readings_hourly exact enough for the API's time series.
+HOURLY_AGGREGATE_MIGRATION = "0017_readings_hourly_realtime"
+
+
+async def hourly_aggregate_ready(conn: AsyncConnection[Any]) -> bool:
+    """Whether the time series can read whole hours from readings_hourly."""
+    rows = await _rows(
+        conn,
+        "SELECT 1 FROM schema_migrations WHERE version = %(version)s",
+        {"version": HOURLY_AGGREGATE_MIGRATION},
+    )
+    return bool(rows)
+
+
+# How TimescaleDB's invalidation logs store a timestamptz: microseconds since the Unix epoch.
+_INTERNAL_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+# Writes to readings that readings_hourly has not absorbed yet: logged per hypertable by the
+# insert/update/delete trigger, moved to the aggregate's own log by a refresh and cleared once
+# materialised. TimescaleDB's catalog, not its API (no view exposes it; checked against 2.17 by
+# tests/integration/test_timescaledb_timeseries.py).
+_PENDING_SQL = """
+SELECT greatest(l.lowest_modified_value, %(low)s), least(l.greatest_modified_value, %(high)s)
+FROM _timescaledb_catalog.continuous_aggs_hypertable_invalidation_log l
+JOIN _timescaledb_catalog.hypertable h ON h.id = l.hypertable_id
+WHERE h.schema_name = current_schema() AND h.table_name = 'readings'
+  AND l.lowest_modified_value <= %(high)s AND l.greatest_modified_value >= %(low)s
+UNION ALL
+SELECT greatest(l.lowest_modified_value, %(low)s), least(l.greatest_modified_value, %(high)s)
+FROM _timescaledb_catalog.continuous_aggs_materialization_invalidation_log l
+JOIN _timescaledb_catalog.continuous_agg c ON c.mat_hypertable_id = l.materialization_id
+WHERE c.user_view_schema = current_schema() AND c.user_view_name = 'readings_hourly'
+  AND l.lowest_modified_value <= %(high)s AND l.greatest_modified_value >= %(low)s
+"""
+
+
+def _internal(moment: datetime) -> int:
+    return (moment - _INTERNAL_EPOCH) // _MICROSECOND
+
+
+async def pending_invalidations(
+    conn: AsyncConnection[Any], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]] | None:
+    """The time ranges (inclusive) within [start, end] written since readings_hourly last
+    refreshed them; None when they cannot be read (then the caller reads raw rows)."""
+    bounds = {"low": _internal(start), "high": _internal(end)}
+    try:
+        async with conn.transaction():  # a savepoint when the caller has a transaction open
+            rows = await _rows(conn, _PENDING_SQL, bounds)
+    except psycopg.Error as exc:
+        logger.warning("cannot read TimescaleDB's pending refreshes, reading raw rows: %s", exc)
+        return None
+    return [
+        (_INTERNAL_EPOCH + low * _MICROSECOND, _INTERNAL_EPOCH + high * _MICROSECOND)
+        for low, high in rows
     ]
