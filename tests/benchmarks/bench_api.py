@@ -711,6 +711,9 @@ class SettledTimescale:
     bytes_after: int
     chunks: int
     compressed_chunks: int
+    chunk_bytes_before: int  # the compressed chunks alone, before and after
+    chunk_bytes_after: int
+    compressed_rows: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -747,12 +750,24 @@ def settle_timescaledb(url: str) -> SettledTimescale:
             "SELECT count(*), count(*) FILTER (WHERE is_compressed)"
             " FROM timescaledb_information.chunks WHERE hypertable_name = 'readings'"
         ).fetchone()
+        stats = conn.execute(
+            "SELECT sum(before_compression_total_bytes), sum(after_compression_total_bytes)"
+            " FROM chunk_compression_stats('readings') WHERE compression_status = 'Compressed'"
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT count(*) FROM readings WHERE time < now() - INTERVAL '7 days'"
+        ).fetchone()
         conn.execute("VACUUM (ANALYZE)")
         conn.execute("CHECKPOINT")
     assert before is not None
     assert after is not None
     assert chunks is not None
-    return SettledTimescale(refresh_s, compress_s, int(before[0]), int(after[0]), *chunks)
+    assert stats is not None
+    assert rows is not None
+    return SettledTimescale(
+        refresh_s, compress_s, int(before[0]), int(after[0]), int(chunks[0]), int(chunks[1]),
+        int(stats[0] or 0), int(stats[1] or 0), int(rows[0]),
+    )  # fmt: skip
 
 
 def print_backend(run: BackendRun, args: argparse.Namespace) -> None:
@@ -770,7 +785,11 @@ def print_backend(run: BackendRun, args: argparse.Namespace) -> None:
               f"{settled.compressed_chunks} of {settled.chunks} readings chunks (older than 7 days) "
               f"compressed in {settled.compress_s:.0f} s: readings {settled.bytes_before / 2**20:,.0f} "
               f"-> {settled.bytes_after / 2**20:,.0f} MiB with indexes "
-              f"({settled.bytes_before / max(settled.bytes_after, 1):.1f}x)")  # fmt: skip
+              f"({settled.bytes_before / max(settled.bytes_after, 1):.1f}x); the compressed chunks "
+              f"alone ({settled.compressed_rows:,} readings): {settled.chunk_bytes_before / 2**20:,.1f} "
+              f"-> {settled.chunk_bytes_after / 2**20:,.1f} MiB "
+              f"({settled.chunk_bytes_before / max(settled.chunk_bytes_after, 1):.1f}x, "
+              f"{settled.chunk_bytes_after / max(settled.compressed_rows, 1):.1f} bytes a reading)")  # fmt: skip
     print()
     print(f"History and time series: in-process API (ASGITransport); n timed runs per row (up to "
           f"{args.requests}, at least {MIN_REQUESTS}, {ROW_BUDGET_S:.0f} s budget) after up to "

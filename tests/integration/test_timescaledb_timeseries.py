@@ -13,7 +13,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from cloud.storage import Storage, open_storage
-from cloud.storage.postgres.timeseries import HOURLY_TIMESERIES_SQL, health_timeseries, plan_hours
+from cloud.storage.postgres.timeseries import health_timeseries, hourly_timeseries_sql, plan_hours
 from cloud.storage.records import IngestBatch, TelemetryRow, TimeBucket, UploadRow
 from tests.harness.postgres import database_on
 from tests.harness.timescaledb import job_id, run_job_now
@@ -127,14 +127,10 @@ async def test_hourly_and_daily_series_from_the_aggregate_match_the_raw_rows(
     # And the whole hours were really read from the aggregate's materialised rows.
     hours = plan_hours(now - 3 * DAY, now, [])
     params = {"user_id": owner.id, "bucket": HOUR, "start": now - 3 * DAY, "end": now,
-              "aggregate_from": [w[0] for w in hours.aggregate],
-              "aggregate_to": [w[1] for w in hours.aggregate],
-              "raw_from": [w[0] for w in hours.raw],
-              "raw_to": [w[1] for w in hours.raw]}  # fmt: skip
+              **hours.parameters()}  # fmt: skip
+    sql = hourly_timeseries_sql(len(hours.aggregate), len(hours.raw))
     with psycopg.connect(series_url) as conn:
-        plan = "\n".join(
-            str(row[0]) for row in conn.execute("EXPLAIN " + HOURLY_TIMESERIES_SQL, params)
-        )
+        plan = "\n".join(str(row[0]) for row in conn.execute("EXPLAIN " + sql, params))
         chunks = conn.execute(
             "SELECT chunk_name FROM timescaledb_information.chunks WHERE hypertable_name = %s",
             (str(aggregate[0]),),

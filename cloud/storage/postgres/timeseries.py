@@ -13,6 +13,7 @@ filtered by arrival time, which the aggregate does not keep.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,44 +64,60 @@ RAW_TIMESERIES_SQL = _BUCKETED.format(
     SELECT *, 0, 0 FROM ({_CRY_EPISODES}) cries"""  # noqa: S608 - fixed fragments
 )
 
-# Devices with their whole history: whole hours in the aggregate windows from readings_hourly,
-# the rest of the range (part-hours, hours with writes not yet refreshed) from the raw rows,
-# each window an index range scan.
-HOURLY_TIMESERIES_SQL = _BUCKETED.format(
-    rows=f"""
+# Devices with their whole history: whole hours from readings_hourly, the rest of the range
+# (part-hours, hours with writes not yet refreshed) from the raw rows. Each window is a branch
+# of its own with its bounds as parameters, so that TimescaleDB excludes the chunks outside it
+# (windows joined from an array defeated chunk exclusion: every chunk of a year was decompressed,
+# tests/benchmarks/bench_api.py); each device's rows are read through a LATERAL subquery, only
+# for the member devices it applies to.
+_AGGREGATE_WINDOW = """
     SELECT h.bucket, h.sum_temperature, h.sum_humidity, h.record_count, 0, 0,
            h.temperature_count, h.humidity_count
     FROM device_members m
     JOIN devices d ON d.device_id = m.device_id
-    CROSS JOIN unnest(%(aggregate_from)s::timestamptz[], %(aggregate_to)s::timestamptz[])
-        w (lo, hi)
-    JOIN readings_hourly h ON h.device_id = m.device_id AND h.bucket >= w.lo AND h.bucket < w.hi
+    JOIN readings_hourly h ON h.device_id = m.device_id
     WHERE m.user_id = %(user_id)s AND d.history_from IS NULL
-    UNION ALL
+      AND h.bucket >= %(aggregate_from_{n})s AND h.bucket < %(aggregate_to_{n})s"""
+
+_DEVICE_READINGS = """
     SELECT r.time, r.temperature, r.humidity, 1, 0, 0,
            (r.temperature IS NOT NULL)::int, (r.humidity IS NOT NULL)::int
     FROM device_members m
     JOIN devices d ON d.device_id = m.device_id
-    CROSS JOIN unnest(%(raw_from)s::timestamptz[], %(raw_to)s::timestamptz[]) w (lo, hi)
-    JOIN readings r ON r.device_id = m.device_id AND r.time >= w.lo AND r.time < w.hi
-    WHERE m.user_id = %(user_id)s AND d.history_from IS NULL AND r.source = 'device'
-    UNION ALL
-    SELECT r.time, r.temperature, r.humidity, 1, 0, 0,
-           (r.temperature IS NOT NULL)::int, (r.humidity IS NOT NULL)::int
-    FROM device_members m
-    JOIN devices d ON d.device_id = m.device_id
-    JOIN readings r ON r.device_id = m.device_id
-    WHERE m.user_id = %(user_id)s AND d.history_from IS NOT NULL AND r.source = 'device'
-      AND r.received_at >= d.history_from AND r.time >= %(start)s AND r.time < %(end)s
-    UNION ALL
+    CROSS JOIN LATERAL (
+        SELECT r.time, r.temperature, r.humidity FROM readings r
+        WHERE r.device_id = m.device_id AND r.source = 'device'
+          AND r.time >= {start} AND r.time < {end} {extra}
+    ) r
+    WHERE m.user_id = %(user_id)s AND {which}"""
+
+_REST = """
     SELECT r.time, r.temperature, r.humidity, 1, r.cry_detected::int, r.sick_detected::int,
            (r.temperature IS NOT NULL)::int, (r.humidity IS NOT NULL)::int
     FROM readings r
-    WHERE r.user_id = %(user_id)s AND r.source = 'upload'
+    WHERE r.user_id = %(user_id)s AND r.source = 'upload' AND r.device_id IS NULL
       AND r.time >= %(start)s AND r.time < %(end)s
     UNION ALL
-    SELECT *, 0, 0 FROM ({_CRY_EPISODES}) cries"""  # noqa: S608 - fixed fragments
-)
+    SELECT *, 0, 0 FROM ({episodes}) cries"""
+
+
+@functools.cache
+def hourly_timeseries_sql(aggregate_windows: int, raw_windows: int) -> str:
+    """The statement for that many aggregate and raw windows (parameters ``aggregate_from_0``,
+    ``aggregate_to_0``, ..., ``raw_from_0``, ...)."""
+    branches = [_AGGREGATE_WINDOW.format(n=n) for n in range(aggregate_windows)]
+    branches += [
+        _DEVICE_READINGS.format(start=f"%(raw_from_{n})s", end=f"%(raw_to_{n})s", extra="",
+                                which="d.history_from IS NULL")
+        for n in range(raw_windows)
+    ]  # fmt: skip
+    # A device claimed again counts what arrived since (by arrival, which the aggregate lacks).
+    branches.append(_DEVICE_READINGS.format(
+        start="%(start)s", end="%(end)s", extra="AND r.received_at >= d.history_from",
+        which="d.history_from IS NOT NULL",
+    ))  # fmt: skip
+    branches.append(_REST.format(episodes=_CRY_EPISODES))
+    return _BUCKETED.format(rows="\n    UNION ALL".join(branches))
 
 
 def _hour_floor(moment: datetime) -> datetime:
@@ -117,6 +134,14 @@ class HourPlan:
 
     aggregate: tuple[tuple[datetime, datetime], ...]
     raw: tuple[tuple[datetime, datetime], ...]
+
+    def parameters(self) -> dict[str, datetime]:
+        """The windows as the parameters of ``hourly_timeseries_sql``."""
+        named: dict[str, datetime] = {}
+        for kind, windows in (("aggregate", self.aggregate), ("raw", self.raw)):
+            for n, (low, high) in enumerate(windows):
+                named[f"{kind}_from_{n}"], named[f"{kind}_to_{n}"] = low, high
+        return named
 
 
 def plan_hours(start: datetime, end: datetime, stale: list[tuple[datetime, datetime]]) -> HourPlan:
@@ -167,11 +192,8 @@ async def health_timeseries(
             stale = await pending_invalidations(conn, start, end)
             if stale is not None:
                 plan = plan_hours(start, end, stale)
-                sql = HOURLY_TIMESERIES_SQL
-                params["aggregate_from"] = [low for low, _high in plan.aggregate]
-                params["aggregate_to"] = [high for _low, high in plan.aggregate]
-                params["raw_from"] = [low for low, _high in plan.raw]
-                params["raw_to"] = [high for _low, high in plan.raw]
+                sql = hourly_timeseries_sql(len(plan.aggregate), len(plan.raw))
+                params.update(plan.parameters())
         cursor = await conn.execute(sql, params)
         rows = await cursor.fetchall()
     return [
