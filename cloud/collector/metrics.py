@@ -76,6 +76,12 @@ class CollectorMetrics:
         self.in_flight = Gauge(
             "nursery_collector_in_flight", "Messages received, not yet committed", registry=r
         )
+        self.failed_database_jobs = Gauge(
+            "nursery_database_failed_jobs",
+            "Database background jobs (TimescaleDB compression, retention, aggregate refresh)"
+            " whose last run failed",
+            registry=r,
+        )
 
     def received(self, kind: str) -> None:
         self.messages.inc(kind)

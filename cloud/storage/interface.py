@@ -85,6 +85,11 @@ class Storage(Protocol):
         """True when the database answers a trivial query now (readiness probes)."""
         ...
 
+    async def failed_background_jobs(self) -> list[str]:
+        """The database's own scheduled jobs (TimescaleDB compression, retention, aggregate
+        refresh) whose last run failed, one description each; none where there are none."""
+        ...
+
     # --- accounts and devices ---
     async def create_user(
         self, email: str, password_hash: str, name: str | None, role: UserRole = "parent"

@@ -1,18 +1,21 @@
 """Proof that the real-service tiers ran: counted per outcome, enforced by --require-real-services.
 
-CI must not pass a run in which the integration or end-to-end tests were skipped or never
-collected (a missing broker would otherwise look like a green build).
+CI must not pass a run in which the integration or end-to-end tests, or the tests on TimescaleDB,
+were skipped or never collected (a missing broker would otherwise look like a green build).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-REAL_SERVICE_MARKERS = ("integration", "e2e")
+# "timescaledb": the tests that ran on the production database (tests/conftest.py marks them).
+REAL_SERVICE_MARKERS = ("integration", "e2e", "timescaledb")
 REPORT_PATH = Path("test-artifacts") / "real-service-tests.json"
 
 
@@ -42,3 +45,11 @@ class RealServiceReport:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({m: dict(c) for m, c in self.outcomes.items()}, indent=2))
         return path
+
+
+def services_unavailable(reason: str) -> NoReturn:
+    """A real service a test needs is missing: under CI (``CI`` set) that fails the test,
+    elsewhere it is skipped with the one-line reason (a bare clone still runs its tests)."""
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"{reason} (required under CI)", pytrace=False)
+    pytest.skip(reason)

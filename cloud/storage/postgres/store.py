@@ -17,7 +17,15 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cloud.storage.emails import email_key, email_lookup_params
 from cloud.storage.interface import DuplicateEmailError, PermanentStorageError, StorageError
-from cloud.storage.postgres import alarms, alerts, devices, health, provisioning, sessions
+from cloud.storage.postgres import (
+    alarms,
+    alerts,
+    devices,
+    health,
+    provisioning,
+    sessions,
+    timeseries,
+)
 from cloud.storage.postgres.batch_order import BatchOrder
 from cloud.storage.postgres.email_keys import fill_email_keys
 from cloud.storage.postgres.ingest import (
@@ -27,12 +35,17 @@ from cloud.storage.postgres.ingest import (
     ingest,
 )
 from cloud.storage.postgres.migrations import (
-    TimescalePolicies,
+    MIGRATION_LOCK_ID,
     apply_migrations,
-    apply_timescale_policies,
     bundled_migrations,
 )
 from cloud.storage.postgres.presence import check_offline, listen_alerts, listen_readings
+from cloud.storage.postgres.timescale import (
+    TimescalePolicies,
+    apply_timescale_policies,
+    failed_jobs,
+    hourly_aggregate_ready,
+)
 from cloud.storage.records import (
     AlertDelivery,
     AlertQuery,
@@ -130,6 +143,9 @@ class PostgresStorage:
         self._rule_cache = RuleStateCache()
         # Overlapping ingest transactions keep batch order (cloud/storage/postgres/batch_order.py).
         self._batch_order = BatchOrder()
+        # Whether the time series can read whole hours from readings_hourly (known after the
+        # first migrate or time-series read).
+        self._hourly_aggregate: bool | None = None
 
     @classmethod
     async def open(
@@ -169,11 +185,19 @@ class PostgresStorage:
             return False
         return True
 
+    async def failed_background_jobs(self) -> list[str]:
+        try:
+            async with self._pool.connection() as conn:
+                return await failed_jobs(conn)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot read the background jobs: {exc}") from exc
+
     async def migrate(self) -> list[str]:
         async with self._pool.connection() as conn:
             applied = await apply_migrations(conn, bundled_migrations())
             await fill_email_keys(conn)
-            await apply_timescale_policies(conn, self._timescale)
+            await apply_timescale_policies(conn, self._timescale, MIGRATION_LOCK_ID)
+            self._hourly_aggregate = await hourly_aggregate_ready(conn)
         return applied
 
     async def create_user(
@@ -330,7 +354,11 @@ class PostgresStorage:
         self, user_id: int, bucket: timedelta, start: datetime, end: datetime
     ) -> list[TimeBucket]:
         async with self._pool.connection() as conn:
-            return await health.health_timeseries(conn, user_id, bucket, start, end)
+            if self._hourly_aggregate is None:
+                self._hourly_aggregate = await hourly_aggregate_ready(conn)
+            return await timeseries.health_timeseries(
+                conn, user_id, bucket, start, end, self._hourly_aggregate
+            )
 
     # --- claiming and sharing devices ---
     async def provision_device(
