@@ -72,7 +72,23 @@ def _counter(label: str, every: int = 200) -> Callable[[int, int], None]:
     return report
 
 
+TRAIN_EXTRA_HINT = "pip install -e '.[train]' (TensorFlow; needed only to train, never on a device)"
+
+
+class TrainExtraMissingError(Exception):
+    """TensorFlow, the training extra, is not installed."""
+
+
+def _require_train_extra() -> None:
+    # Checked before any work: otherwise training fails with a traceback after data preparation.
+    try:
+        import tensorflow  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise TrainExtraMissingError(f"training needs TensorFlow: {TRAIN_EXTRA_HINT}") from exc
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    _require_train_extra()
     from models.artifacts import ARTIFACTS_DIR
     from models.training.network import NetworkParams
     from models.training.pipeline import run_training
@@ -127,9 +143,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from models.training.dataset import read_manifest
     from models.training.evaluation import format_report, report, score_clips
 
-    detector = CryDetector.from_manifest(args.model_manifest)
-    clips = read_manifest(args.manifest)
     data_root = args.data_root or args.manifest.parent
+    # Before the model loads: its runtime prints an INFO line that would come before the error.
+    if not args.manifest.is_file():
+        raise FileNotFoundError(f"--manifest {args.manifest}: no such file")
+    if not data_root.is_dir():
+        raise FileNotFoundError(f"--data-root {data_root}: no such folder")
+    clips = read_manifest(args.manifest)
+    detector = CryDetector.from_manifest(args.model_manifest)
     scored = score_clips(detector, clips, data_root, progress=_counter("scored clips"))
     result = report(scored, detector.hysteresis.on_threshold)
     if args.json:
@@ -405,8 +426,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args))
-    except (CryDetectorError, FileNotFoundError, ValueError) as exc:
+    except (CryDetectorError, FileNotFoundError, ValueError, TrainExtraMissingError) as exc:
         print(f"nursery-model: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.partition(".")[0] != "tensorflow":
+            raise
+        print(
+            f"nursery-model: error: {args.command} needs TensorFlow: {TRAIN_EXTRA_HINT}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

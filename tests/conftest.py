@@ -14,12 +14,19 @@ from tests.harness.collector import CollectorProcess
 from tests.harness.external_material import guard_item, under_ci
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.network import free_port
-from tests.harness.postgres import fresh_database
+from tests.harness.postgres import database_on, fresh_database
 from tests.harness.processes import ManagedProcess, console_script
-from tests.harness.reporting import RealServiceReport, required_tiers
+from tests.harness.reporting import (
+    TIMESCALEDB_MARKER,
+    RealServiceReport,
+    required_tiers,
+    services_unavailable,
+)
 from tests.harness.services import BrokerAccount, create_account, create_instance_account
+from tests.harness.timescaledb import timescaledb_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TIMESCALEDB_FIXTURES = frozenset({"timescaledb_server_url", "timescaledb_url"})
 _report = RealServiceReport()
 
 
@@ -37,6 +44,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).relative_to(REPO_ROOT).parts
         if len(parts) > 1 and parts[0] == "tests" and parts[1] in ("integration", "e2e"):
             item.add_marker(parts[1])
+        if _uses_timescaledb(item):
+            item.add_marker(TIMESCALEDB_MARKER)
+
+
+def _uses_timescaledb(item: pytest.Item) -> bool:
+    """A test runs on TimescaleDB when it asks for the server or is the TimescaleDB case of a
+    backend-parametrised fixture (tests/integration/conftest.py)."""
+    if TIMESCALEDB_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and TIMESCALEDB_MARKER in callspec.params.values()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -96,6 +114,23 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield url
     except ServiceUnavailableError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def timescaledb_server_url() -> Iterator[str]:
+    """A TimescaleDB server (tests/harness/timescaledb.py) for the session, started on first use."""
+    try:
+        with timescaledb_server() as url:
+            yield url
+    except ServiceUnavailableError as exc:
+        services_unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
+def timescaledb_url(timescaledb_server_url: str) -> Iterator[str]:
+    """A fresh database on the session's TimescaleDB server."""
+    with database_on(timescaledb_server_url) as url:
+        yield url
 
 
 @pytest.fixture

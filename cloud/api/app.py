@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from cloud.api.cry_analysis import CryAnalyzer
 from cloud.api.deps import AppServices
@@ -28,6 +29,9 @@ from cloud.collector import Collector
 from cloud.config import ApiSettings, CollectorSettings
 from cloud.storage import open_storage
 from cloud.uploads import AudioStore
+
+# Where the API documentation pages load their scripts and styles from.
+DOCS_ASSETS = "/docs-assets"
 
 DESCRIPTION = f"""
 The parents' API of Nursery: accounts, the nursery's readings and the app's uploads, statistics,
@@ -120,7 +124,17 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
                 passwords.close()
             await storage.close()
 
-    app = FastAPI(title="Nursery API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs (Swagger UI) with its scripts and styles served from this server (packaged by
+    # fastapi-offline), not from a CDN: the docs work on a network without internet. No /redoc:
+    # its bundle always loads a logo from redocly's CDN, a third-party request from the browser.
+    app = FastAPIOffline(
+        title="Nursery API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        static_url=DOCS_ASSETS,
+        redoc_url=None,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

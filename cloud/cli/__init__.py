@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cloud import settings_help
 from cloud.claims import DEFAULT_CLAIM_TTL, generate_claim_code, hash_claim_code
 from cloud.cli import broker as broker_cli
 from cloud.cli import operator as operator_cli
-from cloud.config import ApiSettings, CollectorSettings, ConfigError
+from cloud.config import ApiSettings, CollectorSettings, ConfigError, MqttSettings
 from cloud.demo.processes import DemoError
 from cloud.logs import configure_logging
-from cloud.storage import StorageError, open_storage
+from cloud.storage import StorageError, check_database, open_storage
 from models.contract import ContractError, validate_device_id
 
 logger = logging.getLogger(__name__)
@@ -81,8 +82,25 @@ async def _register_device(device_id: str, owner_email: str | None, claim_code: 
     return 0
 
 
+def _warn_if_anonymous(mqtt: MqttSettings, who: str, username_key: str) -> None:
+    """Say so when the broker is reached without an account: with no MQTT_* set at all the
+    collector would otherwise quietly try localhost anonymously and be refused, or - on a broker
+    that allows it - read everything without being anyone."""
+    if mqtt.username is None:
+        logger.warning(
+            "%s connects to the MQTT broker at %s:%d anonymously: %s is not set "
+            "(see --help for the settings)",
+            who,
+            mqtt.host,
+            mqtt.port,
+            username_key,
+        )
+
+
 async def _run_collector(settings: CollectorSettings) -> int:
     from cloud.collector.run import run_collector
+
+    _warn_if_anonymous(settings.mqtt, "the collector", "MQTT_USERNAME")
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -116,6 +134,16 @@ def _run_api(host: str, port: int, with_collector: bool = False) -> int:
             f"broker account other than MQTT_USERNAME ({settings.mqtt.username}) for `serve`: "
             "the broker allows one connection per account (e.g. svc.server and "
             "svc.server.collector, docs/operations.md)"
+        )
+    # The API opens storage in uvicorn's start-up, which would bury a wrong DATABASE_URL in a
+    # traceback: check it here, where it becomes one line.
+    asyncio.run(check_database(settings.database_url))
+    # After the database check: a wrong DATABASE_URL stays the one line the operator sees.
+    if settings.mqtt is not None:
+        _warn_if_anonymous(settings.mqtt, "the API", "MQTT_USERNAME")
+    if collector is not None:
+        _warn_if_anonymous(
+            collector.mqtt, "the collector", "NURSERY_COLLECTOR_MQTT_USERNAME or MQTT_USERNAME"
         )
     # access_log off: it would print query strings, and the WebSocket token travels in one;
     # RequestLogMiddleware logs every request without them. log_config=None: uvicorn's own
@@ -167,8 +195,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("migrate", help="apply pending database migrations (safe to repeat)")
-    commands.add_parser("collector", help="run the MQTT collector until SIGTERM/SIGINT")
-    api = commands.add_parser("api", help="serve the REST/WebSocket API (migrates first)")
+    commands.add_parser(
+        "collector",
+        help="run the MQTT collector until SIGTERM/SIGINT",
+        epilog=settings_help.settings_epilog(
+            settings_help.DATABASE, settings_help.MQTT, settings_help.COLLECTOR
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    api = commands.add_parser(
+        "api",
+        help="serve the REST/WebSocket API (migrates first)",
+        epilog=settings_help.settings_epilog(
+            settings_help.DATABASE,
+            settings_help.API,
+            settings_help.MQTT,
+            note=settings_help.API_MQTT_NOTE,
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     api.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     api.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")
     serve = commands.add_parser(
@@ -177,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the API and run the MQTT collector in the same process on the same "
         "storage. Takes the settings of both (DATABASE_URL, JWT_SECRET, MQTT_*). With SQLite "
         "this is the way to get live alerts: its alert hub is in-process.",
+        epilog=settings_help.settings_epilog(
+            settings_help.DATABASE,
+            settings_help.API,
+            settings_help.MQTT,
+            settings_help.COLLECTOR,
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")

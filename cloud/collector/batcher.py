@@ -1,10 +1,13 @@
 """Group messages into batches flushed at N items or T seconds, whichever comes first.
 
 Each message comes with a receipt that is handed back only once the batch holding it is
-committed, which is what lets the collector acknowledge (PUBACK) only after commit. A failed
-write is retried with capped backoff, holding the batch, until the database is back or the
-collector stops; on stop, receipts not committed are abandoned and their messages stay
-unacknowledged with the broker.
+committed, which is what lets the collector acknowledge (PUBACK) only after commit. A write
+that failed because the database is down or busy is retried with capped backoff, holding the
+batch, until the database is back or the collector stops; on stop, receipts not committed are
+abandoned and their messages stay unacknowledged with the broker. A batch the database refuses
+(a data or constraint error) or that fails unexpectedly is halved down to the message at fault,
+which after ``MAX_REFUSALS`` attempts is stored as a dead letter: retried for ever, two such
+messages once held both commit slots and stopped all ingest.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from cloud.collector.decode import IngestItem
-from cloud.storage import StorageError
+from cloud.collector.decode import IngestItem, unstorable
+from cloud.storage import PermanentStorageError, StorageError
 from cloud.storage.records import (
     DeadLetter,
     EventRow,
@@ -35,6 +38,9 @@ R = TypeVar("R")
 
 RETRY_INITIAL_S = 0.2
 RETRY_MAX_S = 5.0
+# Times one message alone is refused (by the database, or by an unexpected error) before it
+# is kept as a dead letter instead; with the backoff, about a second and a half.
+MAX_REFUSALS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,7 @@ class Batcher(Generic[R]):
         on_stored: Callable[[list[R]], None],
         on_abandoned: Callable[[list[R]], None],
         on_write_failed: Callable[[Exception], None] = lambda error: None,
+        on_dead_lettered: Callable[[DeadLetter], None] = lambda letter: None,
     ) -> None:
         self._write = write
         self._policy = policy
@@ -91,6 +98,9 @@ class Batcher(Generic[R]):
         self._on_stored = on_stored
         self._on_abandoned = on_abandoned
         self._on_write_failed = on_write_failed
+        self._on_dead_lettered = on_dead_lettered
+        # Why each message being retried alone was refused (readiness shows it meanwhile).
+        self._refused: dict[object, str] = {}
         self._items: list[IngestItem] = []
         self._receipts: list[R] = []
         self._has_items = asyncio.Event()
@@ -105,12 +115,18 @@ class Batcher(Generic[R]):
         self._task = asyncio.create_task(self._run(), name="collector-batcher")
 
     def problem(self) -> str | None:
-        """Why nothing is being stored any more (the batching task ended), or None."""
+        """Why nothing is being stored any more (the batching task ended), or that a message
+        refused by the database or failing unexpectedly is being retried alone; else None."""
         task = self._task
-        if task is None or not task.done() or self._stopping:
+        if task is None or self._stopping:
             return None
-        error = None if task.cancelled() else task.exception()
-        return f"stopped ({type(error).__name__}: {error})" if error else "stopped"
+        if task.done():
+            error = None if task.cancelled() else task.exception()
+            return f"stopped ({type(error).__name__}: {error})" if error else "stopped"
+        if self._refused:
+            why = next(reversed(self._refused.values()))
+            return f"{len(self._refused)} message(s) refused, retried alone ({why})"
+        return None
 
     def add(self, item: IngestItem, receipt: R) -> None:
         """Queue ``item``; its receipt is handed on once it is committed."""
@@ -179,31 +195,42 @@ class Batcher(Generic[R]):
             self._slots.release()
 
     async def _commit(self, items: list[IngestItem], receipts: list[R]) -> None:
+        token = object()  # this commit's entry among the refused messages, while it has one
+        try:
+            await self._commit_until_stored(items, receipts, token)
+        finally:
+            self._refused.pop(token, None)
+
+    async def _commit_until_stored(
+        self, items: list[IngestItem], receipts: list[R], token: object
+    ) -> None:
         batch = build_batch(items)
         backoff = RETRY_INITIAL_S
+        refusals = 0
+        dead_lettered: DeadLetter | None = None
         while True:
             started = time.monotonic()
             try:
                 result = await self._write(batch)
-            except StorageError as exc:
-                self._on_write_failed(exc)
-                if self._stopping:
-                    logger.error("giving up on a batch of %d at shutdown: %s", len(batch), exc)
-                    self._on_abandoned(receipts)
-                    return
-                logger.warning(
-                    "batch of %d not stored (%s); retrying in %.1fs", len(batch), exc, backoff
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, RETRY_MAX_S)
-                continue
             except Exception as exc:
-                # Not the database: a bug or a message nobody foresaw. Halving the batch until
-                # the failure is down to one message stores (and acknowledges) all the others;
-                # that one is retried like a storage error, unacknowledged, never dropped. The
-                # halves go concurrently (in order), so one retried forever holds up no other.
                 self._on_write_failed(exc)
-                logger.exception("batch of %d failed unexpectedly", len(batch))
+                if isinstance(exc, StorageError) and not isinstance(exc, PermanentStorageError):
+                    # The database is down or busy: the batch waits for it, whole.
+                    if self._stopping:
+                        logger.error("giving up on a batch of %d at shutdown: %s", len(batch), exc)
+                        self._on_abandoned(receipts)
+                        return
+                    logger.warning(
+                        "batch of %d not stored (%s); retrying in %.1fs", len(batch), exc, backoff
+                    )
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, RETRY_MAX_S)
+                    continue
+                # The database refused the rows, or a bug or a message nobody foresaw. Halving
+                # the batch until the failure is down to one message stores (and
+                # acknowledges) all the others. The halves go concurrently (in order), so the
+                # one being retried holds up no other.
+                _log_refusal(len(batch), exc)
                 if len(items) > 1:
                     half = len(items) // 2
                     await asyncio.gather(
@@ -214,9 +241,29 @@ class Batcher(Generic[R]):
                 if self._stopping:
                     self._on_abandoned(receipts)
                     return
+                refusals += 1
+                self._refused[token] = f"{type(exc).__name__}: {exc}"
+                item = items[0]
+                if refusals >= MAX_REFUSALS and not isinstance(item, DeadLetter):
+                    # It held a slot long enough: two such held both and stopped all ingest.
+                    # As a dead letter it is kept, and then acknowledged.
+                    dead_lettered = unstorable(item, exc, refusals)
+                    items, batch = [dead_lettered], build_batch([dead_lettered])
+                    logger.error("message on %s refused %d times, kept as a dead letter: %s",
+                                 dead_lettered.topic, refusals, dead_lettered.error)  # fmt: skip
+                    continue
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, RETRY_MAX_S)
                 continue
             self._on_committed(batch, result, time.monotonic() - started)
+            if dead_lettered is not None:
+                self._on_dead_lettered(dead_lettered)
             self._on_stored(receipts)
             return
+
+
+def _log_refusal(size: int, error: Exception) -> None:
+    if isinstance(error, StorageError):
+        logger.error("batch of %d refused by the database: %s", size, error)
+    else:
+        logger.exception("batch of %d failed unexpectedly", size)

@@ -22,20 +22,29 @@ from models.contract import (
     ContractError,
     Envelope,
     Event,
+    MessageKind,
     ReportedConfig,
     Status,
     Telemetry,
     TimeWindow,
     decode_message,
+    topic_for,
 )
 
-IngestItem = TelemetryRow | EventRow | StatusRow | ReportedConfigRow | DeadLetter
+StorableItem = TelemetryRow | EventRow | StatusRow | ReportedConfigRow
+IngestItem = StorableItem | DeadLetter
 _STATUS_BASE_FIELDS = {"schema_version", "device_id", "seq", "ts", "state", "firmware_version",
                        "model_version"}  # fmt: skip
 # Dead letters of failures nobody foresaw start with this, so they can be told apart (and
 # the collector logs them louder): each one is a bug to fix here or in the contract.
 UNEXPECTED = "unexpected error while decoding"
 DEFAULT_WINDOW = TimeWindow()
+_KINDS: dict[type, MessageKind] = {
+    TelemetryRow: MessageKind.TELEMETRY,
+    EventRow: MessageKind.EVENT,
+    StatusRow: MessageKind.STATUS,
+    ReportedConfigRow: MessageKind.REPORTED_CONFIG,
+}
 
 
 def to_ingest_item(
@@ -50,6 +59,14 @@ def to_ingest_item(
     except Exception as exc:  # the one place that must turn anything into a row
         reason = f"{UNEXPECTED}: {type(exc).__name__}: {exc}"
         return capped(DeadLetter(topic, raw, reason, received_at))
+
+
+def unstorable(item: StorableItem, error: Exception, attempts: int) -> DeadLetter:
+    """The dead letter for a decoded message that could not be stored ``attempts`` times (the
+    database refused its rows, or storing it failed unexpectedly): as received, with why."""
+    reason = f"{UNEXPECTED}: not storable ({attempts} attempts): {type(error).__name__}: {error}"
+    topic = topic_for(item.device_id, _KINDS[type(item)])
+    return capped(DeadLetter(topic, item.raw, reason, item.received_at))
 
 
 def _to_row(topic: str, raw: bytes, received_at: datetime, window: TimeWindow) -> IngestItem:

@@ -37,6 +37,10 @@ class CollectorMetrics:
             "nursery_collector_decode_errors",
             "Messages dead-lettered because decoding failed unexpectedly (a bug)", registry=r,
         )  # fmt: skip
+        self.unstorable = Counter(
+            "nursery_collector_unstorable_messages",
+            "Messages dead-lettered because storing them kept failing (a bug)", registry=r,
+        )  # fmt: skip
         self.dead_letters_pruned = Counter(
             "nursery_collector_dead_letters_pruned", "Dead letters deleted by retention",
             registry=r,
@@ -71,6 +75,12 @@ class CollectorMetrics:
         r.register(self.lag_seconds)
         self.in_flight = Gauge(
             "nursery_collector_in_flight", "Messages received, not yet committed", registry=r
+        )
+        self.failed_database_jobs = Gauge(
+            "nursery_database_failed_jobs",
+            "Database background jobs (TimescaleDB compression, retention, aggregate refresh)"
+            " whose last run failed",
+            registry=r,
         )
 
     def received(self, kind: str) -> None:

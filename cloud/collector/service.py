@@ -94,6 +94,7 @@ class Collector:
             self._on_stored,
             self._on_abandoned,
             self._on_write_failed,
+            lambda letter: self.metrics.unstorable.inc(),
         )
         self.metrics.in_flight.set_function(lambda: self._acks.in_flight)
         # Only QoS 0 deliveries still come through gmqtt's handler: nothing to acknowledge.
@@ -137,6 +138,7 @@ class Collector:
             ("offline_check", self._check_offline_periodically),
             ("escalation", self._escalate_periodically),
             ("dead_letter_retention", self._prune_dead_letters_periodically),
+            ("database_jobs", self._check_database_jobs_periodically),
         ):
             self.metrics.task_restarts.labels(name)  # exposed at 0 from the start
             self._supervisor.start(name, periodic)
@@ -259,6 +261,23 @@ class Collector:
                     self.metrics.dead_letters_pruned.inc(pruned)
             if await self._stopped_within(self._settings.dead_letter_prune_interval_s):
                 return
+
+    async def _check_database_jobs_periodically(self) -> None:
+        """A failing TimescaleDB job (compression, retention, aggregate refresh) breaks nothing
+        at once, so it is a metric and a warning, not unreadiness."""
+        reported: list[str] = []
+        while True:
+            if await self._stopped_within(self._settings.offline_check_interval_s):
+                return
+            try:
+                failed = await self._storage.failed_background_jobs()
+            except StorageError as exc:
+                logger.warning("database job check failed: %s", exc)
+                continue
+            self.metrics.failed_database_jobs.set(len(failed))
+            if failed and failed != reported:
+                logger.warning("database background jobs failing: %s", "; ".join(failed))
+            reported = failed
 
     async def _check_offline_periodically(self) -> None:
         while True:

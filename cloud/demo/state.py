@@ -77,7 +77,7 @@ def create_postgres_database_if_missing(database_url: str) -> None:
 
 
 async def prepare_database(database_url: str, devices: list[DemoDevice]) -> None:
-    """Schema, the demo account and its devices (each owned by the demo account)."""
+    """Schema, the demo account and its devices (each owned by the demo account and named)."""
     storage = await open_storage(database_url)
     try:
         await storage.migrate()
@@ -92,5 +92,13 @@ async def prepare_database(database_url: str, devices: list[DemoDevice]) -> None
             owner_id = credentials.user.id
         for device in devices:
             await storage.register_device(device.device_id, owner_id)
+        named = {
+            summary.device_id: summary.name for summary in await storage.list_devices(owner_id)
+        }
+        for device in devices:
+            # The name the demo prints, so the dashboard and the API show it too; a name the
+            # visitor gave the device on an earlier run is kept.
+            if named.get(device.device_id) is None:
+                await storage.rename_device(owner_id, device.device_id, device.name)
     finally:
         await storage.close()

@@ -8,6 +8,7 @@ from cloud.storage.interface import (
     DuplicateDeviceError,
     DuplicateEmailError,
     NotFoundError,
+    PermanentStorageError,
     Storage,
     StorageError,
 )
@@ -29,13 +30,28 @@ async def open_storage(database_url: str) -> Storage:
     )
 
 
+async def check_database(database_url: str) -> None:
+    """Fail now, in one line, if ``database_url`` names a database that cannot be used: for a
+    command (``nursery-cloud api``) that opens storage later, where the reason would be buried
+    in the web server's start-up traceback."""
+    if database_url.startswith(("postgresql://", "postgres://")):
+        from cloud.storage.postgres.store import probe_database
+
+        await probe_database(database_url)
+    elif not database_url.startswith("sqlite:"):
+        # The same message open_storage gives.
+        await open_storage(database_url)
+
+
 __all__ = [
     "AccessDeniedError",
     "ClaimCodeInUseError",
     "DuplicateDeviceError",
     "DuplicateEmailError",
     "NotFoundError",
+    "PermanentStorageError",
     "Storage",
     "StorageError",
+    "check_database",
     "open_storage",
 ]

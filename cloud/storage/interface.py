@@ -40,6 +40,12 @@ class StorageError(RuntimeError):
     """The database could not do what was asked (connection lost, constraint broken, ...)."""
 
 
+class PermanentStorageError(StorageError):
+    """The database refused the data itself (a data exception or a broken constraint): the
+    same write fails the same way every time. Anything else - a lost connection, a
+    serialization failure, a locked database - may pass when tried again."""
+
+
 class DuplicateEmailError(StorageError):
     """An account with this e-mail address exists already."""
 
@@ -77,6 +83,11 @@ class Storage(Protocol):
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query now (readiness probes)."""
+        ...
+
+    async def failed_background_jobs(self) -> list[str]:
+        """The database's own scheduled jobs (TimescaleDB compression, retention, aggregate
+        refresh) whose last run failed, one description each; none where there are none."""
         ...
 
     # --- accounts and devices ---

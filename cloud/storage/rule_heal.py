@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cloud.alerting import DeviceRules
 from cloud.storage.records import EventRow, ReportedConfigRow, StatusRow, TelemetryRow
@@ -46,10 +46,17 @@ def heal_future_times(
             newest[row.device_id] = row.time
     healed = []
     for device_id, device in rules.items():
-        limit = max(now, newest.get(device_id, now)) + LARGEST_MAX_AHEAD
+        limit = _later_by(max(now, newest.get(device_id, now)), LARGEST_MAX_AHEAD)
         if _heal(device, limit, now):
             healed.append(device_id)
     return healed
+
+
+def _later_by(time: datetime, margin: timedelta) -> datetime:
+    """``time + margin``, or the latest representable time where that would overflow (a row
+    dated 9999-12-31 that reached storage without the collector's time window)."""
+    latest = datetime.max.replace(tzinfo=time.tzinfo)
+    return latest if time > latest - margin else time + margin
 
 
 def _heal(device: DeviceRules, limit: datetime, now: datetime) -> bool:

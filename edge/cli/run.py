@@ -17,8 +17,8 @@ from typing import Any
 
 from edge.assembly import AssemblyError, build_agent
 from edge.cli.arguments import add_config_argument
+from edge.cli.single_agent import run_as_the_only_agent
 from edge.config import AgentConfig, ConfigError, check_files, load_config
-from edge.single_instance import AgentAlreadyRunningError, hold_agent_lock
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if args.check_config:
         print(f"{args.config}: configuration is valid (device {config.device.id})")
         return 0
-    try:
-        lock = hold_agent_lock(Path(config.device.state_dir))
-    except AgentAlreadyRunningError as exc:
-        print(f"nursery-edge run: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"nursery-edge run: cannot use the state folder: {exc}", file=sys.stderr)
-        return 1
-    with lock:
-        return _run_agent(config)
+    return run_as_the_only_agent(
+        "nursery-edge run", Path(config.device.state_dir), lambda: _run_agent(config)
+    )
 
 
 def _run_agent(config: AgentConfig) -> int:

@@ -18,9 +18,9 @@ from types import FrameType
 from typing import Any
 
 from edge.assembly import AssemblyError, build_agent
+from edge.cli.single_agent import run_as_the_only_agent
 from edge.config import AgentConfig, ConfigError, parse_config
 from edge.daemon import EdgeAgent
-from edge.single_instance import AgentAlreadyRunningError, hold_agent_lock
 
 logger = logging.getLogger(__name__)
 
@@ -110,16 +110,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"nursery-edge simulate: {exc}", file=sys.stderr)
         return 2
-    try:
-        lock = hold_agent_lock(Path(config.device.state_dir))
-    except AgentAlreadyRunningError as exc:
-        print(f"nursery-edge simulate: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"nursery-edge simulate: cannot use the state folder: {exc}", file=sys.stderr)
-        return 1
-    with lock:
-        return _simulate(args, config)
+    return run_as_the_only_agent(
+        "nursery-edge simulate", Path(config.device.state_dir), lambda: _simulate(args, config)
+    )
 
 
 def _simulate(args: argparse.Namespace, config: AgentConfig) -> int:

@@ -38,6 +38,8 @@ def resample(samples: FloatArray, from_rate: int, to_rate: int) -> FloatArray:
 
 def load_audio(path: str | Path, target_rate: int) -> FloatArray:
     """Read any soundfile-supported file (WAV, FLAC, OGG, ...) as mono float32 at target_rate."""
+    if not Path(path).is_file():  # libsndfile would only say "System error"
+        raise AudioLoadError(f"cannot read audio file {path}: no such file")
     try:
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
     except (OSError, RuntimeError, soundfile.LibsndfileError) as exc:

@@ -15,6 +15,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, LiteralString
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +73,14 @@ class LoadedYear:
     copy_seconds: float
     vacuum_seconds: float
     table_bytes: int
+
+
+def readings_size_sql(conn: psycopg.Connection[Any]) -> LiteralString:
+    """The readings table's size with indexes (a hypertable's is the sum of its chunks)."""
+    timescale = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
+    if timescale.fetchone() is not None:
+        return "SELECT hypertable_size('readings')"
+    return "SELECT pg_total_relation_size('readings')"
 
 
 async def create_account(url: str, email: str, password: str, device_id: str) -> Account:
@@ -198,7 +207,7 @@ def load_year(url: str, account: Account, days: int, end: datetime, seed: int = 
         # one-device tables would otherwise keep default estimates that change the plans).
         conn.execute("VACUUM (ANALYZE)")
         conn.execute("CHECKPOINT")
-        row = conn.execute("SELECT pg_total_relation_size('readings')").fetchone()
+        row = conn.execute(readings_size_sql(conn)).fetchone()
     assert row is not None
     return LoadedYear(
         start=start,

@@ -2,17 +2,19 @@
 fan-out to many WebSocket clients, each against baselines measured in the same run.
 
     .venv/bin/python -m tests.benchmarks.bench_api [--days 365] [--clients 1000]
+        [--backends postgres,timescaledb]
 
-1. Queries. A fresh PostgreSQL database holds one parent with one device that reported every
+1. Queries, on each of ``--backends`` (plain PostgreSQL, and TimescaleDB with readings_hourly
+   refreshed and the chunks older than 7 days compressed, as its jobs would have left a year),
+   side by side. A fresh database holds one parent with one device that reported every
    10 s for ``--days`` days (3.15 M readings for a year), a few cry episodes a day and one app
    upload a day (tests/benchmarks/api_data.py, loaded with COPY). The API runs in this process
    (``create_app`` with its lifespan, driven by httpx's ASGITransport: no sockets, so the
    numbers are the app and its SQL, not HTTP parsing or scheduling between processes) and each
    endpoint is timed with sequential requests after a warm-up (up to ``--requests``; rows that
    take seconds stop after 30 s with at least 10). Baselines: the same result from a naive query
-   on the raw table with index scans switched off (sequential scan), and - TimescaleDB not being
-   installed here - a plain materialized view of hourly buckets as a labelled approximation of
-   the continuous aggregate. The results are cross-checked, and EXPLAIN ANALYZE summaries of the
+   on the raw table with index scans switched off (sequential scan), and a plain materialized
+   view of hourly buckets (what a continuous aggregate is, without TimescaleDB). The results are cross-checked, and EXPLAIN ANALYZE summaries of the
    statements the API actually ran (recorded at the psycopg cursor) follow.
 2. Fan-out. ``nursery-cloud api`` runs as a real uvicorn process on PostgreSQL; ``--clients``
    WebSocket connections of one parent (the clean fan-out case: one alert, N sockets) are opened
@@ -65,10 +67,17 @@ from cloud.rules import AlertKind
 from cloud.storage import Storage, open_storage
 from cloud.storage.postgres.alarms import insert_alert
 from cloud.storage.records import StoredAlert
-from tests.benchmarks.api_data import Account, LoadedYear, create_account, load_year
+from tests.benchmarks.api_data import (
+    Account,
+    LoadedYear,
+    create_account,
+    load_year,
+    readings_size_sql,
+)
 from tests.harness.network import free_port
 from tests.harness.postgres import fresh_database
 from tests.harness.processes import ManagedProcess, console_script
+from tests.harness.timescaledb import fresh_timescaledb_database
 
 JWT_SECRET = "bench-api-secret-that-is-long-enough-0123456789"
 PASSWORD = "bench password 123"
@@ -684,6 +693,138 @@ def print_fanout_table(runs: list[FanoutRun]) -> None:
         )
 
 
+# ---- backends ---------------------------------------------------------------------------------
+
+BACKEND_DATABASES: dict[str, Callable[[], contextlib.AbstractContextManager[str]]] = {
+    "postgres": fresh_database,
+    "timescaledb": fresh_timescaledb_database,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SettledTimescale:
+    """What a year in production would have done to the hypertables, done here at once."""
+
+    refresh_s: float
+    compress_s: float
+    bytes_before: int
+    bytes_after: int
+    chunks: int
+    compressed_chunks: int
+    chunk_bytes_before: int  # the compressed chunks alone, before and after
+    chunk_bytes_after: int
+    compressed_rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackendRun:
+    backend: str
+    version: str
+    year: LoadedYear
+    results: QueryResults
+    settled: SettledTimescale | None
+
+
+def settle_timescaledb(url: str) -> SettledTimescale:
+    """Materialise readings_hourly up to the last whole hour and compress the chunks older than
+    the compression policy's 7 days, as the background jobs would have over the year."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        size = readings_size_sql(conn)
+        started = time.perf_counter()
+        conn.execute(
+            "CALL refresh_continuous_aggregate('readings_hourly', NULL,"
+            " date_trunc('hour', now()) - INTERVAL '1 hour')"
+        )
+        refresh_s = time.perf_counter() - started
+        before = conn.execute(size).fetchone()
+        started = time.perf_counter()
+        for table in ("readings", "events"):
+            conn.execute(
+                "SELECT count(compress_chunk(c, if_not_compressed => true))"
+                " FROM show_chunks(%s::regclass, older_than => INTERVAL '7 days') c",
+                (table,),
+            )
+        compress_s = time.perf_counter() - started
+        after = conn.execute(size).fetchone()
+        chunks = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE is_compressed)"
+            " FROM timescaledb_information.chunks WHERE hypertable_name = 'readings'"
+        ).fetchone()
+        stats = conn.execute(
+            "SELECT sum(before_compression_total_bytes), sum(after_compression_total_bytes)"
+            " FROM chunk_compression_stats('readings') WHERE compression_status = 'Compressed'"
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT count(*) FROM readings WHERE time < now() - INTERVAL '7 days'"
+        ).fetchone()
+        conn.execute("VACUUM (ANALYZE)")
+        conn.execute("CHECKPOINT")
+    assert before is not None
+    assert after is not None
+    assert chunks is not None
+    assert stats is not None
+    assert rows is not None
+    return SettledTimescale(
+        refresh_s, compress_s, int(before[0]), int(after[0]), int(chunks[0]), int(chunks[1]),
+        int(stats[0] or 0), int(stats[1] or 0), int(rows[0]),
+    )  # fmt: skip
+
+
+def print_backend(run: BackendRun, args: argparse.Namespace) -> None:
+    year, results = run.year, run.results
+    print()
+    print(f"## {run.backend}: {run.version}")
+    print()
+    print(f"data: {year.readings:,} device readings ({args.days} days x 8,640), "
+          f"{year.cry_episodes:,} cry episodes, {year.uploads:,} uploads; COPY {year.copy_seconds:.0f} s, "
+          f"VACUUM ANALYZE + CHECKPOINT {year.vacuum_seconds:.0f} s; readings "
+          f"{year.table_bytes / 2**20:,.0f} MiB with indexes")  # fmt: skip
+    if run.settled is not None:
+        settled = run.settled
+        print(f"TimescaleDB: readings_hourly refreshed over all data in {settled.refresh_s:.0f} s; "
+              f"{settled.compressed_chunks} of {settled.chunks} readings chunks (older than 7 days) "
+              f"compressed in {settled.compress_s:.0f} s: readings {settled.bytes_before / 2**20:,.0f} "
+              f"-> {settled.bytes_after / 2**20:,.0f} MiB with indexes "
+              f"({settled.bytes_before / max(settled.bytes_after, 1):.1f}x); the compressed chunks "
+              f"alone ({settled.compressed_rows:,} readings): {settled.chunk_bytes_before / 2**20:,.1f} "
+              f"-> {settled.chunk_bytes_after / 2**20:,.1f} MiB "
+              f"({settled.chunk_bytes_before / max(settled.chunk_bytes_after, 1):.1f}x, "
+              f"{settled.chunk_bytes_after / max(settled.compressed_rows, 1):.1f} bytes a reading)")  # fmt: skip
+    print()
+    print(f"History and time series: in-process API (ASGITransport); n timed runs per row (up to "
+          f"{args.requests}, at least {MIN_REQUESTS}, {ROW_BUDGET_S:.0f} s budget) after up to "
+          f"{WARMUP_REQUESTS} warm-up runs")  # fmt: skip
+    print()
+    print_query_table(results.timings)
+    print()
+    print("x baseline = p50 / p50 of the naive query for the same result (below 1 = faster). "
+          "API rows include HTTP handling and JSON; SQL rows are the query alone.")  # fmt: skip
+    print(f"The materialized-view row approximates a continuous aggregate in plain SQL (created in "
+          f"{results.matview_seconds:.1f} s; the API does not read it).")  # fmt: skip
+    print()
+    print(
+        "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) summaries, one run each (the API's statements as it ran them):"
+    )
+    for name, lines in results.explains.items():
+        print(f"- {name}")
+        for line in lines:
+            print(f"    {line}")
+
+
+def print_side_by_side(measured: list[BackendRun]) -> None:
+    print()
+    print("## Side by side: p50 ms (p95 ms)")
+    print()
+    print("| query | " + " | ".join(run.backend for run in measured) + " |")
+    print("|---|" + "---:|" * len(measured))
+    for timing in measured[0].results.timings:
+        cells = []
+        for run in measured:
+            same = next((t for t in run.results.timings if t.name == timing.name), None)
+            cells.append("-" if same is None else f"{same.p50:,.1f} ({same.p95:,.1f})")
+        print(f"| {timing.name} | " + " | ".join(cells) + " |")
+
+
 # ---- main -------------------------------------------------------------------------------------
 
 
@@ -700,11 +841,11 @@ def postgres_version(url: str) -> str:
     with psycopg.connect(url) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         timescale = conn.execute(
-            "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
+            "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
         ).fetchone()
     assert row is not None
-    assert timescale is not None
-    return f"PostgreSQL {row[0]}" + ("" if timescale[0] else " without TimescaleDB")
+    with_timescale = f"TimescaleDB {timescale[0]}" if timescale else "no TimescaleDB"
+    return f"PostgreSQL {row[0]}, {with_timescale}"
 
 
 def serve_sequential_baseline(port: int) -> int:
@@ -728,6 +869,9 @@ def main() -> int:
                         help=f"timed runs per row (default 50; fewer, but at least {MIN_REQUESTS}, "
                         f"once a row has taken {ROW_BUDGET_S:.0f} s)")  # fmt: skip
     parser.add_argument("--alerts", type=int, default=10, help="timed alerts per server")
+    parser.add_argument("--backends", default="postgres,timescaledb",
+                        help="query benchmark backends, comma-separated (default both: plain "
+                        "PostgreSQL, and TimescaleDB as tests/harness/timescaledb.py finds it)")  # fmt: skip
     parser.add_argument("--serve-sequential-baseline", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -739,15 +883,20 @@ def main() -> int:
     with ExitStack() as stack:
         stack.enter_context(runner)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-api-")))
-        url = stack.enter_context(fresh_database())
         email = "parent@example.com"
-        account = runner.run(create_account(url, email, PASSWORD, DEVICE_ID))
         end = datetime.now(UTC).replace(microsecond=0)
-        say(f"loading {args.days} days of readings with COPY ...")
-        year = load_year(url, account, args.days, end)
-        say(f"  {year.readings:,} readings in {year.copy_seconds:.0f} s; timing the queries ...")
-        results = runner.run(query_benchmark(url, account, year, args.requests, workdir))
-        version = postgres_version(url)
+        measured: list[BackendRun] = []
+        for backend in args.backends.split(","):
+            url = stack.enter_context(BACKEND_DATABASES[backend]())
+            account = runner.run(create_account(url, email, PASSWORD, DEVICE_ID))
+            say(f"{backend}: loading {args.days} days of readings with COPY ...")
+            year = load_year(url, account, args.days, end)
+            settled = settle_timescaledb(url) if backend == "timescaledb" else None
+            say(
+                f"  {year.readings:,} readings in {year.copy_seconds:.0f} s; timing the queries ..."
+            )
+            results = runner.run(query_benchmark(url, account, year, args.requests, workdir))
+            measured.append(BackendRun(backend, postgres_version(url), year, results, settled))
         runs: list[FanoutRun] = []
         if args.clients > 0:
             say(f"fan-out to {args.clients} WebSocket clients ...")
@@ -757,32 +906,11 @@ def main() -> int:
 
     print(f"# API benchmark - {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"# {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"uvloop, {version}; {limits}")  # fmt: skip
-    print(f"# data: {year.readings:,} device readings ({args.days} days x 8,640), "
-          f"{year.cry_episodes:,} cry episodes, {year.uploads:,} uploads; COPY {year.copy_seconds:.0f} s, "
-          f"VACUUM ANALYZE + CHECKPOINT {year.vacuum_seconds:.0f} s; readings "
-          f"{year.table_bytes / 2**20:,.0f} MiB with indexes")  # fmt: skip
-    print()
-    print(f"## History and time series: in-process API (ASGITransport); n timed runs per row (up to "
-          f"{args.requests}, at least {MIN_REQUESTS}, {ROW_BUDGET_S:.0f} s budget) after up to "
-          f"{WARMUP_REQUESTS} warm-up runs")  # fmt: skip
-    print()
-    print_query_table(results.timings)
-    print()
-    print("x baseline = p50 / p50 of the naive query for the same result (below 1 = faster). "
-          "API rows include HTTP handling and JSON; SQL rows are the query alone.")  # fmt: skip
-    print("TimescaleDB continuous aggregate (readings_hourly): NOT measured - the extension is "
-          "not installed, migration 0003 was skipped.")  # fmt: skip
-    print(f"The materialized-view row approximates it in plain PostgreSQL (created in "
-          f"{results.matview_seconds:.1f} s; the API does not read it).")  # fmt: skip
-    print()
-    print(
-        "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) summaries, one run each (the API's statements as it ran them):"
-    )
-    for name, lines in results.explains.items():
-        print(f"- {name}")
-        for line in lines:
-            print(f"    {line}")
+          f"uvloop; {limits}")  # fmt: skip
+    for backend_run in measured:
+        print_backend(backend_run, args)
+    if len(measured) > 1:
+        print_side_by_side(measured)
     if not runs:
         print(f"\ntotal run time {time.perf_counter() - begun:.0f} s")
         return 0

@@ -38,6 +38,8 @@ AUDIO = REPO_ROOT / "tests" / "data" / "audio"
 CHROMIUM = Path("/usr/bin/chromium")
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DASH = "\u2013"  # the en dash the page puts in a range: 16-22
+# The page's one time format for today: "14:05" (or "02:05 PM" in a 12-hour locale).
+CLOCK = r"\d{2}:\d{2}(\s?[AP]M)?"
 SECRET = "dashboard-browser-test-secret-0123456789-abcdef"
 PASSWORD = "parentPassword123"
 # Generous: the page gets a message within a second; CI machines can be slow and busy.
@@ -349,8 +351,14 @@ def test_a_parent_sees_live_readings_and_cry_alarms_on_a_phone(
     too_warm = defaults.temperature_max_c + 1.4
     wait_for_reading(phone, device, card, too_warm)
     expect(phone.locator(f"{card} [data-field=humidity]")).to_have_text("41.5")
-    expect(phone.locator(f"{card} [data-field=sound]")).to_have_text("-48.2")
-    expect(phone.locator(f"{card} [data-field=sound-peak]")).to_have_text("peak -31.0 dBFS")
+    # Sound in words; the measured levels only on a long press (title).
+    expect(phone.locator(f"{card} [data-field=sound]")).to_have_text("Some noise")
+    expect(phone.locator(f"{card} [data-field=sound]")).to_have_attribute(
+        "title", "average -48.2 dBFS, peak -31.0 dBFS"
+    )
+    expect(phone.locator(f"{card} [data-field=reading-time]")).to_have_text(
+        re.compile(rf"^reading of {CLOCK}$")
+    )
     expect(phone.locator(f'{card} .reading[data-metric="temperature"]')).to_have_class(
         re.compile(r"\bout\b")
     )
@@ -381,7 +389,19 @@ def test_a_parent_sees_live_readings_and_cry_alarms_on_a_phone(
     expect(cry.locator("[data-field=where]")).to_have_text("Baby's room")
     expect(phone.locator("#unread-count")).to_have_text("1 unread")
     assert phone.evaluate("window.notReloaded") is True, "the page was reloaded"
+    # The history counts this cry at once: no "none" under the cry alarm.
+    expect(phone.locator("#chart .strip-label").last).to_have_text(re.compile(r"^Cries \(up to"))
+    # The parents' language: one time format, no units or API paths of the engineers.
+    expect(cry.locator("[data-field=time]")).to_have_text(re.compile(rf"^{CLOCK}$"))
+    expect(phone.locator("#alarm-detail")).to_have_text(re.compile(rf"· {CLOCK}$"))
+    page_text = phone.locator("body").inner_text()
+    for jargon in ("dBFS", "/health", "timeseries"):
+        assert jargon not in page_text, jargon
     screenshot(phone, "1-cry-alarm-phone")
+    # The README's picture is this screenshot, so it always shows the page as it is.
+    (REPO_ROOT / "docs" / "images" / "dashboard.png").write_bytes(
+        (ARTIFACTS / "1-cry-alarm-phone.png").read_bytes()
+    )
 
     # Marked read in the feed: the alarm stops, the feed says so, and so does the API.
     cry.get_by_role("button", name="Mark read").click()

@@ -44,7 +44,8 @@ def material_path(relative: str, environ: Mapping[str, str] = os.environ) -> Pat
     return shared_dir(environ) / relative
 
 
-def _shown(relative: str, environ: Mapping[str, str]) -> str:
+def shown_path(relative: str, environ: Mapping[str, str] = os.environ) -> str:
+    """How a message names the material ``relative``: its place as the reader would look."""
     if environ.get(SHARED_DIR_VARIABLE, "").strip():
         return str(material_path(relative, environ))
     return f"../shared/{relative}"
@@ -63,9 +64,8 @@ def check_material(
 ) -> MaterialCheck:
     if material_path(relative, environ).exists():
         return MaterialCheck("run")
-    reason = (
-        f"needs {what} at {_shown(relative, environ)} (development material, not in the repository)"
-    )
+    place = shown_path(relative, environ)
+    reason = f"needs {what} at {place} (development material, not in the repository)"
     if under_ci(environ):
         return MaterialCheck(
             "fail",

@@ -43,7 +43,9 @@ def _with_dbname(url: str, dbname: str) -> str:
     return urlunsplit(parts._replace(path=f"/{dbname}"))
 
 
-def _pg_binary(name: str) -> str:
+def _pg_binary(name: str, bin_dir: Path | None = None) -> str:
+    if bin_dir is not None:
+        return str(bin_dir / name)
     found = shutil.which(name) or next(
         iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None
     )
@@ -56,11 +58,16 @@ def _pg_binary(name: str) -> str:
 
 
 class PrivateCluster:
-    """A throw-away cluster in ``workdir`` listening on a free loopback port."""
+    """A throw-away cluster in ``workdir`` listening on a free loopback port.
 
-    def __init__(self) -> None:
-        self._initdb = _pg_binary("initdb")
-        self._pg_ctl = _pg_binary("pg_ctl")
+    ``bin_dir`` picks the PostgreSQL build (default: the system's); ``settings`` are server
+    settings passed on every start (``start`` can add more for one start, e.g. a preload).
+    """
+
+    def __init__(self, bin_dir: Path | None = None, settings: dict[str, str] | None = None) -> None:
+        self._initdb = _pg_binary("initdb", bin_dir)
+        self._pg_ctl = _pg_binary("pg_ctl", bin_dir)
+        self._settings = dict(settings or {})
         # Not under pytest's private temp folder: the postgres user must be able to reach it.
         self.workdir = Path(tempfile.mkdtemp(prefix="nursery-pg-"))
         self.datadir = self.workdir / "pgdata"
@@ -88,8 +95,10 @@ class PrivateCluster:
             self._initdb, "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8"
         )
 
-    def start(self) -> str:
+    def start(self, **settings: str) -> str:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.datadir}"
+        for name, value in {**self._settings, **settings}.items():
+            options += f" -c {name}={value}"
         log = str(self.datadir / "server.log")
         self._run(self._pg_ctl, "-D", str(self.datadir), "-o", options, "-w", "-l", log, "start")
         return self.url
@@ -116,16 +125,23 @@ def fresh_database() -> Iterator[str]:
         cluster = PrivateCluster()
         cluster.initialize()
         server_url = cluster.start()
-    dbname = f"nursery_test_{uuid.uuid4().hex[:12]}"
     try:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{dbname}"')
-        try:
-            yield _with_dbname(server_url, dbname)
-        finally:
-            with psycopg.connect(server_url, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        with database_on(server_url) as url:
+            yield url
     finally:
         if cluster is not None:
             cluster.stop()
             cluster.remove()
+
+
+@contextmanager
+def database_on(server_url: str) -> Iterator[str]:
+    """Yield the URL of a new, empty database on the server at ``server_url``; dropped after."""
+    dbname = f"nursery_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    try:
+        yield _with_dbname(server_url, dbname)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')

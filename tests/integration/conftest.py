@@ -20,7 +20,19 @@ from tests.harness.api import API_TEST_SECRET, Api
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.services import create_instance_account
 
-BACKENDS = ["postgres", "sqlite"]
+# The storage backends every storage-backed test runs on. TimescaleDB is PostgreSQL with the
+# extension preloaded and migration 0003 applied: the production database.
+BACKENDS = ["postgres", "timescaledb", "sqlite"]
+# The session fixture (tests/conftest.py) holding each PostgreSQL backend's database. Looked up
+# only when a test of that backend runs, so a TimescaleDB cluster starts only if needed.
+_SERVER_URL_FIXTURES = {"postgres": "database_url", "timescaledb": "timescaledb_url"}
+
+
+def backend_url(request: pytest.FixtureRequest, backend: str, sqlite_file: Path) -> str:
+    """The database URL of one backend of the matrix (a new SQLite file at ``sqlite_file``)."""
+    if backend == "sqlite":
+        return f"sqlite:///{sqlite_file}"
+    return str(request.getfixturevalue(_SERVER_URL_FIXTURES[backend]))
 
 
 def provisioning_settings(mosquitto: MosquittoBroker) -> ProvisioningSettings:
@@ -44,10 +56,8 @@ async def migrated_storage(url: str) -> AsyncIterator[Storage]:
 
 
 @pytest.fixture(params=BACKENDS)
-async def storage(
-    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
-) -> AsyncIterator[Storage]:
-    url = database_url if request.param == "postgres" else f"sqlite:///{tmp_path / 'nursery.db'}"
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+    url = backend_url(request, request.param, tmp_path / "nursery.db")
     async with migrated_storage(url) as store:
         yield store
 
@@ -88,14 +98,13 @@ async def collector(
         await collector.stop()
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
+@pytest.fixture(params=BACKENDS)
 def api(
     request: pytest.FixtureRequest,
-    database_url: str,
     mosquitto: MosquittoBroker,
     tmp_path: Path,
 ) -> Iterator[Api]:
-    url = database_url if request.param == "postgres" else f"sqlite:///{tmp_path / 'api.db'}"
+    url = backend_url(request, request.param, tmp_path / "api.db")
     # Its own account, so that tests may probe the broker as svc.api alongside it.
     api_account = create_instance_account(mosquitto, "api", uuid.uuid4().hex[:8])
     settings = ApiSettings(

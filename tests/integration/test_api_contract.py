@@ -24,6 +24,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from cloud.api import create_app
 from cloud.config import ApiSettings
+from tests.integration.conftest import BACKENDS, backend_url
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
 CRY, SPEECH = AUDIO / "cry_donateacry.flac", AUDIO / "not_cry_speech_commands.flac"
@@ -43,11 +44,9 @@ MAX_UPLOAD_MB = 1
 LOGIN_FAILURES = 3
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-def client(
-    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
-) -> Iterator[TestClient]:
-    url = database_url if request.param == "postgres" else f"sqlite:///{tmp_path / 'api.db'}"
+@pytest.fixture(params=BACKENDS)
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+    url = backend_url(request, request.param, tmp_path / "api.db")
     settings = ApiSettings(
         database_url=url,
         jwt_secret=SECRET,

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from tests.harness.api import Api
+from tests.integration.conftest import backend_url
 
 # Sent as JSON text: NaN and Infinity are what Python's json (and so Starlette) accepts, and
 # 1e309 is a valid JSON number that parses to infinity.
@@ -86,8 +87,10 @@ def test_settings_an_older_version_stored_show_as_the_rules_use_them(
     _alice, alice, _ = api.signup("Alice")
     device_id = api.claimed_device(alice)
     stored = '{"offline_grace_s": 1e300, "climate_grace_s": "soon", "temperature_max_c": 24}'
-    if request.node.callspec.params["api"] == "postgres":
-        with psycopg.connect(database_url) as postgres:
+    backend = request.node.callspec.params["api"]
+    if backend != "sqlite":  # PostgreSQL, with or without TimescaleDB
+        url = backend_url(request, backend, tmp_path / "api.db")
+        with psycopg.connect(url) as postgres:
             postgres.execute(
                 "UPDATE devices SET settings = %s::jsonb WHERE device_id = %s", (stored, device_id)
             )

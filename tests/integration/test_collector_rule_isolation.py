@@ -35,6 +35,7 @@ from tests.harness.api import API_TEST_SECRET
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import probe
 from tests.harness.services import BrokerAccount, create_account
+from tests.integration.conftest import backend_url
 
 POISON = "1e300"
 TIMEOUT_S = 15.0
@@ -48,8 +49,9 @@ def write_settings(
     backend = request.node.callspec.params["storage"]
 
     def write(device_id: str, document: str) -> None:
-        if backend == "postgres":
-            with psycopg.connect(database_url) as postgres:
+        if backend != "sqlite":  # PostgreSQL, with or without TimescaleDB
+            url = backend_url(request, backend, tmp_path / "nursery.db")
+            with psycopg.connect(url) as postgres:
                 postgres.execute(
                     "UPDATE devices SET settings = %s::jsonb WHERE device_id = %s",
                     (document, device_id),

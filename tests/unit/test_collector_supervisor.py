@@ -7,8 +7,9 @@ import asyncio
 from datetime import UTC, datetime
 
 from cloud.collector.batcher import Batcher, BatchPolicy
+from cloud.collector.decode import UNEXPECTED
 from cloud.collector.supervisor import RestartPolicy, TaskSupervisor
-from cloud.storage.records import IngestBatch, IngestResult, TelemetryRow
+from cloud.storage.records import DeadLetter, IngestBatch, IngestResult, TelemetryRow
 
 QUICK = RestartPolicy(
     initial_backoff_s=0.05, max_backoff_s=0.2, crash_loop_restarts=2, crash_loop_window_s=60
@@ -68,11 +69,13 @@ async def test_a_batch_failing_unexpectedly_stores_every_other_message() -> None
     stored: list[int] = []
     acknowledged: list[int] = []
     failures: list[Exception] = []
+    letters: list[DeadLetter] = []
 
     async def write(batch: IngestBatch) -> IngestResult:
         if any(row.device_id == "poison" for row in batch.readings):
             raise OverflowError("a bug no one foresaw")
         stored.extend(row.seq for row in batch.readings)
+        letters.extend(batch.dead_letters)
         return IngestResult(readings_stored=len(batch.readings))
 
     batcher: Batcher[int] = Batcher(
@@ -83,7 +86,13 @@ async def test_a_batch_failing_unexpectedly_stores_every_other_message() -> None
     for seq in range(20):
         batcher.add(_reading("poison" if seq == 7 else "healthy", seq), seq)
     await _eventually(lambda: len(stored) == 19)
-    assert sorted(acknowledged) == [seq for seq in range(20) if seq != 7]
-    assert failures
+    assert 7 not in stored
+    # Refused alone a few times, the message is kept as a dead letter and acknowledged.
+    await _eventually(lambda: len(acknowledged) == 20)
+    assert sorted(acknowledged) == list(range(20))
+    assert [letter.topic for letter in letters] == ["nursery/v1/poison/telemetry"]
+    assert letters[0].error.startswith(f"{UNEXPECTED}: not storable (3 attempts): OverflowError")
+    assert len(failures) == 4 + 3  # failing at 20, 10, 5 and 3 messages, then 3 times alone
     assert all(isinstance(error, OverflowError) for error in failures)
+    assert batcher.problem() is None
     await batcher.stop()

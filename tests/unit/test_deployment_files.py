@@ -378,7 +378,9 @@ def test_the_operations_guide_lists_exactly_the_collectors_metrics() -> None:
         f"{family.name}_total" if family.type == "counter" else family.name
         for family in CollectorMetrics().registry.collect()
     }
-    documented = set(re.findall(r"`(nursery_collector_[a-z_]+)", OPERATIONS_DOC.read_text()))
+    documented = set(
+        re.findall(r"`(nursery_(?:collector|database)_[a-z_]+)", OPERATIONS_DOC.read_text())
+    )
     assert documented == exposed
 
 

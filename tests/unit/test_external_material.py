@@ -120,18 +120,26 @@ def _report(outcome: str, *keywords: str) -> pytest.TestReport:
     )
 
 
-def test_the_guard_requires_the_material_tier_under_ci_only() -> None:
+def test_the_guard_requires_the_material_tiers_under_ci_only() -> None:
     report = RealServiceReport()
     report.record(_report("passed", "integration"))
     report.record(_report("passed", "e2e"))
     # Skipped for lack of material: neither a skipped integration test nor one that ran.
     report.record(_report("skipped", "integration", "needs_material"))
+    report.record(_report("skipped", "integration", "timescaledb"))
     assert report.problems(required_tiers(ci=False)) == []
     assert report.problems(required_tiers(ci=True)) == [
         "no needs_material test ran",
         "1 needs_material test(s) were skipped",
+        "no timescaledb test ran",
+        "1 timescaledb test(s) were skipped",
     ]
     ran = RealServiceReport()
-    for keywords in (("integration",), ("e2e",), ("integration", "needs_material")):
+    for keywords in (
+        ("integration",),
+        ("e2e",),
+        ("integration", "needs_material"),
+        ("integration", "timescaledb"),
+    ):
         ran.record(_report("passed", *keywords))
     assert ran.problems(required_tiers(ci=True)) == []

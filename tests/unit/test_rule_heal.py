@@ -70,3 +70,10 @@ def test_a_clock_fast_within_the_widest_window_keeps_its_cooldown() -> None:
     rules = {"dev-1": DeviceRules(NurserySettings(), last_alarm={"cry_started": fast_alarm})}
     assert heal_future_times(rules, [reading(1, NOW - timedelta(minutes=5))], NOW) == []
     assert rules["dev-1"].last_alarm == {"cry_started": fast_alarm}
+
+
+def test_a_batch_holding_a_row_from_9999_does_not_overflow() -> None:
+    """Such a row reaches storage only without the collector's window (a direct ingest): the
+    limit then saturates instead of raising."""
+    rules = {"dev-1": poisoned()}
+    assert heal_future_times(rules, [reading(1, FAR)], NOW) == []

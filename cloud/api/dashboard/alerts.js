@@ -1,6 +1,8 @@
 // The alert feed: GET /alerts on (re)connection, live additions from the WebSocket, and the
 // caller's own read state (POST /alerts/read; other caregivers keep theirs).
 
+import { formatTime } from "./when.js";
+
 const KIND_LABELS = {
   CRY_DETECTED: "Cry",
   CLIMATE_OUT_OF_RANGE: "Climate",
@@ -12,7 +14,6 @@ const KIND_LABELS = {
   DEVICE_FAULT: "Fault",
 };
 const MAX_SHOWN = 100;
-const when = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
 
 // A WebSocket alert message in the shape GET /alerts returns.
 export function alertFromMessage(message) {
@@ -81,7 +82,7 @@ export class AlertList {
     field("where").textContent = alert.device_id ? this.deviceName(alert.device_id) : "App upload";
     const time = field("time");
     time.dateTime = alert.time;
-    time.textContent = when.format(new Date(alert.time));
+    time.textContent = formatTime(new Date(alert.time));
     const button = item.querySelector("[data-role=mark-read]");
     button.hidden = alert.read;
     item.querySelector("[data-role=read-label]").hidden = !alert.read;

@@ -8,6 +8,7 @@ import { AlertList, alertFromMessage } from "./alerts.js";
 import { renderChart } from "./chart.js";
 import { DeviceCard, effectiveSettings } from "./devices.js";
 import { LiveFeed } from "./live.js";
+import { formatTime } from "./when.js";
 
 const $ = (id) => document.getElementById(id);
 // Bucket widths keep both views near a hundred points: enough detail, light on a phone.
@@ -35,7 +36,7 @@ const ringing = new Set(); // unread cry alerts the banner stands for
 let defaults = null;
 let feed = null;
 let range = "24h";
-let chart = null; // the last /health/timeseries answer and its range
+let chart = null; // the last GET /health/timeseries answer and its range
 let chartLoadedAt = 0;
 let chartTimer = null;
 let timers = [];
@@ -342,6 +343,9 @@ function onMessage(message) {
   if (!isNew && !(message.escalation_level > 0)) return;
   if (isNew) loadUnread().catch(report);
   if (ALARM_KINDS.has(alert.kind)) raiseAlarm(alert);
+  // The history's cry strip includes this cry now: redraw it rather than show "no cries"
+  // under the cry alarm until the next minute's refresh.
+  if (isNew && alert.kind === "CRY_DETECTED") loadChart().catch(report);
   if (alert.kind === "DEVICE_OFFLINE" || alert.kind === "DEVICE_ONLINE") loadDevices().catch(report);
 }
 
@@ -362,7 +366,7 @@ function showAlarm(latest) {
   const titles = { CRY_DETECTED: "Baby is crying", LOUD_SOUND: "Loud sound in the nursery" };
   $("alarm-title").textContent = sick ? "Baby may be sick" : titles[latest.kind];
   const where = latest.device_id ? alerts.deviceName(latest.device_id) : "App upload";
-  const time = new Intl.DateTimeFormat(undefined, { timeStyle: "short" }).format(new Date(latest.time));
+  const time = formatTime(new Date(latest.time));
   const more = ringing.size > 1 ? ` · ${ringing.size} alerts` : "";
   const message = latest.message === $("alarm-title").textContent ? "" : `${latest.message} · `;
   $("alarm-detail").textContent = `${message}${where} · ${time}${more}`;

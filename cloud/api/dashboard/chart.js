@@ -96,7 +96,7 @@ export function renderChart(svg, buckets, { from, to, stepMs, bands }) {
   const cryTop = GAP * 3 + STRIP * 2;
   const most = Math.max(1, ...cries.map((b) => b.cry_count));
   const barWidth = Math.max(2, ((width - LEFT - RIGHT) * stepMs) / span - 1);
-  const cryLabel = cries.length ? `Cries (up to ${most} per bar)` : "Cries: none";
+  const cryLabel = cries.length ? `Cries (up to ${most} per bar)` : "Cries: none in this period";
   svg.append(element("text", { x: LEFT, y: cryTop - 6, class: "strip-label" }, cryLabel));
   svg.append(element("rect", { x: LEFT, y: cryTop, width: width - LEFT - RIGHT, height: CRY_STRIP, class: "frame" }));
   for (const bucket of cries) {

@@ -3,6 +3,7 @@
 // arriving every few seconds never resets a form someone is typing in.
 
 import { ApiError } from "./api.js";
+import { formatTime, soundInWords } from "./when.js";
 
 const field = (root, name) => root.querySelector(`[data-field="${name}"]`);
 const role = (root, name) => root.querySelector(`[data-role="${name}"]`);
@@ -12,10 +13,8 @@ export function formatAgo(time) {
   if (seconds < 45) return "just now";
   if (seconds < 90 * 60) return `${Math.max(1, Math.round(seconds / 60))} min ago`;
   if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`;
-  return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(time);
+  return formatTime(time);
 }
-
-const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
 // The settings a nursery runs with: what its owner set, else the server's defaults.
 export function effectiveSettings(device, defaults) {
@@ -90,10 +89,17 @@ export class DeviceCard {
     };
     show("temperature", this.reading.temperature, nursery.temperature_min_c, nursery.temperature_max_c);
     show("humidity", this.reading.humidity, nursery.humidity_min_pct, nursery.humidity_max_pct);
-    show("sound", this.reading.sound_dbfs_avg);
+    const average = this.reading.sound_dbfs_avg;
     const peak = this.reading.sound_dbfs_max;
-    field(this.root, "sound-peak").textContent =
-      peak === null || peak === undefined ? "" : `peak ${peak.toFixed(1)} dBFS`;
+    const known = (value) => value !== null && value !== undefined;
+    const sound = field(this.root, "sound");
+    sound.textContent = known(average) ? soundInWords(average) : "–";
+    // The measured levels stay within reach (a long press or hover) for whoever wants them.
+    sound.title = [known(average) ? `average ${average.toFixed(1)} dBFS` : "", known(peak) ? `peak ${peak.toFixed(1)} dBFS` : ""]
+      .filter(Boolean)
+      .join(", ");
+    const louder = known(peak) && (!known(average) || soundInWords(peak) !== soundInWords(average));
+    field(this.root, "sound-peak").textContent = louder ? `at times: ${soundInWords(peak).toLowerCase()}` : "";
     this.refreshTimes();
   }
 
@@ -101,7 +107,7 @@ export class DeviceCard {
     const seen = this.device.last_seen ? `last seen ${formatAgo(new Date(this.device.last_seen))}` : "never seen";
     field(this.root, "last-seen").textContent = seen;
     field(this.root, "reading-time").textContent = this.reading && this.reading.time
-      ? `reading of ${clock.format(this.reading.time)}`
+      ? `reading of ${formatTime(this.reading.time)}`
       : "no reading yet";
   }
 

@@ -11,7 +11,7 @@ index scan instead of filtering every row of the device.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -19,7 +19,6 @@ from psycopg import AsyncConnection
 from cloud.storage.health_plan import (
     CRY_EPISODE_KIND,
     UPLOAD_ALERT_KIND,
-    bucket_seconds,
     upload_alert_details,
     upload_alert_message,
 )
@@ -29,7 +28,6 @@ from cloud.storage.records import (
     HealthStats,
     HistoryQuery,
     StoredAlert,
-    TimeBucket,
     UploadRow,
 )
 
@@ -38,7 +36,7 @@ _RECORD_COLUMNS = (
     " sick_detected, time AS created_at, notes"
 )
 
-_HISTORY = """
+HISTORY_SQL = """
 SELECT r.id, r.user_id, r.source, r.device_id, r.temperature, r.humidity, r.audio_url,
        r.cry_detected, r.sick_detected, r.time AS created_at, r.notes
 FROM readings r
@@ -107,7 +105,7 @@ ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s
 """  # noqa: S608 - fixed fragments
 
-_RECORD_SQL = f"SELECT * FROM ({_HISTORY}) history WHERE id = %(record_id)s"  # noqa: S608
+_RECORD_SQL = f"SELECT * FROM ({HISTORY_SQL}) history WHERE id = %(record_id)s"  # noqa: S608
 
 _STATS_SQL = f"""
 SELECT count(*) AS total_records,
@@ -116,33 +114,7 @@ SELECT count(*) AS total_records,
        avg(temperature) AS avg_temperature,
        avg(humidity) AS avg_humidity,
        (SELECT count(*) FROM ({_CRY_EPISODES}) cries) AS cry_episodes
-FROM ({_HISTORY}) history
-"""  # noqa: S608 - fixed fragments
-
-# Bucket starts from date_bin on the epoch, which for a stride of days and seconds is plain
-# microsecond arithmetic, so it agrees exactly with SQLite's integer arithmetic on epoch seconds.
-# (With TimescaleDB, device readings for whole-hour buckets could come from readings_hourly,
-# re-bucketed by record_count; its hour-late refresh would make recent buckets disagree with
-# the raw rows, and it knows neither receive times nor claim periods - the hour a claim period
-# starts in mixes two families - so the raw tables are read.)
-_TIMESERIES_SQL = f"""
-SELECT date_bin(%(bucket)s, time, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket,
-       avg(temperature) AS avg_temperature,
-       avg(humidity) AS avg_humidity,
-       sum(is_record) AS record_count,
-       sum(cry) AS cry_count,
-       sum(sick) AS sick_count
-FROM (
-    SELECT created_at AS time, temperature, humidity, 1 AS is_record, cry_detected::int AS cry,
-           sick_detected::int AS sick
-    FROM ({_HISTORY}) history
-    WHERE created_at >= %(start)s AND created_at < %(end)s
-    UNION ALL
-    SELECT time, NULL, NULL, 0, 1, 0 FROM ({_CRY_EPISODES}) cries
-    WHERE time >= %(start)s AND time < %(end)s
-) happened
-GROUP BY bucket
-ORDER BY bucket DESC
+FROM ({HISTORY_SQL}) history
 """  # noqa: S608 - fixed fragments
 
 _INSERT_UPLOAD = f"""
@@ -215,23 +187,3 @@ async def health_stats(conn: AsyncConnection[Any], user_id: int) -> HealthStats:
         avg_humidity=totals["avg_humidity"],
         latest_record=latest[0] if latest else None,
     )
-
-
-async def health_timeseries(
-    conn: AsyncConnection[Any], user_id: int, bucket: timedelta, start: datetime, end: datetime
-) -> list[TimeBucket]:
-    width = timedelta(seconds=bucket_seconds(bucket))
-    cursor = await conn.execute(
-        _TIMESERIES_SQL, {"user_id": user_id, "bucket": width, "start": start, "end": end}
-    )
-    return [
-        TimeBucket(
-            time=row["bucket"],
-            avg_temperature=row["avg_temperature"],
-            avg_humidity=row["avg_humidity"],
-            record_count=row["record_count"],
-            cry_count=row["cry_count"],
-            sick_count=row["sick_count"],
-        )
-        for row in await cursor.fetchall()
-    ]

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import AsyncConnection
@@ -15,8 +16,16 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cloud.storage.emails import email_key, email_lookup_params
-from cloud.storage.interface import DuplicateEmailError, StorageError
-from cloud.storage.postgres import alarms, alerts, devices, health, provisioning, sessions
+from cloud.storage.interface import DuplicateEmailError, PermanentStorageError, StorageError
+from cloud.storage.postgres import (
+    alarms,
+    alerts,
+    devices,
+    health,
+    provisioning,
+    sessions,
+    timeseries,
+)
 from cloud.storage.postgres.batch_order import BatchOrder
 from cloud.storage.postgres.email_keys import fill_email_keys
 from cloud.storage.postgres.ingest import (
@@ -26,12 +35,17 @@ from cloud.storage.postgres.ingest import (
     ingest,
 )
 from cloud.storage.postgres.migrations import (
-    TimescalePolicies,
+    MIGRATION_LOCK_ID,
     apply_migrations,
-    apply_timescale_policies,
     bundled_migrations,
 )
 from cloud.storage.postgres.presence import check_offline, listen_alerts, listen_readings
+from cloud.storage.postgres.timescale import (
+    TimescalePolicies,
+    apply_timescale_policies,
+    failed_jobs,
+    hourly_aggregate_ready,
+)
 from cloud.storage.records import (
     AlertDelivery,
     AlertQuery,
@@ -71,6 +85,39 @@ CONNECT_TIMEOUT_S = 10.0
 PING_TIMEOUT_S = 2.0
 
 
+def redacted_url(database_url: str) -> str:
+    """``database_url`` fit for a message or a log: the password replaced by ``***``."""
+    parts = urlsplit(database_url)
+    if parts.password is None:
+        return database_url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def connection_failure(database_url: str, exc: psycopg.Error) -> str:
+    """One line on why the database named by ``database_url`` cannot be used, e.g.
+    'database "nc_x" does not exist', naming DATABASE_URL without its password."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # libpq says 'connection to server at "h", port 5432 failed: FATAL:  database "x" does not
+    # exist' (a hint may follow on the next line); the reason is what follows the last marker.
+    failed = [index for index, line in enumerate(lines) if "failed:" in line]
+    start = failed[-1] if failed else 0
+    reason = "; ".join(lines[start:]) or type(exc).__name__
+    reason = reason.rsplit("failed:", 1)[-1].split("FATAL:", 1)[-1].strip()
+    return f"cannot use the database at DATABASE_URL={redacted_url(database_url)}: {reason}"
+
+
+async def probe_database(database_url: str) -> None:
+    """Connect once and disconnect; StorageError with a one-line reason if that fails."""
+    try:
+        connection = await AsyncConnection.connect(
+            database_url, connect_timeout=int(CONNECT_TIMEOUT_S)
+        )
+    except psycopg.Error as exc:
+        raise StorageError(connection_failure(database_url, exc)) from exc
+    await connection.close()
+
+
 def _user(row: dict[str, Any]) -> User:
     return User(
         id=row["id"],
@@ -96,11 +143,18 @@ class PostgresStorage:
         self._rule_cache = RuleStateCache()
         # Overlapping ingest transactions keep batch order (cloud/storage/postgres/batch_order.py).
         self._batch_order = BatchOrder()
+        # Whether the time series can read whole hours from readings_hourly (known after the
+        # first migrate or time-series read).
+        self._hourly_aggregate: bool | None = None
 
     @classmethod
     async def open(
         cls, database_url: str, timescale: TimescalePolicies | None = None
     ) -> PostgresStorage:
+        # One plain connection first: a wrong DATABASE_URL (unknown database, refused password,
+        # no server) fails at once with the server's reason, instead of the pool retrying in the
+        # background for CONNECT_TIMEOUT_S and ending with "pool initialization incomplete".
+        await probe_database(database_url)
         pool = AsyncConnectionPool(
             database_url,
             connection_class=AsyncConnection[DictRow],
@@ -131,11 +185,19 @@ class PostgresStorage:
             return False
         return True
 
+    async def failed_background_jobs(self) -> list[str]:
+        try:
+            async with self._pool.connection() as conn:
+                return await failed_jobs(conn)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot read the background jobs: {exc}") from exc
+
     async def migrate(self) -> list[str]:
         async with self._pool.connection() as conn:
             applied = await apply_migrations(conn, bundled_migrations())
             await fill_email_keys(conn)
-            await apply_timescale_policies(conn, self._timescale)
+            await apply_timescale_policies(conn, self._timescale, MIGRATION_LOCK_ID)
+            self._hourly_aggregate = await hourly_aggregate_ready(conn)
         return applied
 
     async def create_user(
@@ -197,7 +259,7 @@ class PostgresStorage:
             async with self._pool.connection() as conn:
                 yield conn
         except (psycopg.Error, PoolTimeout) as exc:
-            raise StorageError(f"PostgreSQL: {exc}") from exc
+            raise storage_error(f"PostgreSQL: {exc}", exc) from exc
 
     async def register_device(self, device_id: str, owner_id: int | None) -> None:
         async with self._connection() as conn:
@@ -210,7 +272,8 @@ class PostgresStorage:
             async with self._pool.connection() as conn:
                 return await ingest(conn, batch, self._rule_cache, turn)
         except (psycopg.Error, DeviceRemovedError) as exc:
-            raise StorageError(f"storing a batch of {len(batch)} messages failed: {exc}") from exc
+            message = f"storing a batch of {len(batch)} messages failed: {exc}"
+            raise storage_error(message, exc) from exc
         finally:
             turn.finish()
 
@@ -291,7 +354,11 @@ class PostgresStorage:
         self, user_id: int, bucket: timedelta, start: datetime, end: datetime
     ) -> list[TimeBucket]:
         async with self._pool.connection() as conn:
-            return await health.health_timeseries(conn, user_id, bucket, start, end)
+            if self._hourly_aggregate is None:
+                self._hourly_aggregate = await hourly_aggregate_ready(conn)
+            return await timeseries.health_timeseries(
+                conn, user_id, bucket, start, end, self._hourly_aggregate
+            )
 
     # --- claiming and sharing devices ---
     async def provision_device(
@@ -475,3 +542,15 @@ class PostgresStorage:
     async def session_generations(self, user_ids: list[int]) -> dict[int, int]:
         async with self._connection() as conn:
             return await sessions.session_generations(conn, user_ids)
+
+
+def storage_error(message: str, exc: Exception) -> StorageError:
+    """The storage error for a driver error: permanent for a data exception (SQLSTATE class
+    22) or a broken constraint (class 23), which the same rows raise every time; anything
+    else - a lost connection (08), a serialization failure or deadlock (40), too little
+    memory or disk (53), an administrator's shutdown (57), a device removed meanwhile - may
+    pass when tried again, and the database being down must never make a message a dead
+    letter."""
+    if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
+        return PermanentStorageError(message)
+    return StorageError(message)

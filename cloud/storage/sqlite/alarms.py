@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloud.storage import gap_plan
-from cloud.storage.claim_plan import in_claim_period
 from cloud.storage.delivery_stats import percentile
 from cloud.storage.gap_plan import covered, max_spacing, missing_ranges
 from cloud.storage.records import (
@@ -23,7 +22,7 @@ from cloud.storage.records import (
     StoredAlert,
     TelemetryRow,
 )
-from cloud.storage.sharing_plan import MEMBER_ORDER
+from cloud.storage.sqlite.alerts import alert_recipients
 from cloud.storage.sqlite.database import Transaction, from_db_time, optional_time, to_db_time
 
 ALERT_COLUMNS = (
@@ -106,26 +105,6 @@ def _transition(
     )
 
 
-def _member_ids(conn: sqlite3.Connection, device_id: str) -> list[int]:
-    rows = conn.execute(
-        f"SELECT m.user_id FROM device_members m WHERE m.device_id = ? ORDER BY {MEMBER_ORDER}",  # noqa: S608
-        (device_id,),
-    ).fetchall()
-    return [row["user_id"] for row in rows]
-
-
-def _escalation_members(conn: sqlite3.Connection, alert: StoredAlert) -> list[int]:
-    """As postgres/alarms.py: nobody for an alarm raised from before the current claim."""
-    assert alert.device_id is not None
-    device = conn.execute(
-        "SELECT history_from FROM devices WHERE device_id = ?", (alert.device_id,)
-    ).fetchone()
-    period_start = None if device is None else optional_time(device["history_from"])
-    if device is None or not in_claim_period(period_start, alert.time, alert.created_at):
-        return []
-    return _member_ids(conn, alert.device_id)
-
-
 def acknowledge_alert(
     conn: sqlite3.Connection, user_id: int, alert_id: int, now: datetime
 ) -> StoredAlert | None:
@@ -166,7 +145,8 @@ def escalate_due(conn: sqlite3.Connection, now: datetime) -> list[StoredAlert]:
             alert = stored_alert(row)
             members = [alert.user_id] if alert.user_id is not None else []
             if alert.device_id is not None:
-                members = _escalation_members(conn, alert)
+                # Nobody for an alarm raised from before the current claim.
+                members = alert_recipients(conn, alert)
             if not members:
                 conn.execute(
                     "UPDATE alerts SET next_escalation_at = NULL WHERE id = ?", (alert.id,)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from cloud.storage.interface import StorageError
+from cloud.storage.interface import PermanentStorageError, StorageError
 
 T = TypeVar("T")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -71,7 +71,10 @@ class SqliteDatabase:
                 raise StorageError("SQLite storage is closed")
             try:
                 return work(self._conn)
-            except sqlite3.Error as exc:
+            except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
+                # The rows themselves are refused: the same write fails every time.
+                raise PermanentStorageError(f"SQLite: {exc}") from exc
+            except sqlite3.Error as exc:  # "database is locked" and the like pass in time
                 raise StorageError(f"SQLite: {exc}") from exc
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)

@@ -90,6 +90,9 @@ class SqliteStorage:
             return False
         return True
 
+    async def failed_background_jobs(self) -> list[str]:
+        return []  # SQLite runs no jobs of its own
+
     async def migrate(self) -> list[str]:
         def migrate(conn: sqlite3.Connection) -> list[str]:
             applied = apply_migrations(conn)

@@ -1,0 +1,139 @@
+"""A TimescaleDB server for tests: the production database, run for real.
+
+Where it comes from, in order:
+
+1. ``NURSERY_TEST_TIMESCALEDB_URL``: any database on a server that has TimescaleDB preloaded
+   (a fresh database is created beside it), e.g. the compose image's.
+2. A private cluster from a PostgreSQL copy with TimescaleDB added by ``install.sh`` of the
+   ready-built TimescaleDB in the development material (tests/harness/external_material.py).
+   The copy is cached under the venv, so only the first run pays for it.
+
+Without either, :class:`ServiceUnavailableError` says so in one line; the fixture turns that into
+a skip, or a failure under CI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+from tests.harness.errors import ServiceUnavailableError
+from tests.harness.external_material import SHARED_DIR_VARIABLE, material_path, shown_path
+from tests.harness.postgres import PrivateCluster, database_on
+
+TIMESCALEDB_VERSION = "2.17.2"
+# What a server needs to run TimescaleDB (telemetry off: tests never phone home).
+PRELOAD_SETTINGS = {
+    "shared_preload_libraries": "timescaledb",
+    "timescaledb.telemetry_level": "off",
+}
+JOB_WAIT_S = 60.0
+SERVER_URL_VARIABLE = "NURSERY_TEST_TIMESCALEDB_URL"
+INSTALL_SCRIPT = "timescaledb/install.sh"
+
+
+def _install_script() -> Path | None:
+    """The ready-built TimescaleDB among the development material (external_material.py)."""
+    candidate = material_path(INSTALL_SCRIPT)
+    return candidate if candidate.is_file() else None
+
+
+def _cache_prefix() -> Path:
+    # Under the venv (inside the checkout) rather than ~/.cache: when the tests run as root,
+    # the cluster runs as the postgres user, who cannot enter /root.
+    return Path(sys.prefix) / f"timescaledb-{TIMESCALEDB_VERSION}"
+
+
+def timescaledb_bin_dir() -> Path:
+    """The bin folder of a PostgreSQL copy with TimescaleDB, installed on first use."""
+    script = _install_script()
+    if script is None:
+        raise ServiceUnavailableError(
+            f"TimescaleDB is not available: set {SERVER_URL_VARIABLE}, or have the ready-built "
+            f"TimescaleDB at {shown_path(INSTALL_SCRIPT)} (development material, not in the "
+            f"repository; {SHARED_DIR_VARIABLE} points elsewhere)"
+        )
+    result = subprocess.run(
+        [str(script), str(_cache_prefix())], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise ServiceUnavailableError(f"TimescaleDB: {script} failed: {result.stderr.strip()}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def timescaledb_cluster(preload: bool = True) -> Iterator[PrivateCluster]:
+    """A started private cluster with TimescaleDB installed (preloaded unless told otherwise);
+    stopped and deleted after."""
+    cluster = PrivateCluster(timescaledb_bin_dir())
+    try:
+        cluster.initialize()
+        cluster.start(**(PRELOAD_SETTINGS if preload else {}))
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+    finally:
+        cluster.remove()
+
+
+@contextmanager
+def timescaledb_server() -> Iterator[str]:
+    """The URL of a server (its maintenance database) with TimescaleDB preloaded."""
+    server_url = os.environ.get(SERVER_URL_VARIABLE)
+    if server_url:
+        try:
+            with psycopg.connect(server_url, connect_timeout=3) as conn:
+                row = conn.execute("SHOW shared_preload_libraries").fetchone()
+        except psycopg.OperationalError as exc:
+            raise ServiceUnavailableError(f"{SERVER_URL_VARIABLE} is not reachable: {exc}") from exc
+        if row is None or "timescaledb" not in str(row[0]):
+            raise ServiceUnavailableError(f"{SERVER_URL_VARIABLE}'s server does not preload it")
+        yield server_url
+        return
+    with timescaledb_cluster() as cluster:
+        yield cluster.url
+
+
+@contextmanager
+def fresh_timescaledb_database() -> Iterator[str]:
+    """A new, empty database on its own TimescaleDB server (for tests that need one alone)."""
+    with timescaledb_server() as server_url, database_on(server_url) as url:
+        yield url
+
+
+def run_job_now(conn: psycopg.Connection[tuple[object, ...]], job_id: int) -> None:
+    """Have the scheduler run the job now (as it would when due) and wait for it to finish."""
+    asked = conn.execute("SELECT now()").fetchone()
+    assert asked is not None
+    conn.execute("SELECT alter_job(%s, next_start => now())", (job_id,))
+    deadline = time.monotonic() + JOB_WAIT_S
+    while time.monotonic() < deadline:
+        row = conn.execute(
+            "SELECT last_run_status, job_status FROM timescaledb_information.job_stats"
+            " WHERE job_id = %s AND last_run_started_at >= %s",
+            (job_id, asked[0]),
+        ).fetchone()
+        # No status yet: the run has started (and not got far enough to say it runs).
+        if row is not None and row[0] is not None and row[1] != "Running":
+            assert row[0] == "Success", f"job {job_id}: {row}"
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the scheduler did not run job {job_id} within {JOB_WAIT_S} s")
+
+
+def job_id(conn: psycopg.Connection[tuple[object, ...]], proc: str, table: str) -> int:
+    row = conn.execute(
+        "SELECT job_id FROM timescaledb_information.jobs"
+        " WHERE proc_name = %s AND hypertable_name = %s",
+        (proc, table),
+    ).fetchone()
+    assert row is not None, f"no {proc} job on {table}"
+    return int(str(row[0]))
