@@ -15,7 +15,10 @@ together too. The address as typed at registration is kept for display.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
+
+logger = logging.getLogger(__name__)
 
 # A key that no address folds to: the prefix holds upper-case letters and a space, which a
 # folded key never does. It marks an account that collided with an older one when keys were
@@ -70,3 +73,15 @@ def email_lookup_params(email: str) -> tuple[str, str, str]:
     folded key."""
     exact = exact_email_key(email.strip())
     return email_key(email), exact, exact
+
+
+def log_email_keys(assignments: list[tuple[int, str]], collisions: list[tuple[int, str]]) -> None:
+    """What filling the keys did, for the operator (each backend calls it after its commit)."""
+    logger.info("gave %d existing accounts their e-mail key", len(assignments))
+    for user_id, _email in collisions:
+        # No address in the log: account ids are enough for the operator to look them up.
+        logger.warning(
+            "account %d shares its e-mail key with an older account; it now signs in only "
+            "with its address exactly as registered (docs/api.md, e-mail addresses)",
+            user_id,
+        )

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from psycopg import AsyncConnection
 
-from cloud.storage.emails import plan_email_keys
+from cloud.storage.emails import log_email_keys, plan_email_keys
 from cloud.storage.postgres.migrations import MIGRATION_LOCK_ID
-
-logger = logging.getLogger(__name__)
 
 
 async def fill_email_keys(conn: AsyncConnection[Any]) -> None:
@@ -30,11 +27,4 @@ async def fill_email_keys(conn: AsyncConnection[Any]) -> None:
                 "UPDATE users SET email_key = %s WHERE id = %s",
                 [(key, user_id) for user_id, key in assignments],
             )
-    logger.info("gave %d existing accounts their e-mail key", len(assignments))
-    for user_id, _email in collisions:
-        # No address in the log: account ids are enough for the operator to look them up.
-        logger.warning(
-            "account %d shares its e-mail key with an older account; it now signs in only "
-            "with its address exactly as registered (docs/api.md, e-mail addresses)",
-            user_id,
-        )
+    log_email_keys(assignments, collisions)

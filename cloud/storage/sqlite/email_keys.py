@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 
-from cloud.storage.emails import plan_email_keys
+from cloud.storage.emails import log_email_keys, plan_email_keys
 from cloud.storage.sqlite.database import Transaction
-
-logger = logging.getLogger(__name__)
 
 
 def fill_email_keys(conn: sqlite3.Connection) -> None:
@@ -29,10 +26,4 @@ def fill_email_keys(conn: sqlite3.Connection) -> None:
             "UPDATE users SET email_key = ? WHERE id = ?",
             [(key, user_id) for user_id, key in assignments],
         )
-    logger.info("gave %d existing accounts their e-mail key", len(assignments))
-    for user_id, _email in collisions:
-        logger.warning(
-            "account %d shares its e-mail key with an older account; it now signs in only "
-            "with its address exactly as registered (docs/api.md, e-mail addresses)",
-            user_id,
-        )
+    log_email_keys(assignments, collisions)
