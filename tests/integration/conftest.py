@@ -118,3 +118,14 @@ def api(
     )
     with TestClient(create_app(settings)) as client:
         yield Api(client)
+
+
+@pytest.fixture(params=BACKENDS)
+def app_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+    """The API in-process (lifespan included) on each backend, with the test secret."""
+    url = backend_url(request, request.param, tmp_path / "api.db")
+    settings = ApiSettings(
+        database_url=url, jwt_secret=API_TEST_SECRET, upload_dir=str(tmp_path / "up")
+    )
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client

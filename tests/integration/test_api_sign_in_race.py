@@ -7,58 +7,43 @@ runs - where a real attacker's looping login would be."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from anyio.from_thread import BlockingPortal
 from fastapi.testclient import TestClient
 
-from cloud.api import create_app
 from cloud.api.deps import AppServices
-from cloud.config import ApiSettings
 from cloud.storage import Storage
 
-SECRET = "api-sign-in-race-secret-0123456789-abcdefghijkl"
 PASSWORD = "testPassword123"
 NEW_PASSWORD = "another-password-1"
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-def client(
-    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
-) -> Iterator[TestClient]:
-    url = database_url if request.param == "postgres" else f"sqlite:///{tmp_path / 'api.db'}"
-    settings = ApiSettings(database_url=url, jwt_secret=SECRET, upload_dir=str(tmp_path / "up"))
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
-def services_of(client: TestClient) -> AppServices:
-    services: AppServices = client.app.state.services  # type: ignore[attr-defined]
+def services_of(app_client: TestClient) -> AppServices:
+    services: AppServices = app_client.app.state.services  # type: ignore[attr-defined]
     return services
 
 
-def portal_of(client: TestClient) -> BlockingPortal:
+def portal_of(app_client: TestClient) -> BlockingPortal:
     """Runs coroutines on the app's event loop (where its storage pool lives)."""
-    assert client.portal is not None
-    return client.portal
+    assert app_client.portal is not None
+    return app_client.portal
 
 
-def signup(client: TestClient) -> tuple[int, str]:
+def signup(app_client: TestClient) -> tuple[int, str]:
     email = f"race-{uuid.uuid4().hex[:8]}@example.com"
-    created = client.post("/auth/register", json={"email": email, "password": PASSWORD})
+    created = app_client.post("/auth/register", json={"email": email, "password": PASSWORD})
     assert created.status_code == 201, created.text
     return int(created.json()["id"]), email
 
 
 def end_sessions_during_the_next_password_check(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch, user_id: int, new_password: str | None
+    app_client: TestClient, monkeypatch: pytest.MonkeyPatch, user_id: int, new_password: str | None
 ) -> None:
     """The victim's logout everywhere (or new password) commits while the next login's argon2
     check runs: after that login read the credentials, before it stores its refresh token."""
-    services = services_of(client)
+    services = services_of(app_client)
     verify = services.passwords.verify
     pending = [True]
 
@@ -74,14 +59,14 @@ def end_sessions_during_the_next_password_check(
 
 @pytest.mark.parametrize("new_password", [None, NEW_PASSWORD], ids=["logout-all", "password"])
 def test_a_login_in_flight_when_the_sessions_end_gets_no_session(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch, new_password: str | None
+    app_client: TestClient, monkeypatch: pytest.MonkeyPatch, new_password: str | None
 ) -> None:
-    user_id, email = signup(client)
-    end_sessions_during_the_next_password_check(client, monkeypatch, user_id, new_password)
-    in_flight = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    user_id, email = signup(app_client)
+    end_sessions_during_the_next_password_check(app_client, monkeypatch, user_id, new_password)
+    in_flight = app_client.post("/auth/login", json={"email": email, "password": PASSWORD})
     # Before the fix: 200, and its refresh token turned into a current-generation access token.
     if in_flight.status_code == 200:
-        refreshed = client.post(
+        refreshed = app_client.post(
             "/auth/refresh", json={"refresh_token": in_flight.json()["refresh_token"]}
         )
         pytest.fail(f"the in-flight login got a session; refreshing it answered {refreshed}")
@@ -89,30 +74,34 @@ def test_a_login_in_flight_when_the_sessions_end_gets_no_session(
     assert "sign in again" in in_flight.json()["detail"]
 
     # A sign-in after the end works as ever, and so does refreshing it.
-    fresh = client.post("/auth/login", json={"email": email, "password": new_password or PASSWORD})
+    fresh = app_client.post(
+        "/auth/login", json={"email": email, "password": new_password or PASSWORD}
+    )
     assert fresh.status_code == 200, fresh.text
-    rotated = client.post("/auth/refresh", json={"refresh_token": fresh.json()["refresh_token"]})
+    rotated = app_client.post(
+        "/auth/refresh", json={"refresh_token": fresh.json()["refresh_token"]}
+    )
     assert rotated.status_code == 200, rotated.text
     access = rotated.json()["access_token"]
-    assert services_of(client).tokens.access_claims(access).generation == 1
-    me = client.get("/auth/me", headers={"Authorization": f"Bearer {access}"})
+    assert services_of(app_client).tokens.access_claims(access).generation == 1
+    me = app_client.get("/auth/me", headers={"Authorization": f"Bearer {access}"})
     assert me.status_code == 200
     assert me.json()["id"] == user_id
 
 
 def test_a_refresh_token_of_an_ended_generation_is_refused_and_its_family_revoked(
-    client: TestClient,
+    app_client: TestClient,
 ) -> None:
     """A refresh token stored alive for an older generation - as a login racing the end stored
     it before this check existed (its token has no ``gen``: generation 0) - is refused."""
-    user_id, email = signup(client)
-    session = client.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
+    user_id, email = signup(app_client)
+    session = app_client.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
     bearer = {"Authorization": f"Bearer {session['access_token']}"}
-    assert client.post("/auth/logout-all", headers=bearer).status_code == 204
+    assert app_client.post("/auth/logout-all", headers=bearer).status_code == 204
 
-    services = services_of(client)
+    services = services_of(app_client)
     stale = services.tokens.issue_refresh_token(user_id, 0)
-    stored_alive = portal_of(client).call(
+    stored_alive = portal_of(app_client).call(
         services.storage.store_refresh_token,
         stale.token_id,
         user_id,
@@ -122,11 +111,11 @@ def test_a_refresh_token_of_an_ended_generation_is_refused_and_its_family_revoke
         1,  # the current generation: the pre-fix store did not compare it
     )
     assert stored_alive
-    refused = client.post("/auth/refresh", json={"refresh_token": stale.token})
+    refused = app_client.post("/auth/refresh", json={"refresh_token": stale.token})
     assert refused.status_code == 401, refused.text
     # Its family is revoked: the successor a racing rotation might store is born revoked.
     successor = services.tokens.issue_refresh_token(user_id, 1, stale.family_id)
-    assert not portal_of(client).call(
+    assert not portal_of(app_client).call(
         services.storage.store_refresh_token,
         successor.token_id,
         user_id,
@@ -136,8 +125,8 @@ def test_a_refresh_token_of_an_ended_generation_is_refused_and_its_family_revoke
         1,
     )
     # The user's current sign-ins are untouched.
-    fresh = client.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
-    rotated = client.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
+    fresh = app_client.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
+    rotated = app_client.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
     assert rotated.status_code == 200, rotated.text
 
 

@@ -6,53 +6,38 @@ working for REST too."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from cloud.api import create_app
-from cloud.config import ApiSettings
 from cloud.storage import Storage
 
-SECRET = "api-socket-sessions-secret-0123456789-abcdefghij"
 PASSWORD = "testPassword123"
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-def client(
-    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
-) -> Iterator[TestClient]:
-    url = database_url if request.param == "postgres" else f"sqlite:///{tmp_path / 'api.db'}"
-    settings = ApiSettings(database_url=url, jwt_secret=SECRET, upload_dir=str(tmp_path / "up"))
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
-def signup(client: TestClient) -> tuple[int, str, str]:
+def signup(app_client: TestClient) -> tuple[int, str, str]:
     """(user id, e-mail, access token) of a new account."""
     email = f"socket-{uuid.uuid4().hex[:8]}@example.com"
     body = {"email": email, "password": PASSWORD}
-    user_id = client.post("/auth/register", json=body).json()["id"]
-    return user_id, email, client.post("/auth/login", json=body).json()["access_token"]
+    user_id = app_client.post("/auth/register", json=body).json()["id"]
+    return user_id, email, app_client.post("/auth/login", json=body).json()["access_token"]
 
 
-def test_logout_all_closes_the_socket_and_retires_the_access_token(client: TestClient) -> None:
-    user_id, _email, token = signup(client)
+def test_logout_all_closes_the_socket_and_retires_the_access_token(app_client: TestClient) -> None:
+    user_id, _email, token = signup(app_client)
     bearer = {"Authorization": f"Bearer {token}"}
-    with client.websocket_connect(f"/ws/{user_id}") as socket:
+    with app_client.websocket_connect(f"/ws/{user_id}") as socket:
         socket.send_json({"action": "auth", "token": token})
         assert socket.receive_json()["event"] == "AUTH_RESULT"
-        assert client.post("/auth/logout-all", headers=bearer).status_code == 204
+        assert app_client.post("/auth/logout-all", headers=bearer).status_code == 204
         with pytest.raises(WebSocketDisconnect) as closed:
             socket.receive_json()
     assert (closed.value.code, closed.value.reason) == (1008, "session ended")
-    assert client.get("/auth/me", headers=bearer).status_code == 401
+    assert app_client.get("/auth/me", headers=bearer).status_code == 401
     with (
-        client.websocket_connect(f"/ws/{user_id}?token={token}") as socket,
+        app_client.websocket_connect(f"/ws/{user_id}?token={token}") as socket,
         pytest.raises(WebSocketDisconnect) as closed,
     ):
         socket.receive_json()
@@ -60,22 +45,22 @@ def test_logout_all_closes_the_socket_and_retires_the_access_token(client: TestC
 
 
 def test_a_password_change_needs_the_current_password_and_ends_every_sign_in(
-    client: TestClient,
+    app_client: TestClient,
 ) -> None:
-    user_id, email, token = signup(client)
+    user_id, email, token = signup(app_client)
     bearer = {"Authorization": f"Bearer {token}"}
-    wrong = client.post(
+    wrong = app_client.post(
         "/auth/password",
         headers=bearer,
         json={"current_password": "not-it-at-all", "new_password": "another-password-1"},
     )
     assert wrong.status_code == 403, wrong.text
-    short = client.post(
+    short = app_client.post(
         "/auth/password", headers=bearer, json={"current_password": PASSWORD, "new_password": "x"}
     )
     assert short.status_code == 422
-    with client.websocket_connect(f"/ws/{user_id}?token={token}") as socket:
-        changed = client.post(
+    with app_client.websocket_connect(f"/ws/{user_id}?token={token}") as socket:
+        changed = app_client.post(
             "/auth/password",
             headers=bearer,
             json={"current_password": PASSWORD, "new_password": "another-password-1"},
@@ -84,20 +69,20 @@ def test_a_password_change_needs_the_current_password_and_ends_every_sign_in(
         with pytest.raises(WebSocketDisconnect) as closed:
             socket.receive_json()
     assert (closed.value.code, closed.value.reason) == (1008, "session ended")
-    assert client.get("/auth/me", headers=bearer).status_code == 401
+    assert app_client.get("/auth/me", headers=bearer).status_code == 401
     fresh = {"Authorization": f"Bearer {changed.json()['access_token']}"}
-    assert client.get("/auth/me", headers=fresh).json()["id"] == user_id
-    old = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    assert app_client.get("/auth/me", headers=fresh).json()["id"] == user_id
+    old = app_client.post("/auth/login", json={"email": email, "password": PASSWORD})
     assert old.status_code == 401
-    new = client.post("/auth/login", json={"email": email, "password": "another-password-1"})
+    new = app_client.post("/auth/login", json={"email": email, "password": "another-password-1"})
     assert new.status_code == 200
 
 
 def test_a_socket_without_a_token_is_closed_if_the_first_message_is_not_one(
-    client: TestClient,
+    app_client: TestClient,
 ) -> None:
-    user_id, _email, _token = signup(client)
-    with client.websocket_connect(f"/ws/{user_id}") as socket:
+    user_id, _email, _token = signup(app_client)
+    with app_client.websocket_connect(f"/ws/{user_id}") as socket:
         socket.send_json({"action": "auth", "token": "not.a.token"})
         with pytest.raises(WebSocketDisconnect) as closed:
             socket.receive_json()
@@ -125,11 +110,11 @@ async def test_ending_sessions_moves_the_generation_and_revokes_refresh_tokens(
 
 
 def test_a_quiet_socket_still_gets_heartbeats_and_answers_acks(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    app_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("cloud.api.realtime.HEARTBEAT_INTERVAL_S", 0.2)
-    user_id, _email, token = signup(client)
-    with client.websocket_connect(f"/ws/{user_id}?token={token}") as socket:
+    user_id, _email, token = signup(app_client)
+    with app_client.websocket_connect(f"/ws/{user_id}?token={token}") as socket:
         assert socket.receive_json()["event"] == "HEARTBEAT"
         socket.send_json({"action": "ack", "alert_id": 1})
         answer = socket.receive_json()
