@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -29,7 +30,7 @@ def redact(text: str) -> str:
     return _JWT.sub(REDACTED, _TOKEN_PARAMETER.sub(rf"\g<1>{REDACTED}", text))
 
 
-class RedactingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class RedactingStreamHandler(logging.StreamHandler[TextIO]):
     """A stream handler whose every formatted line is redacted: the last step before output,
     so no formatter, argument or traceback can slip a token past it."""
 

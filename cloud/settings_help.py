@@ -23,7 +23,10 @@ COLLECTOR = {
     "NURSERY_COLLECTOR_MQTT_USERNAME": "the collector's own broker account (`serve`: one other "
     "than MQTT_USERNAME); default MQTT_USERNAME",
     "NURSERY_COLLECTOR_MQTT_PASSWORD": "its password (required with the username)",
-    "NURSERY_COLLECTOR_CLIENT_ID": "MQTT client id (default nursery-collector-1)",
+    "NURSERY_COLLECTOR_CLIENT_ID": (
+        "MQTT client id (default nursery-collector-1; the project's Mosquitto replaces it "
+        "with the account name)"
+    ),
     "NURSERY_COLLECTOR_SHARE_GROUP": "shared-subscription group to split load between "
     "collectors (default: none)",
     "NURSERY_COLLECTOR_SESSION_EXPIRY_S": "how long the broker keeps the session (default 3600)",
