@@ -6,15 +6,18 @@ window, ``EpisodeTracker`` hysteresis - and produce identical scores for identic
 
 from __future__ import annotations
 
+import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from models.cry.audio import load_audio, resample, rms_dbfs
+from models.cry.cascade import BackboneRun, CascadeScorer
 from models.cry.episodes import (
     CryEvent,
     Episode,
@@ -23,6 +26,8 @@ from models.cry.episodes import (
     WindowScore,
     episodes_from_events,
 )
+from models.cry.errors import CryDetectorError
+from models.cry.explain import top_labels
 from models.cry.features import (
     LogMelParams,
     StreamingLogMel,
@@ -33,7 +38,11 @@ from models.cry.features import (
 )
 from models.cry.manifest import ModelManifest, load_manifest
 
+LOG = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
+DetectorMode = Literal["cascade", "small", "degraded"]
+# Stage-two results kept to explain an episode: at one run every 0.3 s, about 10 minutes.
+EXPLAIN_HISTORY = 2000
 
 
 class WindowScorer(Protocol):
@@ -68,8 +77,17 @@ class CryDetector:
         windows: WindowParams,
         hysteresis: HysteresisParams,
         on_window: Callable[[WindowScore], None] | None = None,
+        cascade: CascadeScorer | None = None,
+        class_names: list[str] | None = None,
+        explain_top_labels: int = 3,
+        degraded_reason: str | None = None,
     ) -> None:
-        self.scorer = scorer
+        self.scorer = scorer  # the small model: stage one of the cascade, or the detector alone
+        self.cascade = cascade
+        self.class_names = class_names or []
+        self.explain_top_labels = explain_top_labels
+        # Why stage two is not running although the manifest has one (shown by the agent).
+        self.degraded_reason = degraded_reason
         self.on_window = on_window  # sees every scored window (tests, level meters, debugging)
         self.features = features
         self.windows = windows
@@ -93,7 +111,39 @@ class CryDetector:
         scorer = TFLiteScorer(
             manifest.model_path, num_threads=num_threads, output_is_logit=manifest.output_is_logit
         )
-        return cls(scorer, manifest.features, manifest.windows, hysteresis or manifest.hysteresis)
+        if manifest.cascade is None:
+            return cls(
+                scorer, manifest.features, manifest.windows, hysteresis or manifest.hysteresis
+            )
+        spec = manifest.cascade
+        try:
+            cascade, names = _load_stage_two(manifest, scorer, num_threads)
+        except CryDetectorError as exc:
+            # The small model alone still detects crying (less well in noise): a device whose
+            # backbone file is damaged keeps watching and says so rather than going deaf.
+            LOG.warning("cry detector degraded to the small model: %s", exc)
+            return cls(
+                scorer,
+                manifest.features,
+                manifest.windows,
+                hysteresis or spec.fallback_hysteresis,
+                degraded_reason=str(exc),
+            )
+        return cls(
+            scorer,
+            manifest.features,
+            manifest.windows,
+            hysteresis or manifest.hysteresis,
+            cascade=cascade,
+            class_names=names,
+            explain_top_labels=spec.explain_top_labels,
+        )
+
+    @property
+    def mode(self) -> DetectorMode:
+        if self.cascade is not None:
+            return "cascade"
+        return "degraded" if self.degraded_reason else "small"
 
     @property
     def sample_rate(self) -> int:
@@ -109,6 +159,9 @@ class CryDetector:
         self._next_window = 0  # stream frame index where the next window starts
         self._audio = np.zeros(0, dtype=np.float32)  # samples from the next window's start on
         self._samples_seen = 0
+        self._runs: deque[BackboneRun] = deque(maxlen=EXPLAIN_HISTORY)
+        if self.cascade is not None:
+            self.cascade.reset()
 
     def set_hysteresis(self, params: HysteresisParams) -> None:
         """Change thresholds live (the parents moved the sensitivity slider)."""
@@ -160,7 +213,13 @@ class CryDetector:
 
     def _score(self, window_db: FloatArray, first_frame: int, audio: FloatArray) -> WindowScore:
         start_s = first_frame * self.features.hop_length / self.sample_rate
-        score = self.scorer.score(normalise_window(window_db, self.windows))
+        normalised = normalise_window(window_db, self.windows)
+        if self.cascade is None:
+            score = self.scorer.score(normalised)
+        else:
+            score = self.cascade.score(normalised, audio, start_s)
+            if self.cascade.last_run is not None:
+                self._runs.append(self.cascade.last_run)
         scored = WindowScore(
             start_s, start_s + self.window_samples / self.sample_rate, score, rms_dbfs(audio)
         )
@@ -182,7 +241,14 @@ class CryDetector:
             scores.append(self._score(window, first, span))
         return scores
 
+    def heard(self, start_s: float, end_s: float) -> list[tuple[str, float]]:
+        """What stage two heard between two stream times: the top AudioSet labels by mean score."""
+        runs = [run for run in self._runs if start_s <= run.centre_s <= end_s]
+        return top_labels(runs, self.class_names, self.explain_top_labels)
+
     def analyze(self, samples: npt.ArrayLike, sample_rate: int) -> Analysis:
+        if self.cascade is not None:
+            self.cascade.reset()  # a clip is scored from a closed gate, like a fresh stream
         audio = resample(
             np.asarray(samples, dtype=np.float32).reshape(-1), sample_rate, self.sample_rate
         )
@@ -201,3 +267,22 @@ class CryDetector:
 
     def score_file(self, path: str | Path) -> Analysis:
         return self.analyze(load_audio(path, self.sample_rate), self.sample_rate)
+
+
+def _load_stage_two(
+    manifest: ModelManifest, small: WindowScorer, num_threads: int
+) -> tuple[CascadeScorer, list[str]]:
+    from models.cry.backbone import YamnetBackbone, read_class_names
+    from models.cry.head import CryHead
+
+    spec = manifest.cascade
+    assert spec is not None
+    spec.verify_files()
+    backbone = YamnetBackbone(spec.backbone_path, num_threads=num_threads)
+    head = CryHead.load(spec.head_path, spec.blend)
+    window_s = (
+        manifest.features.frame_length
+        + (manifest.windows.window_frames - 1) * manifest.features.hop_length
+    ) / manifest.features.sample_rate
+    cascade = CascadeScorer(small, backbone, head, spec.gate, window_s)
+    return cascade, read_class_names(spec.class_map_path)

@@ -1,0 +1,127 @@
+"""The two-stage cry scorer that keeps a Raspberry Pi mostly idle.
+
+Stage one runs on every 1 s window, every 0.1 s, and costs little: the window's level and the
+small int8 model's score. Only when one of them says "something is there" (the gate) does stage
+two run: YAMNet on the window's last 0.975 s, every ``backbone_hop_s`` while the gate is open,
+and the cry head on its embedding. A quiet night therefore costs the small model only; a cry
+opens the gate in its first window, and the gate stays open ``hold_s`` after the last trigger
+so a pause between sobs does not close it.
+
+The score handed to the episode tracker is stage two's, held between its runs; while the gate
+is closed it is 0: neither the level nor the small model heard anything that could be a cry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from models.cry.audio import rms_dbfs
+from models.cry.backbone import BackboneOutput, YamnetBackbone
+from models.cry.head import CryHead
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class WindowScorer(Protocol):
+    def score(self, window: FloatArray) -> float: ...
+
+
+@dataclass(frozen=True)
+class GateParams:
+    # The small model's score from which a window counts as a candidate. Low on purpose: the
+    # gate only decides whether YAMNet looks, and a missed candidate is a missed cry.
+    small_threshold: float = 0.05
+    # Or a window at least this loud (RMS): a cry a few metres away is far above it, a quiet
+    # room (about -60 dBFS) below. A loud noise machine keeps the gate open: that is the
+    # "sound present" budget.
+    level_dbfs: float = -50.0
+    hold_s: float = 4.0
+    backbone_hop_s: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.small_threshold <= 1.0:
+            raise ValueError("gate.small_threshold must be within [0, 1]")
+        if self.hold_s < 0 or self.backbone_hop_s <= 0:
+            raise ValueError("gate.hold_s must be >= 0 and gate.backbone_hop_s > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GateParams:
+        return cls(**data)
+
+
+@dataclass
+class StageCounters:
+    """How often each stage ran: the benchmarks' and the agent's view of the cascade's cost."""
+
+    windows: int = 0
+    backbone_runs: int = 0
+    gate_open_windows: int = 0
+
+
+@dataclass(frozen=True)
+class BackboneRun:
+    """One stage-two result, kept to explain an episode (what YAMNet heard, and when)."""
+
+    centre_s: float
+    cry_score: float
+    class_scores: FloatArray
+
+
+class CascadeScorer:
+    """Gate (level + small model), then YAMNet and the cry head."""
+
+    def __init__(
+        self,
+        small: WindowScorer,
+        backbone: YamnetBackbone,
+        head: CryHead,
+        gate: GateParams,
+        window_s: float,
+    ) -> None:
+        self.small = small
+        self.backbone = backbone
+        self.head = head
+        self.gate = gate
+        self.window_s = window_s
+        self.counters = StageCounters()
+        self.reset()
+
+    def reset(self) -> None:
+        self._open_until = -1.0
+        self._last_run_at: float | None = None
+        self._held_score = 0.0
+        self.last_run: BackboneRun | None = None  # set when the latest window ran stage two
+
+    def score(self, window: FloatArray, audio: FloatArray, start_s: float) -> float:
+        self.counters.windows += 1
+        self.last_run = None
+        small_score = self.small.score(window)
+        if small_score >= self.gate.small_threshold or rms_dbfs(audio) >= self.gate.level_dbfs:
+            self._open_until = start_s + self.gate.hold_s
+        if start_s > self._open_until:
+            self._last_run_at = None
+            self._held_score = 0.0
+            return 0.0
+        self.counters.gate_open_windows += 1
+        due = self._last_run_at is None or start_s - self._last_run_at >= self.gate.backbone_hop_s
+        if due:
+            self._last_run_at = start_s
+            output = self.backbone.run(audio)
+            self.counters.backbone_runs += 1
+            self._held_score = self.head.score(output)
+            self.last_run = BackboneRun(
+                start_s + self.window_s / 2.0, self._held_score, output.class_scores
+            )
+        return self._held_score
+
+    def run_patch(self, audio: FloatArray) -> tuple[float, BackboneOutput]:
+        """Stage two alone on one patch (training and evaluation read the head this way)."""
+        output = self.backbone.run(audio)
+        return self.head.score(output), output
