@@ -13,6 +13,7 @@ is closed it is 0: neither the level nor the small model heard anything that cou
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -41,12 +42,17 @@ class GateParams:
     level_dbfs: float = -50.0
     hold_s: float = 4.0
     backbone_hop_s: float = 0.3
+    # The score is the lowest of the last this-many stage-two runs: crying is sustained, while a
+    # laugh, a yelp or a door has one cry-like instant (it costs one hop of onset latency).
+    smoothing_runs: int = 2
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.small_threshold <= 1.0:
             raise ValueError("gate.small_threshold must be within [0, 1]")
         if self.hold_s < 0 or self.backbone_hop_s <= 0:
             raise ValueError("gate.hold_s must be >= 0 and gate.backbone_hop_s > 0")
+        if self.smoothing_runs < 1:
+            raise ValueError("gate.smoothing_runs must be >= 1")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +103,7 @@ class CascadeScorer:
         self._open_until = -1.0
         self._last_run_at: float | None = None
         self._held_score = 0.0
+        self._recent: deque[float] = deque(maxlen=self.gate.smoothing_runs)
         self.last_run: BackboneRun | None = None  # set when the latest window ran stage two
 
     def score(self, window: FloatArray, audio: FloatArray, start_s: float) -> float:
@@ -108,6 +115,7 @@ class CascadeScorer:
         if start_s > self._open_until:
             self._last_run_at = None
             self._held_score = 0.0
+            self._recent.clear()
             return 0.0
         self.counters.gate_open_windows += 1
         due = self._last_run_at is None or start_s - self._last_run_at >= self.gate.backbone_hop_s
@@ -115,9 +123,14 @@ class CascadeScorer:
             self._last_run_at = start_s
             output = self.backbone.run(audio)
             self.counters.backbone_runs += 1
-            self._held_score = self.head.score(output)
+            run_score = self.head.score(output)
+            self._recent.append(run_score)
+            # Nothing counts until the gate has seen smoothing_runs runs: a laugh that opens the
+            # gate must not be judged on its one cry-like instant (a sound needs about 1.3 s).
+            full = len(self._recent) == self.gate.smoothing_runs
+            self._held_score = min(self._recent) if full else 0.0
             self.last_run = BackboneRun(
-                start_s + self.window_s / 2.0, self._held_score, output.class_scores
+                start_s + self.window_s / 2.0, run_score, output.class_scores
             )
         return self._held_score
 
