@@ -283,6 +283,7 @@ def _evaluate_event(device: DeviceRules, event: EventRow) -> list[NewAlert]:
             cry_alert(
                 event.device_id, event.time, event.confidence, device.settings,
                 received_at=event.received_at, room=(event.temperature, event.humidity),
+                heard=event.heard,
             )
         ]  # fmt: skip
     return [

@@ -7,11 +7,11 @@ is decided exactly once per stored message however often the message is delivere
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 # The settings moved to their own module; imported from here by the storage and the API too.
 from cloud.nursery_settings import SETTING_RANGES as SETTING_RANGES
@@ -19,6 +19,17 @@ from cloud.nursery_settings import NurserySettings as NurserySettings
 from cloud.nursery_settings import SettingRange as SettingRange
 from cloud.nursery_settings import SettingsError as SettingsError
 from cloud.nursery_settings import repair_stored_settings as repair_stored_settings
+
+
+class HeardLabel(Protocol):
+    """A sound class the detector heard and its score (the storage's record has this shape;
+    the rules stay free of storage imports)."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
 
 
 class AlertKind(StrEnum):
@@ -72,13 +83,21 @@ def cry_alert(
     body_temperature_c: float | None = None,
     received_at: datetime | None = None,
     room: tuple[float | None, float | None] = (None, None),
+    heard: Sequence[HeardLabel] = (),
 ) -> NewAlert:
     """``room`` is the (temperature, humidity) the device measured as it heard the cry: the
-    alert's ``data.temperature`` / ``data.humidity`` (null when the device had no reading)."""
+    alert's ``data.temperature`` / ``data.humidity`` (null when the device had no reading).
+    ``heard`` is what the detector heard besides its cry score: ``data.heard``, a list of
+    ``{"label", "score"}`` best first (empty when the device named nothing)."""
     sick = is_sick(True, body_temperature_c, settings)
     message = "Baby is crying" + (" and may be sick" if sick else "")
     temperature, humidity = room
-    details = {"confidence": confidence, "temperature": temperature, "humidity": humidity}
+    details = {
+        "confidence": confidence,
+        "temperature": temperature,
+        "humidity": humidity,
+        "heard": [{"label": item.label, "score": item.score} for item in heard],
+    }
     return NewAlert(
         device_id, AlertKind.CRY_DETECTED, time, message, sick, details,
         received_at=received_at, escalate_after_s=settings.cry_escalate_after_s,

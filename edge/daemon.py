@@ -32,6 +32,7 @@ from edge.detection import (
     SoundLevelMeter,
     TimedCryEvent,
     TimedLoudSound,
+    heard_for_event,
 )
 from edge.health import HealthSnapshot, StatusReporter
 from edge.local_status import (
@@ -476,6 +477,7 @@ class EdgeAgent:
             duration_s=event.duration_s,
             temperature_c=temperature_c,
             humidity_pct=humidity_pct,
+            heard=heard_for_event(event.heard),
         )
 
     def _room(self) -> tuple[float | None, float | None]:

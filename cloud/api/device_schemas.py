@@ -198,6 +198,13 @@ class MarkedRead(BaseModel):
     marked: int
 
 
+class HeardLabelRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    label: str = Field(description='a sound class of the detector, e.g. "Baby cry, infant cry"')
+    score: float = Field(description="how strongly the detector heard it, 0 to 1")
+
+
 class CryEpisodeRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -214,6 +221,13 @@ class CryEpisodeRead(BaseModel):
         " ordinary end (and while still crying); device_restarted when the monitor lost power"
         " or crashed mid-cry and closed the episode on its next start, at the last time it"
         " knew it was alive. A short lowercase word; more reasons may be added.",
+    )
+    heard: list[HeardLabelRead] = Field(
+        default_factory=list,
+        description="What the detector heard besides its cry score: its top labels (at most 5),"
+        " best first - the end's (the whole episode) once ended, else the start's. Empty when"
+        " the monitor named nothing (older firmware, a model without labels). Labels and"
+        " scores only: no audio leaves the home.",
     )
 
 

@@ -14,6 +14,7 @@ from cloud.storage.dead_letter_plan import capped
 from cloud.storage.records import (
     DeadLetter,
     EventRow,
+    HeardLabel,
     ReportedConfigRow,
     StatusRow,
     TelemetryRow,
@@ -99,6 +100,7 @@ def _to_row(topic: str, raw: bytes, received_at: datetime, window: TimeWindow) -
             temperature=payload.temperature_c,
             humidity=payload.humidity_pct,
             end_reason=payload.end_reason,
+            heard=tuple(HeardLabel(h.label, h.score) for h in payload.heard or ()),
         )
     if isinstance(payload, Status):
         details = payload.model_dump(mode="json", exclude=_STATUS_BASE_FIELDS, exclude_none=True)

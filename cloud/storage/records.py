@@ -115,6 +115,14 @@ class HistoryQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class HeardLabel:
+    """A sound class the device's detector heard in a cry episode, with its score (0..1)."""
+
+    label: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
 class EventRow:
     """One device event (cry started/ended) as the collector stores it."""
 
@@ -134,6 +142,8 @@ class EventRow:
     humidity: float | None = None
     # Why a ``cry_ended`` was not heard as quiet ("device_restarted"); None for a heard end.
     end_reason: str | None = None
+    # What the detector heard (the contract's ``heard``), best first; empty when it said nothing.
+    heard: tuple[HeardLabel, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +369,8 @@ class CryEpisode:
     ``sound_dbfs`` are the start's; once ended they are the episode's peak and loudest level,
     which the end event carries. ``end_reason`` is the end's: None for an end the detector
     heard (and while still crying), "device_restarted" for one the device closed on its next
-    start after a power cut or crash."""
+    start after a power cut or crash. ``heard`` is what the detector heard: the end's labels (the
+    whole episode) once ended, else the start's; empty when the device named nothing."""
 
     device_id: str
     episode_id: int
@@ -369,6 +380,7 @@ class CryEpisode:
     duration_s: float | None
     sound_dbfs: float | None
     end_reason: str | None = None
+    heard: tuple[HeardLabel, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

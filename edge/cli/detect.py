@@ -78,6 +78,7 @@ def _blocks(path: Path, rate: int, chunk_s: float) -> Iterator[npt.NDArray[np.fl
 
 
 def event_json(event: CryEvent) -> str:
+    record: dict[str, object]
     if event.kind == "cry_started":
         record = {
             "event": event.kind,
@@ -90,16 +91,21 @@ def event_json(event: CryEvent) -> str:
             "t": round(event.t, 3),
             "duration_s": round(event.duration_s or 0.0, 3),
         }
+    # Only when the detector names what it heard: scripts reading the older shape see no change.
+    if event.heard:
+        record["heard"] = [{"label": h.label, "score": round(h.score, 4)} for h in event.heard]
     return json.dumps(record)
 
 
 def event_text(event: CryEvent) -> str:
+    heard = "".join(f", {h.label} {h.score:.2f}" for h in event.heard)
+    heard = f"  heard: {heard[2:]}" if heard else ""
     if event.kind == "cry_started":
         return (
             f"{event.t:9.2f} s  cry started  (confidence {event.confidence:.2f}, "
-            f"{event.level_dbfs:.1f} dBFS, known at {event.emitted_at_s:.2f} s)"
+            f"{event.level_dbfs:.1f} dBFS, known at {event.emitted_at_s:.2f} s){heard}"
         )
-    return f"{event.t:9.2f} s  cry ended    (lasted {event.duration_s or 0.0:.2f} s)"
+    return f"{event.t:9.2f} s  cry ended    (lasted {event.duration_s or 0.0:.2f} s){heard}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 for the periodic telemetry, the loud-sound fallback and the microphone's self-check."""
 
 from edge.detection.audio_health import MicrophoneHealth
+from edge.detection.heard import heard_for_event
 from edge.detection.level import BlockLevelSplitter, LevelSummary, SoundLevelMeter
 from edge.detection.live import LiveDetector, TimedCryEvent
 from edge.detection.loud_sound import LoudSound, LoudSoundDetector, TimedLoudSound
@@ -17,5 +18,6 @@ __all__ = [
     "SoundLevelMeter",
     "TimedCryEvent",
     "TimedLoudSound",
+    "heard_for_event",
     "hysteresis_for",
 ]

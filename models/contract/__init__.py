@@ -4,12 +4,14 @@ Pure data and parsing, no I/O: both the edge agent and the cloud import it.
 """
 
 from models.contract.payloads import (
+    MAX_HEARD_LABELS,
     MAX_PAYLOAD_BYTES,
     PAYLOAD_MODELS,
     SCHEMA_VERSION,
     DesiredConfig,
     Envelope,
     Event,
+    HeardLabel,
     Payload,
     ReportedConfig,
     SettingValue,
@@ -44,6 +46,7 @@ __all__ = [
     "DELIVERY_POLICIES",
     "EARLIEST_DEVICE_TIME",
     "LARGEST_MAX_AHEAD",
+    "MAX_HEARD_LABELS",
     "MAX_PAYLOAD_BYTES",
     "PAYLOAD_MODELS",
     "SCHEMA_VERSION",
@@ -56,6 +59,7 @@ __all__ = [
     "Direction",
     "Envelope",
     "Event",
+    "HeardLabel",
     "MessageKind",
     "Payload",
     "ReportedConfig",

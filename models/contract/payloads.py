@@ -80,6 +80,23 @@ class Telemetry(Envelope):
     interval_s: float | None = Field(default=None, gt=0.0, le=86_400.0)
 
 
+# What the detector heard: at most this many labels per event. Five name the sound well enough
+# for a parent ("Baby cry 0.93, Whimper 0.41, Speech 0.08") and keep an alert's NOTIFY (8000
+# bytes at most) and the stored row small whatever a device sends.
+MAX_HEARD_LABELS = 5
+HeardText = Annotated[Text, Field(min_length=1, max_length=64)]
+
+
+class HeardLabel(BaseModel):
+    """One sound class the device's detector heard, with its score: a label of the detector's
+    vocabulary (AudioSet class names such as "Baby cry, infant cry"), never audio."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+    label: HeardText
+    score: float = Field(ge=0.0, le=1.0)
+
+
 # "test": sent on request by `nursery-edge test-alert`, to check that alerts reach the app.
 # "loud_sound": the level stayed above the loud-sound threshold (the fallback for missed cries).
 EventKind = Literal["cry_started", "cry_ended", "test", "loud_sound"]
@@ -102,6 +119,14 @@ class Event(Envelope):
     # cut or crash left open. A plain string, not a closed set, so an older reader does not
     # reject a reason added later.
     end_reason: str | None = Field(default=None, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    # What the detector heard in the episode besides its cry score (``confidence``): its top
+    # labels, best first. Absent when the detector gives none (older firmware, a model without
+    # a labelled backbone). Added to v1 without a new ``schema_version``: the field is optional,
+    # so a message without it stays valid, and readers ignore unknown fields, so a collector
+    # that predates it accepts a message with it (and drops it). A new ``schema_version``
+    # would tell no reader anything it needs, and the contract bumps it only with the topic
+    # root (``nursery/v2/``) for a change an older reader cannot take (docs/protocol.md).
+    heard: list[HeardLabel] | None = Field(default=None, max_length=MAX_HEARD_LABELS)
 
 
 # Bounded: fault text ends up in alerts, which PostgreSQL NOTIFY carries (8000 bytes at most).

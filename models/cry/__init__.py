@@ -6,6 +6,7 @@ from models.cry.episodes import (
     CryEvent,
     Episode,
     EpisodeTracker,
+    HeardLabel,
     HysteresisParams,
     WindowScore,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "CryEvent",
     "Episode",
     "EpisodeTracker",
+    "HeardLabel",
     "HysteresisParams",
     "LogMelParams",
     "ModelLoadError",

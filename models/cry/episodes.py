@@ -53,8 +53,18 @@ class WindowScore:
 
 
 @dataclass(frozen=True)
+class HeardLabel:
+    """One sound class the detector's backbone heard in an episode and its score (0..1), so an
+    alert can say what the detector heard besides its cry score ("Whimper 0.41")."""
+
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
 class CryEvent:
-    """``t`` is when the cry started (or ended); ``emitted_at_s`` is when the detector knew."""
+    """``t`` is when the cry started (or ended); ``emitted_at_s`` is when the detector knew.
+    ``heard`` is the episode's top labels, best first; empty when the detector gives none."""
 
     kind: EventKind
     t: float
@@ -62,6 +72,7 @@ class CryEvent:
     confidence: float
     level_dbfs: float
     duration_s: float | None = None
+    heard: tuple[HeardLabel, ...] = ()
 
 
 @dataclass(frozen=True)

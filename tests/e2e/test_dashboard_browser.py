@@ -25,7 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from cloud.rules import NurserySettings
-from models.contract import Event, MessageKind, Status, Telemetry, topic_for
+from models.contract import Event, HeardLabel, MessageKind, Status, Telemetry, topic_for
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import ProbeClient
 from tests.harness.network import free_port
@@ -237,6 +237,12 @@ class Device:
             episode_id=seq,
             confidence=0.94,
             sound_dbfs=-22.0,
+            # What the detector heard, as a monitor with a labelled model sends it.
+            heard=[
+                HeardLabel(label="Baby cry, infant cry", score=0.93),
+                HeardLabel(label="Whimper", score=0.41),
+                HeardLabel(label="Speech", score=0.08),
+            ],
         )
         self._publish(MessageKind.EVENT, event.to_json())
 
@@ -387,6 +393,9 @@ def test_a_parent_sees_live_readings_and_cry_alarms_on_a_phone(
     cry = phone.locator('#alerts .alert-item[data-kind="CRY_DETECTED"]').first
     expect(cry).to_have_attribute("data-read", "false")
     expect(cry.locator("[data-field=where]")).to_have_text("Baby's room")
+    expect(cry.locator("[data-field=heard]")).to_have_text(
+        "Heard: Baby cry, infant cry 93 %, Whimper 41 %, Speech 8 %"
+    )
     expect(phone.locator("#unread-count")).to_have_text("1 unread")
     assert phone.evaluate("window.notReloaded") is True, "the page was reloaded"
     # The history counts this cry at once: no "none" under the cry alarm.
@@ -429,6 +438,7 @@ def test_a_parent_sees_live_readings_and_cry_alarms_on_a_phone(
     sick = phone.locator("#alerts .alert-item.sick").first
     expect(sick.locator("[data-field=kind]")).to_have_text("May be sick")
     expect(sick.locator("[data-field=where]")).to_have_text("App upload")
+    expect(sick.locator("[data-field=heard]")).to_be_hidden()  # an upload names nothing
     screenshot(phone, "2-sick-alarm-phone")
 
     # The banner's own button acknowledges it (for every caregiver) and marks it read.

@@ -30,8 +30,14 @@ def test_json_events_for_a_cry(capsys: pytest.CaptureFixture[str]) -> None:
     events = [json.loads(line) for line in lines]
     assert [e["event"] for e in events] == ["cry_started", "cry_ended"]
     started, ended = events
-    assert set(started) == {"event", "t", "confidence"}
-    assert set(ended) == {"event", "t", "duration_s"}
+    # `heard` only when the detector names what it heard (a model with a labelled backbone).
+    assert set(started) - {"heard"} == {"event", "t", "confidence"}
+    assert set(ended) - {"heard"} == {"event", "t", "duration_s"}
+    for event in events:
+        for item in event.get("heard", []):
+            assert set(item) == {"label", "score"}
+            assert item["label"]
+            assert 0.0 <= item["score"] <= 1.0
     duration = soundfile.info(str(clip)).duration
     assert 0.0 <= started["t"] < ended["t"] <= duration
     assert 0.0 < started["confidence"] <= 1.0

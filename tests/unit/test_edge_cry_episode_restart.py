@@ -182,4 +182,6 @@ def test_the_cry_alert_carries_the_room_the_device_measured() -> None:
     rules = {DEVICE: DeviceRules(NurserySettings())}
     [alert] = evaluate_batch(rules, [], [row], [])
     assert alert.kind == "CRY_DETECTED"
-    assert alert.details == {"confidence": 0.97, "temperature": 21.4, "humidity": 48.5}
+    assert alert.details == {
+        "confidence": 0.97, "temperature": 21.4, "humidity": 48.5, "heard": [],
+    }  # fmt: skip

@@ -1,6 +1,7 @@
 // The alert feed: GET /alerts on (re)connection, live additions from the WebSocket, and the
 // caller's own read state (POST /alerts/read; other caregivers keep theirs).
 
+import { heardText } from "./heard.js";
 import { formatTime } from "./when.js";
 
 const KIND_LABELS = {
@@ -79,6 +80,9 @@ export class AlertList {
     const field = (name) => item.querySelector(`[data-field="${name}"]`);
     field("kind").textContent = alert.sick_detected ? "May be sick" : KIND_LABELS[alert.kind] || alert.kind;
     field("message").textContent = alert.message;
+    const heard = field("heard");
+    heard.textContent = heardText(alert.details);
+    heard.hidden = !heard.textContent;
     field("where").textContent = alert.device_id ? this.deviceName(alert.device_id) : "App upload";
     const time = field("time");
     time.dateTime = alert.time;

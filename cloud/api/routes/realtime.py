@@ -41,7 +41,9 @@ Messages (JSON), one per committed alert, to every connected caregiver of the nu
 
 - `CRY_DETECTED` — the documented shape `{"event", "sick_detected", "timestamp",
   "data": {"temperature", "humidity"}}` plus `alert_id`, `device_id` (null for an app upload),
-  `message` and, in `data`, `confidence` and `record_id` where known.
+  `message` and, in `data`, `confidence` and `record_id` where known, and on a monitor's cry
+  `heard`: what its detector heard, a list of `{"label", "score"}` best first (empty when the
+  monitor named nothing).
 - `CLIMATE_OUT_OF_RANGE`, `CLIMATE_NORMAL` — the room left or re-entered the safe range
   (`data` names the measure, value and limits).
 - `DEVICE_OFFLINE`, `DEVICE_ONLINE` — presence of a nursery device.

@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from cloud.storage.claim_plan import period_start_after_change
 from cloud.storage.emails import email_lookup_params
+from cloud.storage.heard import heard_from_stored
 from cloud.storage.interface import ClaimCodeInUseError, NotFoundError
 from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary, MemberRole
 from cloud.storage.sharing_plan import (
@@ -86,7 +87,8 @@ WHERE device_id = %s
 _EPISODES = """
 SELECT s.device_id, s.episode_id, s.time AS started_at, e.time AS ended_at,
        coalesce(e.confidence, s.confidence) AS confidence, e.duration_s,
-       coalesce(e.sound_dbfs, s.sound_dbfs) AS sound_dbfs, e.end_reason
+       coalesce(e.sound_dbfs, s.sound_dbfs) AS sound_dbfs, e.end_reason,
+       coalesce(e.heard, s.heard) AS heard
 FROM devices d
 JOIN events s ON s.device_id = d.device_id AND s.kind = 'cry_started'
 LEFT JOIN events e ON e.device_id = s.device_id AND e.id = (
@@ -333,4 +335,5 @@ async def list_cry_episodes(
         cursor = await conn.execute(
             _EPISODES, {"device_id": device_id, "start": start, "end": end, "limit": limit}
         )
-        return [CryEpisode(**row) for row in await cursor.fetchall()]
+        rows = await cursor.fetchall()
+    return [CryEpisode(**{**row, "heard": heard_from_stored(row["heard"])}) for row in rows]

@@ -29,6 +29,7 @@ from cloud.alerting import (
 )
 from cloud.rules import NewAlert
 from cloud.storage.dead_letter_plan import capped
+from cloud.storage.heard import heard_json
 from cloud.storage.ingest_plan import (
     CLOCK_DRIFT_THRESHOLD_S,
     liveness,
@@ -66,7 +67,7 @@ CREATE TEMP TABLE IF NOT EXISTS staging_readings (
 CREATE TEMP TABLE IF NOT EXISTS staging_events (
     time TIMESTAMPTZ, received_at TIMESTAMPTZ, device_id TEXT, seq BIGINT, kind TEXT,
     episode_id BIGINT, confidence DOUBLE PRECISION, sound_dbfs DOUBLE PRECISION,
-    duration_s DOUBLE PRECISION, end_reason TEXT
+    duration_s DOUBLE PRECISION, end_reason TEXT, heard JSONB
 ) ON COMMIT DELETE ROWS;
 """
 
@@ -85,6 +86,8 @@ _EVENT_COLUMNS = (
     "time, received_at, device_id, seq, kind, episode_id, confidence, sound_dbfs, duration_s,"
     " end_reason"
 )
+# Stored, not returned: what the detector heard rides along from the batch's row (as the room).
+_EVENT_STORED_COLUMNS = f"{_EVENT_COLUMNS}, heard"
 
 # The device clock's offset is taken from the newest message only: replayed old messages
 # legitimately arrive late and say nothing about the clock. The climate rules' newest
@@ -130,8 +133,8 @@ RETURNING device_id, seq, time
 """  # noqa: S608 - fixed column lists
 
 _INSERT_EVENTS = f"""
-INSERT INTO events ({_EVENT_COLUMNS})
-SELECT {_EVENT_COLUMNS} FROM staging_events
+INSERT INTO events ({_EVENT_STORED_COLUMNS})
+SELECT {_EVENT_STORED_COLUMNS} FROM staging_events
 ON CONFLICT (device_id, seq, time) DO NOTHING
 RETURNING {_EVENT_COLUMNS}
 """  # noqa: S608 - fixed column lists
@@ -142,7 +145,7 @@ RETURNING {_EVENT_COLUMNS}
 _READING_TYPES = ["timestamptz", "timestamptz", "text", "int8", "float8", "float8", "float8",
                   "float8"]  # fmt: skip
 _EVENT_TYPES = ["timestamptz", "timestamptz", "text", "int8", "text", "int8", "float8", "float8",
-                "float8", "text"]  # fmt: skip
+                "float8", "text", "jsonb"]  # fmt: skip
 
 
 async def _copy(
@@ -185,21 +188,33 @@ async def _store_readings(
 async def _store_events(conn: AsyncConnection[Any], rows: list[EventRow]) -> list[EventRow]:
     if not rows:
         return []
-    await _copy(conn, "staging_events", _EVENT_COLUMNS, _EVENT_TYPES, [
+    await _copy(conn, "staging_events", _EVENT_STORED_COLUMNS, _EVENT_TYPES, [
         (r.time, r.received_at, r.device_id, r.seq, r.kind, r.episode_id, r.confidence,
-         r.sound_dbfs, r.duration_s, r.end_reason) for r in rows
+         r.sound_dbfs, r.duration_s, r.end_reason, _jsonb(heard_json(r.heard))) for r in rows
     ])  # fmt: skip
     cursor = await conn.execute(_INSERT_EVENTS)
     stored = [EventRow(**row) for row in await cursor.fetchall()]
-    # The room the device measured is not a column (the cry alert shows it): carry it over.
-    room: dict[tuple[str, int, datetime], tuple[float | None, float | None]] = {}
+    # The room the device measured is not a column (the cry alert shows it), and what the
+    # detector heard is not returned: carry both over from the batch's first row of each key.
+    first: dict[tuple[str, int, datetime], EventRow] = {}
     for r in rows:
-        room.setdefault((r.device_id, r.seq, r.time), (r.temperature, r.humidity))
-    with_room = []
+        first.setdefault((r.device_id, r.seq, r.time), r)
+    carried = []
     for row in stored:
-        temperature, humidity = room.get((row.device_id, row.seq, row.time), (None, None))
-        with_room.append(replace(row, temperature=temperature, humidity=humidity))
-    return with_room
+        source = first.get((row.device_id, row.seq, row.time))
+        if source is None:
+            carried.append(row)
+            continue
+        carried.append(
+            replace(
+                row, temperature=source.temperature, humidity=source.humidity, heard=source.heard
+            )
+        )
+    return carried
+
+
+def _jsonb(document: object) -> Jsonb | None:
+    return None if document is None else Jsonb(document)
 
 
 async def _store_dead_letters(conn: AsyncConnection[Any], letters: list[DeadLetter]) -> None:

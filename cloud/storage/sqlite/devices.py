@@ -13,6 +13,7 @@ from typing import cast
 
 from cloud.storage.claim_plan import period_start_after_change
 from cloud.storage.emails import email_lookup_params
+from cloud.storage.heard import heard_from_stored
 from cloud.storage.interface import ClaimCodeInUseError, NotFoundError
 from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary, MemberRole
 from cloud.storage.sharing_plan import (
@@ -73,7 +74,8 @@ WHERE device_id = ?
 _EPISODES = """
 SELECT s.device_id, s.episode_id, s.time AS started_at, e.time AS ended_at,
        coalesce(e.confidence, s.confidence) AS confidence, e.duration_s,
-       coalesce(e.sound_dbfs, s.sound_dbfs) AS sound_dbfs, e.end_reason
+       coalesce(e.sound_dbfs, s.sound_dbfs) AS sound_dbfs, e.end_reason,
+       coalesce(e.heard, s.heard) AS heard
 FROM devices d
 JOIN events s ON s.device_id = d.device_id AND s.kind = 'cry_started'
 LEFT JOIN events e ON e.id = (
@@ -356,6 +358,7 @@ def list_cry_episodes(
             duration_s=row["duration_s"],
             sound_dbfs=row["sound_dbfs"],
             end_reason=row["end_reason"],
+            heard=heard_from_stored(row["heard"]),
         )
         for row in rows
     ]

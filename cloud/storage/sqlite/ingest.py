@@ -19,6 +19,7 @@ from cloud.alerting import (
 )
 from cloud.rules import NewAlert
 from cloud.storage.dead_letter_plan import capped
+from cloud.storage.heard import heard_text
 from cloud.storage.ingest_plan import (
     CLOCK_DRIFT_THRESHOLD_S,
     liveness,
@@ -51,8 +52,8 @@ ON CONFLICT (device_id, seq, time) DO NOTHING
 """
 _INSERT_EVENT = """
 INSERT INTO events (time, received_at, device_id, seq, kind, episode_id, confidence, sound_dbfs,
-                    duration_s, end_reason)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    duration_s, end_reason, heard)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (device_id, seq, time) DO NOTHING
 """
 
@@ -75,6 +76,7 @@ def _insert_events(conn: sqlite3.Connection, rows: list[EventRow]) -> list[Event
         cursor = conn.execute(_INSERT_EVENT, (
             to_db_time(r.time), to_db_time(r.received_at), r.device_id, r.seq, r.kind,
             r.episode_id, r.confidence, r.sound_dbfs, r.duration_s, r.end_reason,
+            heard_text(r.heard),
         ))  # fmt: skip
         if cursor.rowcount == 1:
             new.append(r)
