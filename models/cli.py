@@ -109,6 +109,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_dir(flag: str, path: Path, what: str) -> Path:
+    if not path.is_dir():
+        raise FileNotFoundError(f"{flag} {path}: no such folder ({what})")
+    return path.resolve()
+
+
+def cmd_train_cascade(args: argparse.Namespace) -> int:
+    _require_train_extra()
+    from models.artifacts import ARTIFACTS_DIR
+    from models.training.cascade_pipeline import CascadeConfig, run_cascade_training
+
+    config = CascadeConfig(
+        data_manifest=args.data.resolve(),
+        yamnet_dir=_existing_dir("--yamnet", args.yamnet, "YAMNet's yamnet.tflite and class map"),
+        backgrounds_dir=_existing_dir(
+            "--backgrounds", args.backgrounds, "ambience recordings with a manifest.csv"
+        ),
+        extra_manifests=tuple(path.resolve() for path in args.extra_data),
+        output_dir=(args.output or ARTIFACTS_DIR).resolve(),
+        work_dir=(args.work_dir or Path(tempfile.gettempdir()) / WORK_DIR_NAME).resolve(),
+        seed=args.seed,
+        split_seed=args.split_seed,
+    )
+    manifest_path = run_cascade_training(config, _progress)
+    _progress(f"wrote {manifest_path} and the model card beside it")
+    return 0
+
+
 def cmd_recalibrate(args: argparse.Namespace) -> int:
     from models.cry.detector import default_model_manifest_path
     from models.cry.manifest import load_manifest
@@ -116,6 +144,12 @@ def cmd_recalibrate(args: argparse.Namespace) -> int:
     from models.training.train import TrainConfig, prepare_data
 
     manifest = load_manifest(args.model_manifest or default_model_manifest_path())
+    if manifest.cascade is not None:
+        # It would write a stage-one manifest over the cascade's and lose stage two.
+        raise ValueError(
+            f"{manifest.path} is a cascade manifest: recalibrate stage one in a folder of its "
+            "own (nursery-model train --output DIR), then run train-cascade --output DIR"
+        )
     training_info = dict(manifest.extra.get("training", {}))
     config = TrainConfig(
         data_manifest=args.data.resolve(),
@@ -298,6 +332,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--epochs", type=int, default=10, help="epochs (default: %(default)s)")
     train.set_defaults(handler=cmd_train)
+
+    cascade = commands.add_parser(
+        "train-cascade",
+        help="train stage two (YAMNet + cry head) over the trained small model "
+        "(needs the 'train' extra)",
+        description="Build the shipped YAMNet copy, train the cry head on noisy, reverberant "
+        "and household renditions of the training split, choose the blend, threshold and "
+        "onset rule on validation, then report the test split, the field sweep and the field "
+        "night; writes the v2 manifest and model card. Run `nursery-model train` first (it "
+        "trains stage one, the small model, into the same folder).",
+    )
+    _add_data(cascade)
+    cascade.add_argument(
+        "--yamnet",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder with Google's yamnet.tflite and yamnet_class_map.csv",
+    )
+    cascade.add_argument(
+        "--backgrounds",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="ambience recordings (manifest.csv with path,kind) to mix under sounds; split "
+        "by file between training, validation and the field test",
+    )
+    cascade.add_argument(
+        "--output", type=Path, default=None, help="artifact folder (default: models/artifacts)"
+    )
+    cascade.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help=f"cache for decoded audio (default: <temp dir>/{WORK_DIR_NAME})",
+    )
+    _add_extra_data(cascade)
+    cascade.add_argument("--seed", type=int, default=1234, help="seed (default: %(default)s)")
+    cascade.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="seed of the group split (default: --seed; must match stage one's)",
+    )
+    cascade.set_defaults(handler=cmd_train_cascade)
 
     recalibrate = commands.add_parser(
         "recalibrate",

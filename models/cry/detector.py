@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -22,6 +22,7 @@ from models.cry.episodes import (
     CryEvent,
     Episode,
     EpisodeTracker,
+    HeardLabel,
     HysteresisParams,
     WindowScore,
     episodes_from_events,
@@ -43,6 +44,8 @@ FloatArray = npt.NDArray[np.float32]
 DetectorMode = Literal["cascade", "small", "degraded"]
 # Stage-two results kept to explain an episode: at one run every 0.3 s, about 10 minutes.
 EXPLAIN_HISTORY = 2000
+# A start event is explained from this long before the onset: the runs that made the decision.
+EXPLAIN_LEAD_S = 1.0
 
 
 class WindowScorer(Protocol):
@@ -160,6 +163,7 @@ class CryDetector:
         self._audio = np.zeros(0, dtype=np.float32)  # samples from the next window's start on
         self._samples_seen = 0
         self._runs: deque[BackboneRun] = deque(maxlen=EXPLAIN_HISTORY)
+        self._episode_start_s: float | None = None
         if self.cascade is not None:
             self.cascade.reset()
 
@@ -192,7 +196,24 @@ class CryDetector:
 
     def finish(self) -> list[CryEvent]:
         """Close an episode still open at the end of the stream."""
-        return self._tracker.finish(self.stream_time_s)
+        return self._explained(self._tracker.finish(self.stream_time_s))
+
+    def _explained(self, events: list[CryEvent]) -> list[CryEvent]:
+        """Attach what stage two heard: from just before the onset to the start event, and
+        over the whole episode to the end event. Unchanged without stage two."""
+        if self.cascade is None:
+            return events
+        explained = []
+        for event in events:
+            if event.kind == "cry_started":
+                self._episode_start_s = event.t
+                start = event.t - EXPLAIN_LEAD_S
+            else:
+                start = self._episode_start_s if self._episode_start_s is not None else event.t
+            heard = self.heard(start, max(event.emitted_at_s, event.t))
+            labels = tuple(HeardLabel(label, score) for label, score in heard)
+            explained.append(replace(event, heard=labels))
+        return explained
 
     def _score_ready_windows(self) -> list[CryEvent]:
         events: list[CryEvent] = []
@@ -202,7 +223,8 @@ class CryDetector:
             window = self._frames[offset : offset + self.windows.window_frames]
             audio_offset = offset * self.features.hop_length
             audio = self._audio[audio_offset : audio_offset + self.window_samples]
-            events += self._tracker.update(self._score(window, self._next_window, audio))
+            scored = self._score(window, self._next_window, audio)
+            events += self._explained(self._tracker.update(scored))
             self._next_window += self.windows.hop_frames
         drop = self._next_window - self._first_frame
         if drop > 0:

@@ -107,6 +107,15 @@ class CryHead:
         except ValueError as exc:
             raise ModelLoadError(f"cry head {path} is malformed: {exc}") from exc
 
+    def with_blend(self, blend: Blend) -> CryHead:
+        return CryHead(
+            self.hidden_weights,
+            self.hidden_bias,
+            self.output_weights,
+            np.array([self.output_bias], dtype=np.float32),
+            blend,
+        )
+
     def save(self, path: Path) -> None:
         hidden_weights, hidden_bias, output_weights, output_bias = self.arrays()
         np.savez(

@@ -118,6 +118,11 @@ def _extra_data_lines(extra: list[dict[str, Any]]) -> list[str]:
 def render_model_card(manifest: Mapping[str, Any]) -> str:
     from models.training.model_card_text import STATIC_SECTIONS
 
+    if "cascade" in manifest:
+        from models.training.cascade_card import render_cascade_card
+
+        return render_cascade_card(manifest)
+
     features, windows, hysteresis = (
         manifest["features"],
         manifest["windows"],
