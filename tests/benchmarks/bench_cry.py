@@ -15,7 +15,6 @@ subprocesses on a long file, with the cascade and with the small model alone.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -136,17 +135,6 @@ def detect_subprocess(long_file: Path, manifest: Path | None = None) -> tuple[fl
     wall = time.perf_counter() - started
     peak_kib = int(done.stderr.strip().splitlines()[-1])
     return peak_kib / 1024.0, wall
-
-
-def small_only_manifest(folder: Path) -> Path:
-    """A copy of the shipped manifest without its stage two, beside a copy of the small model."""
-    source = default_model_manifest_path()
-    data = json.loads(source.read_text())
-    data.pop("cascade")
-    (folder / data["model_file"]).write_bytes((source.parent / data["model_file"]).read_bytes())
-    path = folder / "small_only.json"
-    path.write_text(json.dumps(data))
-    return path
 
 
 def write_long_file(path: Path, minutes: float, rate: int) -> None:
@@ -272,7 +260,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as folder:
             long_file = Path(folder) / "long.wav"
             write_long_file(long_file, args.long_file_minutes, params.sample_rate)
-            small_manifest = small_only_manifest(Path(folder))
+            small_manifest = cascade_cost.small_only_manifest(Path(folder))
             for name, chosen in (("cascade", None), ("small model alone", small_manifest)):
                 peak_mib, wall = detect_subprocess(long_file, chosen)
                 print(

@@ -14,6 +14,7 @@ The two hours (16 kHz, built minute by minute, outside the timed part):
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -25,6 +26,7 @@ import numpy.typing as npt
 from models.cry import CryDetector, ModelManifest, load_audio
 from models.cry.backbone import PATCH_SAMPLES
 from models.cry.cascade import GateParams
+from models.cry.detector import default_model_manifest_path
 from models.training.noise import mains_hum, pink_noise, white_noise
 
 FloatArray = npt.NDArray[np.float32]
@@ -63,6 +65,17 @@ class HourCost:
 def small_only(manifest: ModelManifest) -> CryDetector:
     """Today's detector: the manifest without its stage two."""
     return CryDetector.from_manifest(replace(manifest, cascade=None), num_threads=1)
+
+
+def small_only_manifest(folder: Path) -> Path:
+    """A copy of the shipped manifest without its stage two, beside a copy of the small model."""
+    source = default_model_manifest_path()
+    data = json.loads(source.read_text())
+    data.pop("cascade")
+    (folder / data["model_file"]).write_bytes((source.parent / data["model_file"]).read_bytes())
+    path = folder / "small_only.json"
+    path.write_text(json.dumps(data))
+    return path
 
 
 def cascade(manifest: ModelManifest, gate: GateParams | None = None) -> CryDetector:
