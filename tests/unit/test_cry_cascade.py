@@ -287,3 +287,11 @@ def test_the_detector_explains_what_yamnet_heard_in_a_stretch_of_the_stream() ->
     assert all(name in detector.class_names for name, _ in heard)
     assert [score for _, score in heard] == sorted((score for _, score in heard), reverse=True)
     assert detector.heard(100.0, 200.0) == []
+
+
+def test_window_scores_start_from_a_closed_gate_whatever_ran_before() -> None:
+    detector = CryDetector.from_manifest(None)
+    quiet = np.zeros(3 * RATE, dtype=np.float32)
+    fresh = [w.score for w in detector.window_scores(quiet)]
+    detector.window_scores(noise(3.0, -30.0))  # opens the gate, holds a score for 4 s
+    assert [w.score for w in detector.window_scores(quiet)] == fresh
