@@ -143,6 +143,8 @@ FAULT_ADVICE = {
     "microphone": "No audio arrives from the microphone: check that it is plugged in.",
     "microphone_dead": "The microphone delivers only silence or a constant signal: it is "
     "unplugged, muted or broken. Check the cable and the input volume (alsamixer).",
+    "cry_model_degraded": "The monitor's cry model is damaged and it listens with its simpler "
+    "model alone, which misses more cries in noise: update or reinstall the monitor's software.",
     "clock": "The monitor's clock is not synchronised: check its internet connection "
     "(timedatectl status).",
     "outbox_full": "The monitor could not send for a long time and is dropping old "

@@ -91,7 +91,16 @@ def build_audio(config: AgentConfig) -> AudioSource | None:
         ) from exc
 
 
+# The contract's bound on a fault detail (models/contract/payloads.py FaultDetail).
+FAULT_DETAIL_MAX = 300
+
+
 def build_detector(config: AgentConfig) -> tuple[CryDetector, str]:
+    """The configured cry detector and its model version.
+
+    A manifest whose stage two (YAMNet and the cry head) cannot load still gives a detector: the
+    small model alone (``detector.mode == "degraded"``), which the agent reports as a fault.
+    """
     manifest_path = config.detector.model_manifest or default_model_manifest_path()
     try:
         manifest = load_manifest(manifest_path)
@@ -102,15 +111,37 @@ def build_detector(config: AgentConfig) -> tuple[CryDetector, str]:
     return detector, f"{name}-{manifest.sha256[:12]}"[:64]
 
 
+def detector_mode_text(detector: CryDetector) -> str:
+    """ "cascade", "small" or "degraded: <why>", as the status file and the check show it."""
+    if detector.mode == "degraded":
+        return f"degraded: {detector.degraded_reason}"
+    return detector.mode
+
+
+def degraded_fault_detail(detector: CryDetector) -> str | None:
+    """The ``cry_model_degraded`` fault's sentence, None when stage two runs (or there is none)."""
+    if detector.mode != "degraded":
+        return None
+    detail = (
+        f"stage two did not load, detecting with the small model alone: {detector.degraded_reason}"
+    )
+    # A longer detail would make the whole status payload invalid; the reason's start says most.
+    if len(detail) > FAULT_DETAIL_MAX:
+        detail = detail[: FAULT_DETAIL_MAX - 3] + "..."
+    return detail
+
+
 def build_agent(config: AgentConfig, env: Mapping[str, str]) -> EdgeAgent:
     """Everything the config describes, wired together; nothing is started yet."""
     state_dir = Path(config.device.state_dir)
     broker = config.broker
     audio = build_audio(config)
     live = meter = loud = microphone = None
-    model_version = None
+    model_version = detector_mode = detector_fault = None
     if audio is not None:
         detector, model_version = build_detector(config)
+        detector_mode = detector_mode_text(detector)
+        detector_fault = degraded_fault_detail(detector)
         meter = SoundLevelMeter(detector.sample_rate)
         live = LiveDetector(detector, config.settings, meter)
         loud = LoudSoundDetector(config.settings, detector.sample_rate)
@@ -143,6 +174,8 @@ def build_agent(config: AgentConfig, env: Mapping[str, str]) -> EdgeAgent:
         clock=ClockMonitor(),
         firmware_version=firmware_version(),
         model_version=model_version,
+        detector_mode=detector_mode,
+        detector_fault=detector_fault,
         flush_timeout_s=config.outbox.flush_timeout_s,
         notifier=SystemdNotifier.from_environment(env),
     )

@@ -101,6 +101,10 @@ class AgentParts:
     notifier: SystemdNotifier
     # Where the local status file and request folder live (``edge.local_status``).
     state_dir: Path | None = None
+    # What the cry detector runs ("cascade", "small", "degraded: <why>"; None without audio),
+    # and when stage two failed to load, the ``cry_model_degraded`` fault's sentence.
+    detector_mode: str | None = None
+    detector_fault: str | None = None
 
 
 class EdgeAgent:
@@ -178,6 +182,9 @@ class EdgeAgent:
             self._spawn("sensor", self._sensor_loop)
         if parts.audio is not None and parts.live is not None:
             self._spawn("audio", self._audio_loop)
+        if parts.detector_fault is not None:
+            # Once per start: the fault stays in every status, the log need not repeat it.
+            logger.warning("cry model degraded, still listening: %s", parts.detector_fault)
         parts.notifier.ready(f"device {parts.device_id} running")
         logger.info("edge agent for %s running", parts.device_id)
         try:
@@ -355,6 +362,7 @@ class EdgeAgent:
             "started_at": self._started_at.isoformat(),
             "firmware_version": parts.firmware_version,
             "model_version": parts.model_version,
+            "detector_mode": parts.detector_mode,
             "broker": f"{parts.broker.host}:{parts.broker.port}",
             "broker_username": parts.broker.username,
             "connected": connection.connected,
@@ -562,6 +570,8 @@ class EdgeAgent:
                 faults["microphone"] = f"no audio from the input for {_duration(silent_for)}"
         if parts.microphone is not None and (problem := parts.microphone.problem) is not None:
             faults["microphone_dead"] = problem
+        if parts.detector_fault is not None:
+            faults["cry_model_degraded"] = parts.detector_fault
         if parts.clock.problem is not None:
             faults["clock"] = parts.clock.problem
         if self._outbox.depth >= self._outbox.max_messages:

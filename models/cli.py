@@ -185,6 +185,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--data-root {data_root}: no such folder")
     clips = read_manifest(args.manifest)
     detector = CryDetector.from_manifest(args.model_manifest)
+    reason = f": {detector.degraded_reason}" if detector.mode == "degraded" else ""
+    _progress(
+        f"cry detector: {detector.mode}{reason}"
+    )  # stderr: the report's keys stay as they were
     scored = score_clips(detector, clips, data_root, progress=_counter("scored clips"))
     result = report(scored, detector.hysteresis.on_threshold)
     if args.json:

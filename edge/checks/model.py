@@ -1,14 +1,21 @@
-"""The model check: the configured cry model loads, and scores a window fast enough."""
+"""The model check: the configured cry model loads, and scores a window fast enough.
+
+Also says which detector runs: "cascade" (small model, then YAMNet and the cry head), "small",
+or "degraded: <why>" when the manifest has a stage two that does not load. While the agent
+runs, its own mode (from its status file) is shown too: it loaded the files when it started.
+"""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
-from edge.assembly import AssemblyError, build_detector
+from edge.assembly import AssemblyError, build_detector, detector_mode_text
 from edge.checks.result import CheckResult, Outcome
 from edge.config import AgentConfig
+from edge.local_status import daemon_is_running, read_status
 from models.cry import RuntimeMissingError
 
 NAME = "model"
@@ -31,9 +38,22 @@ def check_model(config: AgentConfig) -> CheckResult:
     features, windows = detector.features, detector.windows
     budget_ms = 1000.0 * windows.hop_frames * features.hop_length / features.sample_rate
     detail = (
-        f"{version}: one {detector.window_samples / features.sample_rate:.2f} s window scored "
-        f"in {elapsed_ms:.1f} ms (features + inference; a new window every {budget_ms:.0f} ms)"
+        f"{version} ({detector_mode_text(detector)}): one "
+        f"{detector.window_samples / features.sample_rate:.2f} s window scored in "
+        f"{elapsed_ms:.1f} ms (features + inference; a new window every {budget_ms:.0f} ms)"
     )
+    running_mode = _running_agent_mode(Path(config.device.state_dir))
+    if running_mode is not None:
+        detail = f"{detail}; the running agent: {running_mode}"
+    if detector.mode == "degraded" or (running_mode or "").startswith("degraded"):
+        # Still listening, with the small model alone: it misses more cries in noise.
+        return CheckResult(
+            NAME,
+            Outcome.WARN,
+            detail,
+            "stage two's files (named in the manifest's cascade section) are missing or damaged: "
+            "reinstall the package, or restore them next to detector.model_manifest",
+        )
     if elapsed_ms > budget_ms:
         return CheckResult(
             NAME,
@@ -43,6 +63,18 @@ def check_model(config: AgentConfig) -> CheckResult:
             "4), stop other heavy programs, or use a Raspberry Pi 3 or newer",
         )
     return CheckResult(NAME, Outcome.PASS, detail)
+
+
+def _running_agent_mode(state_dir: Path) -> str | None:
+    """The running agent's detector mode; None when none runs, it is unreadable or older."""
+    try:
+        document = read_status(state_dir)
+    except PermissionError:
+        return None  # the broker check says that the state folder needs sudo
+    if document is None or not daemon_is_running(document):
+        return None
+    mode = document.get("detector_mode")
+    return str(mode) if mode else None
 
 
 def _fix(exc: AssemblyError) -> str:

@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
         help="detect cry episodes in an audio file with the live detector",
         description="Stream an audio file (WAV, FLAC, OGG, ...) through the device's cry "
         "detector - the same features, model and hysteresis as the daemon - as fast as "
-        "possible, and print the cry episodes.",
+        "possible, and print the cry episodes. Which detector runs (cascade, small, or "
+        "degraded: why) is said on stderr.",
         epilog="examples:\n  nursery-edge detect night.wav\n"
         "  nursery-edge detect --json tests/data/audio/cry_donateacry.flac",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -77,6 +78,13 @@ def _blocks(path: Path, rate: int, chunk_s: float) -> Iterator[npt.NDArray[np.fl
         yield samples[start : start + chunk]
 
 
+def mode_text(detector: CryDetector) -> str:
+    """ "cascade", "small" (a manifest without stage two) or "degraded: <why>"."""
+    if detector.mode == "degraded":
+        return f"degraded: {detector.degraded_reason}"
+    return detector.mode
+
+
 def event_json(event: CryEvent) -> str:
     record: dict[str, object]
     if event.kind == "cry_started":
@@ -114,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         detector = CryDetector.from_manifest(args.model_manifest)
+        # On stderr: stdout stays the events (and --json's one object per line) it always was.
+        print(f"nursery-edge detect: cry detector: {mode_text(detector)}", file=sys.stderr)
         events: list[CryEvent] = []
         for chunk in _blocks(args.audio_file, detector.sample_rate, args.chunk_s):
             for event in detector.feed(chunk):

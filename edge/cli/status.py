@@ -143,6 +143,8 @@ def _show(args: argparse.Namespace, state_dir: Path) -> int:
             "versions",
             f"firmware {document.get('firmware_version')}, model {document.get('model_version')}",
         ),
+        # An older agent does not write its detector mode.
+        ("cry detector", document.get("detector_mode") or "not running (no audio)"),
         ("broker", f"{document.get('broker')} - {link}"),
         ("last error", document.get("last_error") or "none"),
         (

@@ -151,7 +151,9 @@ class Status(Envelope):
     # Short names of what is wrong right now: "sensor" (reads failing), "sensor_stuck"
     # (identical values for hours), "microphone" (no audio arriving), "microphone_dead"
     # (digital zeros, no variance or a stuck DC level: unplugged, muted or broken, unlike a
-    # quiet room, which always has a noise floor), "clock" (not synchronised), "outbox_full".
+    # quiet room, which always has a noise floor), "cry_model_degraded" (the cry model's stage
+    # two did not load: the small model alone listens), "clock" (not synchronised),
+    # "outbox_full".
     faults: list[FaultName] = Field(default_factory=list, max_length=32)
     # For each fault, what the device saw, in a sentence ("all samples zero for 60 s").
     fault_details: dict[FaultName, FaultDetail] | None = Field(default=None, max_length=32)

@@ -25,6 +25,9 @@ from models.cry.backbone import BackboneOutput, YamnetBackbone
 from models.cry.head import CryHead
 
 FloatArray = npt.NDArray[np.float32]
+# Window starts are frame counts times 10 ms in floating point, where 0.6 - 0.3 is
+# 0.29999999999999993: compared exactly, more than half the runs slipped to 0.4 s apart.
+HOP_TOLERANCE_S = 1e-6
 
 
 class WindowScorer(Protocol):
@@ -118,7 +121,10 @@ class CascadeScorer:
             self._recent.clear()
             return 0.0
         self.counters.gate_open_windows += 1
-        due = self._last_run_at is None or start_s - self._last_run_at >= self.gate.backbone_hop_s
+        due = (
+            self._last_run_at is None
+            or start_s - self._last_run_at >= self.gate.backbone_hop_s - HOP_TOLERANCE_S
+        )
         if due:
             self._last_run_at = start_s
             output = self.backbone.run(audio)

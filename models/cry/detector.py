@@ -253,6 +253,10 @@ class CryDetector:
 
     def window_scores(self, samples: FloatArray) -> list[WindowScore]:
         """Scores of every window of a clip at the model rate; short clips are zero-padded."""
+        if self.cascade is not None:
+            # From a closed gate, like a fresh stream: otherwise the last clip's gate and held
+            # score leak into this clip's first seconds, and identical audio scores differently.
+            self.cascade.reset()
         missing = self.window_samples - len(samples)
         padded = np.pad(samples, (0, missing)) if missing > 0 else samples
         frames_db = log_mel(padded, self.features)
@@ -269,8 +273,6 @@ class CryDetector:
         return top_labels(runs, self.class_names, self.explain_top_labels)
 
     def analyze(self, samples: npt.ArrayLike, sample_rate: int) -> Analysis:
-        if self.cascade is not None:
-            self.cascade.reset()  # a clip is scored from a closed gate, like a fresh stream
         audio = resample(
             np.asarray(samples, dtype=np.float32).reshape(-1), sample_rate, self.sample_rate
         )

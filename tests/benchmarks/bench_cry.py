@@ -1,12 +1,15 @@
 """Cry detector benchmarks, every baseline measured side by side in one run on one core.
 
 Run:  .venv/bin/python -m tests.benchmarks.bench_cry [--seconds 60] [--long-file-minutes 60]
+      [--hour-minutes 60]
 
 Prints the cost per second of audio as a multiple of real time for: streaming log-mel (each
 frame once), recomputing the log-mel of the whole 1 s window at every hop, a librosa log-mel of
 the same parameters (recomputed per hop, and once over the whole clip), model inference, and
-features + inference through ``CryDetector.feed``; the model size; and the peak RSS and speed of
-a ``nursery-edge detect`` subprocess on a long file.
+features + inference through ``CryDetector.feed`` (the small model alone, today's detector, and
+the two-stage cascade); the model size; the cascade's stages and a quiet and a busy hour, beside
+the small model alone (``cascade_cost``); and the peak RSS and speed of ``nursery-edge detect``
+subprocesses on a long file, with the cascade and with the small model alone.
 """
 
 from __future__ import annotations
@@ -19,16 +22,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
-from models.cry import CryDetector, StreamingLogMel, load_manifest, log_mel
+from models.cry import CryDetector, ModelManifest, StreamingLogMel, load_manifest, log_mel
 from models.cry.detector import default_model_manifest_path
 from models.cry.features import LogMelParams
 from models.training.noise import pink_noise
+from tests.benchmarks import cascade_cost
 
 REPEATS = 5  # best of five: other work on this shared core only ever adds time
 CHUNK_S = 0.5  # a typical sound-card buffer handed to the daemon
@@ -118,9 +123,11 @@ def detector_feed(detector: CryDetector, audio: np.ndarray) -> None:
     detector.finish()
 
 
-def detect_subprocess(long_file: Path) -> tuple[float, float]:
+def detect_subprocess(long_file: Path, manifest: Path | None = None) -> tuple[float, float]:
     """(peak RSS in MiB, wall seconds) of ``nursery-edge detect`` on ``long_file``."""
     command = [sys.executable, "-c", DETECT_SNIPPET, "detect", "--json", str(long_file)]
+    if manifest is not None:
+        command += ["--model-manifest", str(manifest)]
     started = time.perf_counter()
     done = subprocess.run(
         command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO
@@ -148,11 +155,18 @@ def main() -> int:
         default=60.0,
         help="length of the file for the detect subprocess (0 to skip)",
     )
+    parser.add_argument(
+        "--hour-minutes",
+        type=int,
+        default=60,
+        help="length of the quiet and the busy hour for the cascade (0 to skip)",
+    )
     args = parser.parse_args()
     pinning = pin_to_one_core()
     manifest = load_manifest(default_model_manifest_path())
     params = manifest.features
-    detector = CryDetector.from_manifest(manifest, num_threads=1)
+    detector = cascade_cost.small_only(manifest)
+    full = cascade_cost.cascade(manifest)
     audio = test_audio(args.seconds, params.sample_rate)
     window, hop = detector.window_samples, manifest.windows.hop_frames * params.hop_length
     librosa_log_mel(audio[:window], params)  # warm-up: librosa/numba compile on first use
@@ -182,8 +196,12 @@ def main() -> int:
             best_time(lambda: [detector.scorer.score(w) for w in windows]),
         ),
         (
-            "features + inference (CryDetector.feed)",
+            "features + inference, small model alone (CryDetector.feed)",
             best_time(lambda: detector_feed(detector, audio)),
+        ),
+        (
+            "features + inference, cascade (CryDetector.feed)",
+            best_time(lambda: detector_feed(full, audio)),
         ),
     ]
     seconds = len(audio) / params.sample_rate
@@ -206,17 +224,58 @@ def main() -> int:
         f"- model size: {manifest.model_path.stat().st_size / 1024:.1f} KiB "
         f"({manifest.model_path.name})"
     )
+    assert full.cascade is not None
+    print(
+        f"- stage two: YAMNet {_kib(manifest, 'backbone')} KiB, "
+        f"cry head {_kib(manifest, 'head')} KiB"
+    )
+    print()
+    print(f"Cascade stages, CPU time on one core, best of {REPEATS}:")
+    print()
+    cascade_cost.print_stage_table(cascade_cost.stage_costs(detector, full, audio, REPEATS))
+    if args.hour_minutes > 0:
+        gate = full.cascade.gate
+        level_only = cascade_cost.cascade(manifest, replace(gate, small_threshold=1.0))
+        hours = [
+            cascade_cost.hour_cost(detector, "small model alone", kind, args.hour_minutes)
+            for kind in ("quiet", "busy")
+        ]
+        hours += [
+            cascade_cost.hour_cost(full, "cascade (shipped gate)", kind, args.hour_minutes)
+            for kind in ("quiet", "busy")
+        ]
+        hours.append(
+            cascade_cost.hour_cost(
+                level_only,
+                "cascade, gate by level only (small_threshold 1.0)",
+                "quiet",
+                args.hour_minutes,
+            )
+        )
+        print()
+        print(f"A synthesized {args.hour_minutes} min hour, fed in {CHUNK_S} s chunks (CPU time):")
+        print()
+        cascade_cost.print_hour_table(hours)
     if args.long_file_minutes > 0:
         with tempfile.TemporaryDirectory() as folder:
             long_file = Path(folder) / "long.wav"
             write_long_file(long_file, args.long_file_minutes, params.sample_rate)
-            peak_mib, wall = detect_subprocess(long_file)
-        print(
-            f"- `nursery-edge detect` on a {args.long_file_minutes:.0f} min 16 kHz WAV: "
-            f"peak RSS {peak_mib:.0f} MiB, {wall:.1f} s wall "
-            f"({args.long_file_minutes * 60 / wall:,.0f}x real time incl. start-up and decoding)"
-        )
+            small_manifest = cascade_cost.small_only_manifest(Path(folder))
+            for name, chosen in (("cascade", None), ("small model alone", small_manifest)):
+                peak_mib, wall = detect_subprocess(long_file, chosen)
+                print(
+                    f"- `nursery-edge detect` ({name}) on a {args.long_file_minutes:.0f} min "
+                    f"16 kHz WAV: peak RSS {peak_mib:.0f} MiB, {wall:.1f} s wall "
+                    f"({args.long_file_minutes * 60 / wall:,.0f}x real time incl. start-up and "
+                    "decoding)"
+                )
     return 0
+
+
+def _kib(manifest: ModelManifest, part: str) -> str:
+    assert manifest.cascade is not None
+    path = manifest.cascade.backbone_path if part == "backbone" else manifest.cascade.head_path
+    return f"{path.stat().st_size / 1024:,.0f}"
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ Run:  .venv/bin/python -m tests.benchmarks.bench_edge [--seconds 60]
 
 Starts a private Mosquitto and runs, one after the other, for the same wall time:
   1. ``nursery-edge run`` with file audio replayed in real time (cry and speech, looped), the
-     simulated climate sensor and telemetry every 10 s - the whole agent as on a device;
-  2. the same agent with ``audio.source = "none"`` - what the agent costs without listening;
-  3. a baseline process that replays the same audio in real time and only meters its level
+     simulated climate sensor and telemetry every 10 s - the whole agent as on a device, with
+     the shipped two-stage cry detector (the cry keeps its gate open: stage two runs);
+  2. the same agent with the small model alone (the manifest without its ``cascade``);
+  3. the same agent with ``audio.source = "none"`` - what the agent costs without listening;
+  4. a baseline process that replays the same audio in real time and only meters its level
      (no features, no model, no MQTT) - the floor any listening device pays.
 The 8 kHz cry clip is resampled to 16 kHz once, before the runs: a microphone is opened at the
 model rate, so the device never resamples (and never loads scipy). CPU is user+system time from /proc/<pid>/stat after a warm-up (model loading excluded); memory
@@ -33,6 +35,7 @@ from typing import Any
 import soundfile
 
 from models.cry import load_audio
+from tests.benchmarks.cascade_cost import small_only_manifest
 from tests.harness.edge_agent import write_config
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.processes import console_script
@@ -104,7 +107,11 @@ def measure(name: str, argv: list[str], seconds: float, log: Path) -> Measuremen
 
 
 def agent_config(
-    workdir: Path, broker: MosquittoBroker, device_id: str, audio: dict[str, Any]
+    workdir: Path,
+    broker: MosquittoBroker,
+    device_id: str,
+    audio: dict[str, Any],
+    detector: dict[str, Any] | None = None,
 ) -> Path:
     password = secrets.token_urlsafe(16)
     broker.add_user(device_id, password)
@@ -115,6 +122,7 @@ def agent_config(
             "broker": {"host": broker.host, "port": broker.port, "password": password},
             "sensor": {"kind": "simulated"},
             "audio": audio,
+            "detector": detector or {},
         },
     )
 
@@ -141,10 +149,15 @@ def main() -> int:
         try:
             file_audio = {"source": "file", "files": playlist, "realtime": True, "loop": True}
             agent = [console_script("nursery-edge"), "run", "--config"]
+            small = {"model_manifest": small_only_manifest(workdir)}
             runs = [
                 (
                     "agent: file audio in real time",
                     [*agent, str(agent_config(workdir, broker, "bench-audio", file_audio))],
+                ),
+                (
+                    "agent: file audio, small model alone",
+                    [*agent, str(agent_config(workdir, broker, "bench-small", file_audio, small))],
                 ),
                 (
                     "agent: no audio (climate + MQTT)",

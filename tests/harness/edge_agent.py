@@ -52,6 +52,7 @@ class EdgeAgentRunner:
         settings: Mapping[str, Any] | None = None,
         outbox: Mapping[str, Any] | None = None,
         broker_options: Mapping[str, Any] | None = None,
+        detector: Mapping[str, Any] | None = None,
     ) -> None:
         self.workdir = workdir
         self.device_id = account.username
@@ -79,6 +80,7 @@ class EdgeAgentRunner:
                 "audio": audio,
                 "outbox": dict(outbox or {}),
                 "settings": {"telemetry_interval_s": 1.0, **(settings or {})},
+                "detector": dict(detector or {}),
             },
         )
         self.runs = 0

@@ -28,6 +28,7 @@ from tests.harness.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
+CRY_CLIP = AUDIO / "cry_donateacry.flac"  # 7 s, a real cry from the test split
 FAN_CLIP = AUDIO / "fan_with_faint_cry.flac"  # 12 s: a loud fan, a cry 18 dB below it
 QUIET_CLIP = AUDIO / "quiet_room.flac"  # 10 s of a quiet room, about -68 dBFS
 RATE = 16_000
@@ -186,3 +187,41 @@ async def test_a_quiet_room_is_not_a_dead_microphone_but_the_zeros_after_it_are(
     assert all("microphone_dead" not in s.faults for s in quiet_statuses), agent.output()
     flagged = next(s for s in watch.statuses() if "microphone_dead" in s.faults)
     assert uptime(flagged) >= 10.0 + DEAD_AFTER_S - 0.5  # only once the zeros filled a window
+
+
+async def test_a_damaged_cry_model_is_published_as_a_fault_and_the_cry_still_alerts(
+    mosquitto: MosquittoBroker,
+    device: tuple[str, BrokerAccount],
+    watch: DeviceWatch,
+    tmp_path: Path,
+) -> None:
+    from tests.unit.test_cry_cascade import artifacts_copy
+
+    manifest = artifacts_copy(tmp_path / "model")
+    (tmp_path / "model" / "yamnet_embedding.tflite").write_bytes(b"\x00" * 4096)
+    runner = EdgeAgentRunner(
+        tmp_path,
+        mosquitto,
+        device[1],
+        audio_files=[CRY_CLIP],
+        detector={"model_manifest": manifest},
+    )
+    agent = runner.start()
+
+    def degraded() -> list[Status]:
+        return [s for s in watch.statuses() if "cry_model_degraded" in s.faults]
+
+    try:
+        await wait_for(degraded, 20.0)
+        await wait_for(lambda: [e for e in watch.events() if e.kind == "cry_ended"], 25.0)
+        local = runner.wait_for_status(lambda d: d.get("detector_mode") is not None)
+    finally:
+        assert agent.stop_cleanly(), agent.output()
+    status = degraded()[0]
+    assert status.fault_details is not None
+    detail = status.fault_details["cry_model_degraded"]
+    assert detail.startswith("stage two did not load, detecting with the small model alone: ")
+    assert "sha256 mismatch" in detail
+    assert [e.kind for e in watch.events()] == ["cry_started", "cry_ended"], agent.output()
+    assert str(local["detector_mode"]).startswith("degraded: sha256 mismatch for ")
+    assert agent.output().count("cry model degraded, still listening") == 1

@@ -83,3 +83,30 @@ def test_a_missing_file_says_no_such_file_without_a_traceback(tmp_path: Path) ->
     assert "Traceback" not in done.stderr
     assert "System error" not in done.stderr
     assert done.stdout == ""
+
+
+def test_the_detector_mode_goes_to_stderr_and_json_stays_the_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = str(AUDIO_DIR / "cry_donateacry.flac")
+    assert run_detect(["--json", clip]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == ["nursery-edge detect: cry detector: cascade"]
+    assert [set(json.loads(line)) for line in captured.out.splitlines()] == [
+        {"event", "t", "confidence"},
+        {"event", "t", "duration_s"},
+    ]
+    from tests.unit.test_cry_cascade import artifacts_copy
+
+    manifest = artifacts_copy(tmp_path / "model")
+    (tmp_path / "model" / "yamnet_embedding.tflite").unlink()
+    assert run_detect(["--json", "--model-manifest", str(manifest), clip]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "nursery-edge detect: cry detector: degraded: stage-two file "
+        f"{tmp_path / 'model' / 'yamnet_embedding.tflite'} does not exist"
+    ]
+    assert [json.loads(line)["event"] for line in captured.out.splitlines()] == [
+        "cry_started",
+        "cry_ended",
+    ]

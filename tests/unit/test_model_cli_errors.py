@@ -4,6 +4,7 @@ manifest that names a missing clip."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,28 @@ def test_a_missing_clip_is_named_not_a_system_error(tmp_path: Path) -> None:
         load_audio(tmp_path / "gone.flac", 16000)
     assert "System error" not in str(raised.value)
     assert load_audio(AUDIO / "quiet_room.flac", 16000).size > 0
+
+
+def test_evaluate_says_the_detector_mode_on_stderr_and_keeps_its_report_keys(
+    tmp_path: Path,
+) -> None:
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        HEADER
+        + "cry_donateacry.flac,cry,test,g1,8000,6.96,ODbL\n"
+        + "quiet_room.flac,not_cry,test,g2,16000,10.0,own\n"
+    )
+    done = _evaluate("--manifest", str(manifest), "--data-root", str(AUDIO), "--json")
+    assert done.returncode == 0, done.stderr
+    [line] = done.stdout.splitlines()
+    assert set(json.loads(line)) == {
+        "auc",
+        "precision",
+        "recall",
+        "f1",
+        "threshold",
+        "n",
+        "counts_per_label",
+        "per_source",
+    }
+    assert any(line.endswith("] cry detector: cascade") for line in done.stderr.splitlines())
