@@ -36,9 +36,10 @@ class WindowScorer(Protocol):
 
 @dataclass(frozen=True)
 class GateParams:
-    # The small model's score from which a window counts as a candidate. Low on purpose: the
-    # gate only decides whether YAMNet looks, and a missed candidate is a missed cry.
-    small_threshold: float = 0.05
+    # The small model's score from which a window counts as a candidate: a third of its own
+    # cry threshold (a missed candidate is a missed cry), but above the 0.06-0.13 it gives a
+    # quiet room's hiss, or the gate would never close on a quiet night.
+    small_threshold: float = 0.3
     # Or a window at least this loud (RMS): a cry a few metres away is far above it, a quiet
     # room (about -60 dBFS) below. A loud noise machine keeps the gate open: that is the
     # "sound present" budget.
