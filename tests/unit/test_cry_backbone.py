@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ def test_patches_cover_the_whole_clip_and_its_tail(n: int, hop: int) -> None:
     starts = patch_starts(n, hop)
     assert starts[0] == 0
     assert starts[-1] + PATCH_SAMPLES == n  # the last patch ends at the clip's end
-    assert all(0 < b - a <= hop for a, b in zip(starts, starts[1:], strict=False))
+    assert all(0 < b - a <= hop for a, b in itertools.pairwise(starts))
     assert all(start + PATCH_SAMPLES <= n for start in starts)  # all full patches
 
 
@@ -94,7 +95,9 @@ def test_outputs_are_copies_and_short_or_long_input_is_fitted(backbone: YamnetBa
     backbone.run(np.zeros(PATCH_SAMPLES, dtype=np.float32))
     np.testing.assert_array_equal(first.embedding, kept)  # the next run did not overwrite it
     short = first_patch[-8_000:]
-    np.testing.assert_array_equal(backbone.run(short).embedding, backbone.run(fit_patch(short)).embedding)
+    np.testing.assert_array_equal(
+        backbone.run(short).embedding, backbone.run(fit_patch(short)).embedding
+    )
     long = np.concatenate([np.ones(5_000, np.float32), first_patch])
     np.testing.assert_array_equal(backbone.run(long).embedding, first.embedding)
 
@@ -144,4 +147,3 @@ def test_a_short_or_broken_class_map_is_refused(tmp_path: Path) -> None:
         read_class_names(not_numbered)
     with pytest.raises(ModelLoadError, match="cannot read"):
         read_class_names(tmp_path / "absent.csv")
-

@@ -60,7 +60,9 @@ def test_scores_blend_the_head_with_the_strongest_cry_class_by_hand() -> None:
         np.clip(np.max(class_scores[:, [19, 20]], axis=1), 1e-4, 1 - 1e-4)
         / (1 - np.clip(np.max(class_scores[:, [19, 20]], axis=1), 1e-4, 1 - 1e-4))
     )
-    expected = 1.0 / (1.0 + np.exp(-(0.8 * cry_head.head_logits(embeddings) + 0.5 * zero_shot - 0.2)))
+    expected = 1.0 / (
+        1.0 + np.exp(-(0.8 * cry_head.head_logits(embeddings) + 0.5 * zero_shot - 0.2))
+    )
     np.testing.assert_allclose(cry_head.scores(embeddings, class_scores), expected, rtol=1e-5)
     # One patch through ``score`` is the same number.
     single = BackboneOutput(class_scores[0], embeddings[0])
@@ -120,7 +122,9 @@ def write_npz(path: Path, **arrays: np.ndarray) -> Path:
 
 def test_a_malformed_head_file_is_a_model_load_error(tmp_path: Path) -> None:
     good = dict(zip(HEAD_ARRAYS, head().arrays(), strict=True))
-    missing = write_npz(tmp_path / "missing.npz", **{k: v for k, v in good.items() if k != "hidden_bias"})
+    missing = write_npz(
+        tmp_path / "missing.npz", **{k: v for k, v in good.items() if k != "hidden_bias"}
+    )
     with pytest.raises(ModelLoadError, match="hidden_bias"):
         CryHead.load(missing, Blend())
     mismatched = write_npz(tmp_path / "mismatched.npz", **(good | {"hidden_bias": np.zeros(3)}))

@@ -80,9 +80,7 @@ def field_corpus() -> tuple[list[Clip], dict[str, np.ndarray]]:
 def corpus_part(renditions: Iterator[Rendition]) -> list[Rendition]:
     """The sweep of the corpus clips (household sounds and beds follow it)."""
     return list(
-        itertools.takewhile(
-            lambda r: not r.source.startswith(("household:", "bed:")), renditions
-        )
+        itertools.takewhile(lambda r: not r.source.startswith(("household:", "bed:")), renditions)
     )
 
 
@@ -94,14 +92,14 @@ def test_the_field_sweep_hears_every_cry_clean_and_at_every_snr_in_two_beds() ->
         own = [r for r in swept if r.clip == cry]
         assert all(r.is_cry for r in own)
         by_snr = Counter(snr_of(r) for r in own)
-        assert by_snr == {"clean": 1, **{snr: 2 for snr in wanted_snrs}}
+        assert by_snr == {"clean": 1, **dict.fromkeys(wanted_snrs, 2)}
         for snr in wanted_snrs:
             kinds = {r.condition.split(" ")[0] for r in own if snr_of(r) == snr}
             assert len(kinds) == 2  # two different beds at each SNR
         clean = next(r for r in own if snr_of(r) == "clean")
         assert clean.condition == "clean"  # as recorded: no room either
     dog = Counter(snr_of(r) for r in swept if r.clip == "not_cry/esc50/dog/c.flac")
-    assert dog == {"clean": 1, **{snr: 1 for snr in wanted_snrs}}
+    assert dog == {"clean": 1, **dict.fromkeys(wanted_snrs, 1)}
     speech = [r for r in swept if r.clip == "not_cry/speech/d.flac"]
     assert [snr_of(r) for r in speech] == ["clean"]
 
@@ -114,9 +112,7 @@ def test_the_field_sweep_is_deterministic_for_a_seed() -> None:
     assert [r.condition for r in first] == [r.condition for r in second]
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a.audio, b.audio)
-    assert any(
-        not np.array_equal(a.audio, b.audio) for a, b in zip(first, other, strict=True)
-    )
+    assert any(not np.array_equal(a.audio, b.audio) for a, b in zip(first, other, strict=True))
 
 
 def test_the_field_sweep_ends_with_household_sounds_and_beds_alone() -> None:

@@ -92,7 +92,9 @@ def dim0_head() -> CryHead:
     """Logit +2 for an embedding with dimension 0 at +1, -2 at -1 or 0."""
     hidden = np.zeros((EMBEDDING_SIZE, 1), np.float32)
     hidden[0, 0] = 4.0
-    return CryHead(hidden, np.zeros(1, np.float32), np.ones((1, 1), np.float32), np.array([-2.0]), Blend())
+    return CryHead(
+        hidden, np.zeros(1, np.float32), np.ones((1, 1), np.float32), np.array([-2.0]), Blend()
+    )
 
 
 def test_yamnets_cry_class_gets_weight_when_the_head_cannot_tell() -> None:
@@ -104,7 +106,9 @@ def test_yamnets_cry_class_gets_weight_when_the_head_cannot_tell() -> None:
 
 
 def test_a_misleading_cry_class_gets_no_weight() -> None:
-    blend, f1_by_weight = choose_blend(dim0_head(), validation(True, True, flip_yamnet=True), config())
+    blend, f1_by_weight = choose_blend(
+        dim0_head(), validation(True, True, flip_yamnet=True), config()
+    )
     assert f1_by_weight["0"] == 1.0
     assert f1_by_weight["0.5"] < 1.0
     assert blend.zero_shot_weight == 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def test_cries_are_inside_the_night_apart_and_only_a_few_db_over_the_machine() -
     assert len(result.cries) >= 2
     duration = len(result.audio) / RATE
     low_gap = PARAMS.cry_gap_s[0]
-    for (start, end), (next_start, _) in zip(result.cries, result.cries[1:], strict=False):
+    for (_, end), (next_start, _) in itertools.pairwise(result.cries):
         assert next_start - end >= low_gap - 1e-6
     for start, end in result.cries:
         assert 0.0 < start < end <= duration

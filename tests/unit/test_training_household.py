@@ -34,7 +34,10 @@ def test_kinds_sound_different() -> None:
     centroids = {
         kind: float(
             np.median(
-                [centroid_hz(household_sound(kind, 2.0, RATE, np.random.default_rng(s))) for s in range(4)]
+                [
+                    centroid_hz(household_sound(kind, 2.0, RATE, np.random.default_rng(s)))
+                    for s in range(4)
+                ]
             )
         )
         for kind in HOUSEHOLD
