@@ -95,7 +95,7 @@ async def wait_for(condition: object, timeout_s: float) -> None:
     await asyncio.to_thread(wait_until, condition, timeout_s)
 
 
-async def test_a_loud_fan_hiding_a_faint_cry_raises_one_loud_sound_event(
+async def test_a_loud_fan_hiding_a_faint_cry_raises_one_loud_sound_event_and_the_cry(
     mosquitto: MosquittoBroker,
     device: tuple[str, BrokerAccount],
     watch: DeviceWatch,
@@ -104,7 +104,7 @@ async def test_a_loud_fan_hiding_a_faint_cry_raises_one_loud_sound_event(
     runner = EdgeAgentRunner(tmp_path, mosquitto, device[1], audio_files=[FAN_CLIP])
     agent: ManagedProcess = runner.start()
     try:
-        await wait_for(lambda: watch.events(), 25.0)
+        await wait_for(lambda: any(e.kind == "loud_sound" for e in watch.events()), 25.0)
         first_at = time.time()
         # The rest of the clip (7 s) plays: the fan stays loud, and must not alarm again.
         await asyncio.sleep(8.0)
@@ -113,8 +113,11 @@ async def test_a_loud_fan_hiding_a_faint_cry_raises_one_loud_sound_event(
     finally:
         assert agent.stop_cleanly(), agent.output()
     events = watch.events()
-    assert [event.kind for event in events] == ["loud_sound"], agent.output()
-    [event] = events
+    # The fan: one loud-sound event. The cry 18 dB under it, which the small model alone
+    # missed, the cascade hears (crying in a noise bed is what stage two was trained for).
+    kinds = sorted(event.kind for event in events)
+    assert kinds == ["cry_ended", "cry_started", "loud_sound"], agent.output()
+    [event] = [e for e in events if e.kind == "loud_sound"]
     assert event.episode_id == event.seq
     assert event.confidence == 1.0
     assert event.duration_s == 5.0  # the default loud_sound_s

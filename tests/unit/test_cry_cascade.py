@@ -16,7 +16,7 @@ import pytest
 
 from models.artifacts import MANIFEST_PATH
 from models.cry import CryDetector, ModelLoadError, load_manifest
-from models.cry.backbone import CLASS_COUNT, YamnetBackbone
+from models.cry.backbone import CLASS_COUNT, BackboneOutput, YamnetBackbone
 from models.cry.cascade import BackboneRun, CascadeScorer, GateParams
 from models.cry.explain import top_labels
 from models.cry.head import CryHead
@@ -203,7 +203,7 @@ def test_the_small_model_opens_the_gate_which_holds_then_closes(
 ) -> None:
     backbone, head, _names = stage_two
     small = FixedScore(0.9)
-    gate = GateParams(small_threshold=0.5, hold_s=1.0, backbone_hop_s=0.3)
+    gate = GateParams(small_threshold=0.5, hold_s=1.0, backbone_hop_s=0.3, smoothing_runs=1)
     cascade = CascadeScorer(small, backbone, head, gate, WINDOW_S)
     features, audio = np.zeros((98, 40), np.float32), noise(1.0, -70.0)  # under level_dbfs
     first = cascade.score(features, audio, 0.0)
@@ -295,3 +295,30 @@ def test_window_scores_start_from_a_closed_gate_whatever_ran_before() -> None:
     fresh = [w.score for w in detector.window_scores(quiet)]
     detector.window_scores(noise(3.0, -30.0))  # opens the gate, holds a score for 4 s
     assert [w.score for w in detector.window_scores(quiet)] == fresh
+
+
+class FixedHead(CryHead):
+    """A head whose scores are set by the test, one per backbone run."""
+
+    def __init__(self, scores: list[float]) -> None:
+        self.queue = list(scores)
+
+    def score(self, output: BackboneOutput) -> float:
+        return self.queue.pop(0)
+
+
+def test_the_score_is_the_lowest_of_the_last_runs_and_nothing_before_enough_runs(
+    stage_two: tuple[YamnetBackbone, CryHead, list[str]],
+) -> None:
+    """One cry-like instant (a laugh's) is not a cry: two runs in a row must agree."""
+    backbone, _head, _names = stage_two
+    head = FixedHead([0.9, 0.2, 0.8, 0.95])
+    gate = GateParams(small_threshold=0.5, backbone_hop_s=0.3, smoothing_runs=2)
+    cascade = CascadeScorer(FixedScore(0.9), backbone, head, gate, WINDOW_S)
+    features, audio = np.zeros((98, 40), np.float32), noise(1.0, -70.0)
+    held = [cascade.score(features, audio, round(0.1 * i, 1)) for i in range(12)]
+    # Runs at 0.0, 0.3, 0.6, 0.9 s score 0.9, 0.2, 0.8, 0.95.
+    assert held[0:3] == [0.0, 0.0, 0.0]  # one run is not enough
+    assert held[3:6] == [0.2, 0.2, 0.2]  # min(0.9, 0.2)
+    assert held[6:9] == [0.2, 0.2, 0.2]  # min(0.2, 0.8)
+    assert held[9:12] == [0.8, 0.8, 0.8]  # min(0.8, 0.95)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,12 @@ def test_rounding_down_to_two_decimals_does_not_lose_a_whole_step() -> None:
 # ---- listening to real clips ----
 
 
+def _over(calibrated: HysteresisParams, highest: float) -> HysteresisParams:
+    """Settings whose onset threshold lies between a clip's highest score and 1."""
+    on = highest + (1.0 - highest) / 2.0
+    return replace(calibrated, on_threshold=on, off_threshold=on / 2.0)
+
+
 def _replay(path: Path, loop: bool = False) -> FileReplaySource:
     source = FileReplaySource([path], realtime=False, loop=loop, gap_s=2.0)
     source.start()
@@ -186,8 +193,8 @@ def test_the_background_scores_are_the_detectors_scores_of_the_same_audio() -> N
     blocks = [rms_dbfs(samples[i : i + 1600]) for i in range(0, len(samples) - 1599, 1600)]
     assert background.levels_dbfs == pytest.approx(blocks, abs=1e-6)
     assert background.alarms == 1  # the clip is one cry episode at the default sensitivity
-    # At sensitivity 0 no window of this clip reaches the threshold: no alarm at all.
-    strict = hysteresis_for(calibrated, DeviceSettings(cry_sensitivity=0.0))
+    # Over the clip's highest score no window reaches the threshold: no alarm at all.
+    strict = _over(calibrated, max(background.scores))
     assert record_background(_replay(CRY), detector, strict, 30.0).alarms == 0
 
 
@@ -235,12 +242,13 @@ def test_a_cry_in_the_background_is_found_at_the_models_threshold_not_the_settin
     config = parse_config({"device": {"id": "nursery-cal-4"}, "broker": {"host": "localhost"}})
     detector, _version = build_detector(config)
     calibrated = detector.hysteresis
-    # At sensitivity 0 the settings' tracker raises no alarm, yet the crying is still found.
-    strict = hysteresis_for(calibrated, DeviceSettings(cry_sensitivity=0.0))
+    # Settings stricter than the clip's highest score raise no alarm, yet the crying is found.
+    highest = CryDetector.from_manifest().score_file(CRY).max_score
+    strict = _over(calibrated, highest)
     heard = record_background(_replay(CRY), detector, strict, 30.0, calibrated=calibrated)
     assert heard.alarms == 0
     assert len(heard.cries_at_s) == 1
-    assert 0.0 < heard.cries_at_s[0] < 3.0
+    assert 0.0 < heard.cries_at_s[0] < 4.0  # the clip (7 s) cries loudest from about 3 s
     quiet = record_background(_replay(SPEECH), detector, strict, 30.0, calibrated=calibrated)
     assert quiet.cries_at_s == []
 

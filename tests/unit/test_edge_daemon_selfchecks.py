@@ -134,8 +134,10 @@ def test_a_fan_recording_becomes_one_loud_sound_event_in_the_outbox(tmp_path: Pa
     ]
     assert all(isinstance(event, Event) for event in events)
     kinds = [event.kind for event in events if isinstance(event, Event)]
-    assert kinds == ["loud_sound"], "the model misses this cry; only the fallback speaks"
-    [event] = [event for event in events if isinstance(event, Event)]
+    # The fan is one loud-sound event. The cry 18 dB under it, which the small model alone
+    # missed, the cascade hears: crying in a noise bed is what stage two was trained for.
+    assert sorted(kinds) == ["cry_ended", "cry_started", "loud_sound"], kinds
+    [event] = [e for e in events if isinstance(e, Event) and e.kind == "loud_sound"]
     assert event.episode_id == event.seq
     assert event.confidence == 1.0
     assert event.duration_s == 5.0
@@ -143,7 +145,8 @@ def test_a_fan_recording_becomes_one_loud_sound_event_in_the_outbox(tmp_path: Pa
     assert -20.0 < event.sound_dbfs < -16.0
     # Replayed faster than real time, so the onset is within the run, about 5 s before "now".
     assert started.timestamp() - 6.0 < event.ts.timestamp() < time.time()
-    assert status["last_event"] == {"kind": "loud_sound", "time": event.ts.isoformat()}
+    last = max((e for e in events if isinstance(e, Event)), key=lambda e: e.seq)
+    assert status["last_event"] == {"kind": last.kind, "time": last.ts.isoformat()}
     faults = status["faults"]
     assert isinstance(faults, list)
     assert "microphone_dead" not in faults
