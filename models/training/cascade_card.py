@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from models.training.model_card import _clip_table, _night_lines, _num, _steady_tone_lines
+from models.training.model_card import (
+    _clip_table,
+    _night_lines,
+    _num,
+    _steady_tone_lines,
+    data_source_lines,
+)
 
 
 def _field_lines(field: Mapping[str, Any] | None, title: str) -> list[str]:
@@ -123,16 +129,8 @@ def render_cascade_card(manifest: Mapping[str, Any]) -> str:
         "",
         *_field_lines(metrics.get("validation_renditions"), "Validation renditions"),
         "",
-        "## Data sources and licenses",
-        "",
-        "| source | license | clips per split:label | groups per split:label |",
-        "|---|---|---|---|",
+        *data_source_lines(manifest),
     ]
-    for source in manifest["data_sources"]:
-        clips = ", ".join(f"{k} {v}" for k, v in source["clips"].items())
-        groups = ", ".join(f"{k} {v}" for k, v in source["groups"].items())
-        lines.append(f"| {source['source']} | {source['license']} | {clips} | {groups} |")
-    lines += ["", f"Split: {manifest['split_method']}.", ""]
     stage_one = render_model_card(manifest["stage_one"]).splitlines()
     lines += ["# Stage one: the small model's own card", ""]
     lines += [("#" + line) if line.startswith("#") else line for line in stage_one[1:]]

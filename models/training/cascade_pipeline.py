@@ -46,7 +46,7 @@ from models.training.field_night import FieldNightParams, synthesize_field_night
 from models.training.field_report import field_report, score_renditions
 from models.training.head_train import HeadParams, fit_head
 from models.training.metrics import best_f1_threshold
-from models.training.night import NightParams, synthesize_night
+from models.training.night import NightParams, split_night
 from models.training.night_eval import score_night, stream_events
 from models.training.onset_rule import choose_onset_rule
 from models.training.patches import PatchSet, featurize
@@ -319,10 +319,8 @@ def _choose_onset(
     data: PreparedData,
     progress: Progress,
 ) -> tuple[HysteresisParams, dict[str, Any]]:
-    clips = data.splits["validation"]
-    night = synthesize_night(
-        [c for c in clips if c.is_cry],
-        [c for c in clips if not c.is_cry],
+    night = split_night(
+        data.splits["validation"],
         data.audio,
         small.features.sample_rate,
         NightParams(hours=VALIDATION_NIGHT_HOURS, seed=config.evaluation_seed),

@@ -115,6 +115,21 @@ def _extra_data_lines(extra: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def data_source_lines(manifest: Mapping[str, Any]) -> list[str]:
+    """The data sources table (license, clips and groups per split) and the split method."""
+    lines = [
+        "## Data sources and licenses",
+        "",
+        "| source | license | clips per split:label | groups per split:label |",
+        "|---|---|---|---|",
+    ]
+    for source in manifest["data_sources"]:
+        clips = ", ".join(f"{k} {v}" for k, v in source["clips"].items())
+        groups = ", ".join(f"{k} {v}" for k, v in source["groups"].items())
+        lines.append(f"| {source['source']} | {source['license']} | {clips} | {groups} |")
+    return [*lines, "", f"Split: {manifest['split_method']}.", ""]
+
+
 def render_model_card(manifest: Mapping[str, Any]) -> str:
     from models.training.model_card_text import STATIC_SECTIONS
 
@@ -165,16 +180,8 @@ def render_model_card(manifest: Mapping[str, Any]) -> str:
         f"{hysteresis['cooldown_s']} s.",
         *_onset_rule_lines(training.get("onset_rule_validation_night")),
         "",
-        "## Data sources and licenses",
-        "",
-        "| source | license | clips per split:label | groups per split:label |",
-        "|---|---|---|---|",
+        *data_source_lines(manifest),
     ]
-    for source in manifest["data_sources"]:
-        clips = ", ".join(f"{k} {v}" for k, v in source["clips"].items())
-        groups = ", ".join(f"{k} {v}" for k, v in source["groups"].items())
-        lines.append(f"| {source['source']} | {source['license']} | {clips} | {groups} |")
-    lines += ["", f"Split: {manifest['split_method']}.", ""]
     lines += ["## Clip-level metrics: test split (group-held-out)", ""]
     lines += _clip_table(metrics["test"])
     lines += ["", "## Clip-level metrics: validation split (used to pick the threshold)", ""]

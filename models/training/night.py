@@ -174,3 +174,12 @@ def synthesize_night(
     if peak > 1.0:
         night /= np.float32(peak)
     return Night(night, rate, cries)
+
+
+def split_night(
+    clips: Sequence[Clip], audio: Mapping[str, FloatArray], rate: int, params: NightParams
+) -> Night:
+    """A night of one split's clips: its cries as episodes, the rest as events."""
+    return synthesize_night(
+        [c for c in clips if c.is_cry], [c for c in clips if not c.is_cry], audio, rate, params
+    )

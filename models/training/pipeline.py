@@ -18,7 +18,7 @@ from models.training.dataset import file_sha256, read_manifest
 from models.training.evaluation import report, score_clips
 from models.training.metrics import best_f1_threshold
 from models.training.network import build_model, export_int8, train_model
-from models.training.night import NightParams, synthesize_night
+from models.training.night import NightParams, split_night
 from models.training.night_eval import stream_events
 from models.training.onset_rule import OnsetChoice, choose_onset_rule
 from models.training.train import (
@@ -48,10 +48,8 @@ def tune_onset_rule(
     scorer: WindowScorer, config: TrainConfig, hysteresis: HysteresisParams, data: PreparedData
 ) -> OnsetChoice:
     """Pick k-of-n and the minimum length on a night made of validation clips only."""
-    clips = data.splits["validation"]
-    night = synthesize_night(
-        [c for c in clips if c.is_cry],
-        [c for c in clips if not c.is_cry],
+    night = split_night(
+        data.splits["validation"],
         data.audio,
         config.features.sample_rate,
         NightParams(hours=VALIDATION_NIGHT_HOURS, seed=config.evaluation_seed),
