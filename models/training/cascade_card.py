@@ -14,6 +14,27 @@ from models.training.model_card import (
 )
 
 
+CASCADE_LIMITATIONS = [
+    "## Known limitations",
+    "",
+    "- **Baby laughter** from an unseen home (`home:laugh_1`) still passes the threshold in about "
+    "a third of its clips, and raises most false alerts on the synthesized nights: the only "
+    "infant laughter in the data is one recording for training; validation's laughter is adult, "
+    "some of it pitched up.",
+    "- **Cats** meowing in noise are taken for crying in most field renditions; YAMNet itself "
+    "confuses the two, and the data has a handful of cat clips.",
+    "- The household sounds of the field sweep (claps, knocks, coughs, alarms, doors, keys, "
+    "phones, music) are synthesized, not recorded; their low false-positive rates say little "
+    "about real recordings of the same things.",
+    "- Cries come from three sources, most of them 8 kHz phone recordings; the nights are "
+    "synthesized. Nothing here was measured on a Raspberry Pi (docs/performance.md estimates it).",
+    "- The development of this model printed the committed test split while comparing variants "
+    "(docs/cry-detector.md, What we tried), so it is not untouched by those choices; the field "
+    "sweep and field night were built after and not tuned on.",
+    "",
+]
+
+
 def _field_lines(field: Mapping[str, Any] | None, title: str) -> list[str]:
     if not field:
         return [f"{title}: not measured."]
@@ -131,6 +152,7 @@ def render_cascade_card(manifest: Mapping[str, Any]) -> str:
         "",
         *data_source_lines(manifest),
     ]
+    lines += CASCADE_LIMITATIONS
     stage_one = render_model_card(manifest["stage_one"]).splitlines()
     lines += ["# Stage one: the small model's own card", ""]
     lines += [("#" + line) if line.startswith("#") else line for line in stage_one[1:]]

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from models.training.dataset import Clip
 from models.training.household import HOUSEHOLD, household_sound
-from models.training.night import Night, NightParams, _add, _place_cries
+from models.training.night import Night, NightParams, add_at_snr, place_cries
 from models.training.noise import pink_noise, white_noise
 from models.training.renditions import RATE
 from models.training.rooms import RoomParams, apply_room
@@ -75,14 +75,16 @@ def synthesize_field_night(
     reverberant = {
         clip.path: apply_room(audio[clip.path], RATE, room, rng)[0] for clip in cry_clips
     }
-    cries = _place_cries(night, bed, cry_clips, reverberant, RATE, params.night_params(), rng)
+    cries = place_cries(night, bed, cry_clips, reverberant, RATE, params.night_params(), rng)
     position = float(rng.uniform(*params.event_gap_s))
     while position < n / RATE:
         event = apply_room(_event(non_cry_clips, audio, params, rng), RATE, room, rng)[0]
         end = position + len(event) / RATE
         guard = params.guard_s
         if not any(start - guard < end and position < stop + guard for start, stop in cries):
-            _add(night, bed, event, int(position * RATE), float(rng.uniform(*params.event_snr_db)))
+            add_at_snr(
+                night, bed, event, int(position * RATE), float(rng.uniform(*params.event_snr_db))
+            )
         position = end + float(rng.uniform(*params.event_gap_s))
     peak = float(np.max(np.abs(night)))
     if peak > 1.0:

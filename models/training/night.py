@@ -74,7 +74,9 @@ def _bed(n: int, rate: int, params: NightParams, rng: np.random.Generator) -> Fl
     return bed
 
 
-def _add(night: FloatArray, bed: FloatArray, sound: FloatArray, at: int, snr_db: float) -> None:
+def add_at_snr(
+    night: FloatArray, bed: FloatArray, sound: FloatArray, at: int, snr_db: float
+) -> None:
     """Mix ``sound`` in at ``snr_db`` over the local bed level (levels change by segment)."""
     sound = sound[: len(night) - at]
     rms = _rms(sound[np.abs(sound) > 0])
@@ -125,7 +127,7 @@ def _non_cry_event(
     )
 
 
-def _place_cries(
+def place_cries(
     night: FloatArray,
     bed: FloatArray,
     cry_clips: Sequence[Clip],
@@ -144,7 +146,7 @@ def _place_cries(
         episode = _cry_episode(groups, audio, params, rng)
         if position + len(episode) >= len(night):
             return cries
-        _add(night, bed, episode, position, rng.uniform(*params.cry_snr_db))
+        add_at_snr(night, bed, episode, position, rng.uniform(*params.cry_snr_db))
         onset_s = position / rate + audible_onset_s(episode, rate, params)
         cries.append((onset_s, (position + len(episode)) / rate))
         position += len(episode) + int(rng.uniform(*params.cry_gap_s) * rate)
@@ -161,14 +163,14 @@ def synthesize_night(
     n = int(params.hours * 3600 * rate)
     bed = _bed(n, rate, params, rng)
     night = bed.copy()
-    cries = _place_cries(night, bed, cry_clips, audio, rate, params, rng)
+    cries = place_cries(night, bed, cry_clips, audio, rate, params, rng)
     guard = params.guard_s
     position = rng.uniform(*params.event_gap_s)
     while position < n / rate:
         event = _non_cry_event(non_cry_clips, audio, params, rng)
         end = position + len(event) / rate
         if not any(start - guard < end and position < stop + guard for start, stop in cries):
-            _add(night, bed, event, int(position * rate), rng.uniform(*params.event_snr_db))
+            add_at_snr(night, bed, event, int(position * rate), rng.uniform(*params.event_snr_db))
         position = end + rng.uniform(*params.event_gap_s)
     peak = float(np.max(np.abs(night)))
     if peak > 1.0:
