@@ -13,7 +13,6 @@ from models.training.model_card import (
     data_source_lines,
 )
 
-
 CASCADE_LIMITATIONS = [
     "## Known limitations",
     "",
