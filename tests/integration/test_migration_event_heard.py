@@ -28,7 +28,15 @@ async def test_heard_is_added_to_a_compressed_events_hypertable(timescaledb_url:
         )
         await conn.execute("ALTER TABLE events SET (timescaledb.compress)")
         cursor = await conn.execute("SELECT count(compress_chunk(c)) FROM show_chunks('events') c")
-        assert await cursor.fetchone() == (1,)
+        row = await cursor.fetchone()
+        # At least the old row's chunk (the full run once counted 3 chunks for this one row).
+        assert row is not None
+        assert row[0] >= 1, row
+        cursor = await conn.execute(
+            "SELECT bool_and(is_compressed) FROM timescaledb_information.chunks"
+            " WHERE hypertable_name = 'events'"
+        )
+        assert await cursor.fetchone() == (True,)
 
         applied = await apply_migrations(conn, bundled_migrations())
         assert applied == ["0019_event_heard"]

@@ -23,7 +23,7 @@ from tests.harness.external_material import material_path
 
 SHIPPED = ARTIFACTS_DIR / "yamnet_embedding.tflite"
 CLASS_MAP = ARTIFACTS_DIR / "yamnet_class_map.csv"
-YAMNET_SOURCE = "models/yamnet"  # Google's YAMNet, beside the repository (../shared)
+YAMNET_SOURCE = "models/yamnet"  # Google's YAMNet, in the development material
 RATE = 16_000
 
 

@@ -92,10 +92,12 @@ def test_the_detector_mode_goes_to_stderr_and_json_stays_the_events(
     assert run_detect(["--json", clip]) == 0
     captured = capsys.readouterr()
     assert captured.err.splitlines() == ["nursery-edge detect: cry detector: cascade"]
-    assert [set(json.loads(line)) for line in captured.out.splitlines()] == [
+    # The keys of before, plus what the cascade heard (only when it heard something).
+    assert [set(json.loads(line)) - {"heard"} for line in captured.out.splitlines()] == [
         {"event", "t", "confidence"},
         {"event", "t", "duration_s"},
     ]
+    assert all(json.loads(line)["heard"] for line in captured.out.splitlines())
     from tests.unit.test_cry_cascade import artifacts_copy
 
     manifest = artifacts_copy(tmp_path / "model")
