@@ -309,6 +309,17 @@ def _add_extra_data(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_backgrounds(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backgrounds",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="ambience recordings (manifest.csv with path,kind) to mix under sounds; split "
+        "by file between training, validation and the field test",
+    )
+
+
 def _add_model_manifest(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-manifest",
@@ -398,14 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder with Google's yamnet.tflite and yamnet_class_map.csv",
     )
-    cascade.add_argument(
-        "--backgrounds",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="ambience recordings (manifest.csv with path,kind) to mix under sounds; split "
-        "by file between training, validation and the field test",
-    )
+    _add_backgrounds(cascade)
     cascade.add_argument(
         "--output", type=Path, default=None, help="artifact folder (default: models/artifacts)"
     )
@@ -434,13 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         "material and seeds as train-cascade reports. Takes a few minutes.",
     )
     _add_data(field)
-    field.add_argument(
-        "--backgrounds",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="ambience recordings (manifest.csv); the field test uses its own files",
-    )
+    _add_backgrounds(field)
     _add_extra_data(field)
     _add_model_manifest(field)
     field.add_argument(

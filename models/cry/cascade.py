@@ -20,8 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from models.cry.audio import rms_dbfs
-from models.cry.backbone import BackboneOutput, YamnetBackbone
+from models.cry.backbone import YamnetBackbone
 from models.cry.head import CryHead
 
 FloatArray = npt.NDArray[np.float32]
@@ -110,11 +109,15 @@ class CascadeScorer:
         self._recent: deque[float] = deque(maxlen=self.gate.smoothing_runs)
         self.last_run: BackboneRun | None = None  # set when the latest window ran stage two
 
-    def score(self, window: FloatArray, audio: FloatArray, start_s: float) -> float:
+    def score(
+        self, window: FloatArray, audio: FloatArray, start_s: float, level_dbfs: float
+    ) -> float:
+        """``audio`` is the window's samples and ``level_dbfs`` their RMS (measured once, by
+        the detector, which also reports it with every event)."""
         self.counters.windows += 1
         self.last_run = None
         small_score = self.small.score(window)
-        if small_score >= self.gate.small_threshold or rms_dbfs(audio) >= self.gate.level_dbfs:
+        if small_score >= self.gate.small_threshold or level_dbfs >= self.gate.level_dbfs:
             self._open_until = start_s + self.gate.hold_s
         if start_s > self._open_until:
             self._last_run_at = None
@@ -140,8 +143,3 @@ class CascadeScorer:
                 start_s + self.window_s / 2.0, run_score, output.class_scores
             )
         return self._held_score
-
-    def run_patch(self, audio: FloatArray) -> tuple[float, BackboneOutput]:
-        """Stage two alone on one patch (training and evaluation read the head this way)."""
-        output = self.backbone.run(audio)
-        return self.head.score(output), output

@@ -236,14 +236,15 @@ class CryDetector:
     def _score(self, window_db: FloatArray, first_frame: int, audio: FloatArray) -> WindowScore:
         start_s = first_frame * self.features.hop_length / self.sample_rate
         normalised = normalise_window(window_db, self.windows)
+        level_dbfs = rms_dbfs(audio)
         if self.cascade is None:
             score = self.scorer.score(normalised)
         else:
-            score = self.cascade.score(normalised, audio, start_s)
+            score = self.cascade.score(normalised, audio, start_s, level_dbfs)
             if self.cascade.last_run is not None:
                 self._runs.append(self.cascade.last_run)
         scored = WindowScore(
-            start_s, start_s + self.window_samples / self.sample_rate, score, rms_dbfs(audio)
+            start_s, start_s + self.window_samples / self.sample_rate, score, level_dbfs
         )
         if self.on_window is not None:
             self.on_window(scored)

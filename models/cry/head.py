@@ -12,8 +12,10 @@ microseconds, and needs no second interpreter on the device.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -57,14 +59,15 @@ class Blend:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Blend:
+    def from_dict(cls, data: Mapping[str, Any]) -> Blend:
+        """From the manifest's JSON; a non-number weight raises ValueError or TypeError."""
         classes = data.get("cry_classes", [20])
         if not isinstance(classes, list) or not all(isinstance(i, int) for i in classes):
             raise ValueError("blend.cry_classes must be a list of class indices")
         return cls(
-            head_weight=float(data.get("head_weight", 1.0)),  # type: ignore[arg-type]
-            zero_shot_weight=float(data.get("zero_shot_weight", 0.0)),  # type: ignore[arg-type]
-            bias=float(data.get("bias", 0.0)),  # type: ignore[arg-type]
+            head_weight=float(data.get("head_weight", 1.0)),
+            zero_shot_weight=float(data.get("zero_shot_weight", 0.0)),
+            bias=float(data.get("bias", 0.0)),
             cry_classes=tuple(classes),
         )
 

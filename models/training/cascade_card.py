@@ -50,15 +50,14 @@ def _field_lines(field: Mapping[str, Any] | None, title: str) -> list[str]:
         lines.append(
             f"| {family} | {entry['clips']} | {_num(entry['false_positive_rate'])} | <= 0.05 |"
         )
-    lines += ["", "| cries at SNR | clips | recall |", "|---|---:|---:|"]
-    for snr, entry in field["cry_recall_by_snr"].items():
-        lines.append(f"| {snr} | {entry['clips']} | {_num(entry['recall'])} |")
-    lines += ["", "| cries in | clips | recall |", "|---|---:|---:|"]
-    for kind, entry in field["cry_recall_by_noise"].items():
-        lines.append(f"| {kind} | {entry['clips']} | {_num(entry['recall'])} |")
-    lines += ["", "| cries from | clips | recall |", "|---|---:|---:|"]
-    for source, entry in field["cry_recall_by_source"].items():
-        lines.append(f"| {source} | {entry['clips']} | {_num(entry['recall'])} |")
+    for heading, key in (
+        ("cries at SNR", "cry_recall_by_snr"),
+        ("cries in", "cry_recall_by_noise"),
+        ("cries from", "cry_recall_by_source"),
+    ):
+        lines += ["", f"| {heading} | clips | recall |", "|---|---:|---:|"]
+        for name, entry in field[key].items():
+            lines.append(f"| {name} | {entry['clips']} | {_num(entry['recall'])} |")
     lines += ["", "| non-cry category | clips | false-positive rate |", "|---|---:|---:|"]
     for name, entry in field["false_positive_rate_by_category"].items():
         lines.append(f"| {name} | {entry['clips']} | {_num(entry['rate'])} |")

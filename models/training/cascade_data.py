@@ -29,11 +29,11 @@ from models.training.renditions import (
     bed_renditions,
     corpus_renditions,
     household_renditions,
+    is_laughter,
     render,
 )
 
 FloatArray = npt.NDArray[np.float32]
-LAUGHTER_SOURCES = ("ovos_laugh",)
 # The spoken-word sources have thousands of near-identical clips; a few hundred say it all.
 SUBSAMPLE = {"speech_commands": 500, "spoken_digits": 200}
 FIELD_SNRS_DB = (20.0, 10.0, 5.0, 0.0, -5.0)
@@ -58,10 +58,6 @@ VALIDATION_RECIPE = RecipeParams(
     pitched_laughter_rounds=8,
     subsample_fraction=0.3,
 )
-
-
-def is_laughter(clip: Clip) -> bool:
-    return clip.source in LAUGHTER_SOURCES or (not clip.is_cry and "laugh" in clip.group)
 
 
 def subsample(clips: Sequence[Clip], fraction: float, rng: np.random.Generator) -> list[Clip]:
@@ -91,7 +87,7 @@ def recipe_renditions(
     params = ConditionParams()
     chosen = subsample(clips, recipe.subsample_fraction, rng)
     yield from corpus_renditions(chosen, audio, recipe.rounds, rng, params, ambience)
-    laughs = [clip for clip in chosen if is_laughter(clip)]
+    laughs = [clip for clip in chosen if is_laughter(clip.path, clip.is_cry)]
     pitched = replace(params, high_voice_probability=1.0, high_voice_speed=(1.3, 2.0))
     for rendition in corpus_renditions(
         laughs, audio, recipe.pitched_laughter_rounds, rng, pitched, ambience
@@ -116,7 +112,11 @@ def field_test_renditions(
         if not len(sound):
             continue
         sweep: list[tuple[str | None, float | None]] = [(None, None)]
-        if clip.is_cry or clip.source in ("esc50", "home_recordings", *LAUGHTER_SOURCES):
+        if (
+            clip.is_cry
+            or clip.source in ("esc50", "home_recordings")
+            or is_laughter(clip.path, clip.is_cry)
+        ):
             sweep += [
                 (NOISE_KINDS[(i + j) % len(NOISE_KINDS)], snr)
                 for j, snr in enumerate(FIELD_SNRS_DB)

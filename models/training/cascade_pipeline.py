@@ -29,7 +29,7 @@ import numpy as np
 from models.cry.backbone import YamnetBackbone, read_class_names
 from models.cry.cascade import CascadeScorer, GateParams
 from models.cry.detector import CryDetector
-from models.cry.episodes import HysteresisParams, WindowScore
+from models.cry.episodes import HysteresisParams
 from models.cry.head import Blend, CryHead, logit
 from models.cry.manifest import ModelManifest, load_manifest, sha256_of
 from models.cry.runtime import TFLiteScorer
@@ -48,7 +48,7 @@ from models.training.head_train import HeadParams, fit_head
 from models.training.metrics import best_f1_threshold
 from models.training.night import NightParams, split_night
 from models.training.night_eval import score_night, stream_events
-from models.training.onset_rule import choose_onset_rule
+from models.training.onset_rule import choose_onset_rule_for
 from models.training.patches import PatchSet, featurize
 from models.training.renditions import Rendition, load_ambience
 from models.training.train import PreparedData, TrainConfig, prepare_data
@@ -159,7 +159,6 @@ def build_detector(
     hysteresis: HysteresisParams,
     class_names: list[str],
     top_labels: int,
-    on_window: Callable[[WindowScore], None] | None = None,
 ) -> CryDetector:
     scorer = TFLiteScorer(small.model_path, output_is_logit=small.output_is_logit)
     window_s = (
@@ -170,7 +169,6 @@ def build_detector(
         small.features,
         small.windows,
         hysteresis,
-        on_window=on_window,
         cascade=CascadeScorer(scorer, backbone, head, gate, window_s),
         class_names=class_names,
         explain_top_labels=top_labels,
@@ -325,12 +323,8 @@ def _choose_onset(
         small.features.sample_rate,
         NightParams(hours=VALIDATION_NIGHT_HOURS, seed=config.evaluation_seed),
     )
-    scores: list[WindowScore] = []
-    detector = build_detector(
-        small, backbone, head, config.gate, hysteresis, class_names, 0, scores.append
-    )
-    stream_events(detector, night)
-    choice = choose_onset_rule(night, scores, hysteresis, config.evaluation_seed)
+    detector = build_detector(small, backbone, head, config.gate, hysteresis, class_names, 0)
+    choice = choose_onset_rule_for(detector, night, config.evaluation_seed)
     progress(
         f"onset rule {choice.hysteresis.onset_k} of {choice.hysteresis.onset_n}, at least "
         f"{choice.hysteresis.min_duration_s} s (validation night: recall "

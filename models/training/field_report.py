@@ -11,7 +11,7 @@ import numpy as np
 
 from models.cry.detector import CryDetector
 from models.training.metrics import roc_auc
-from models.training.renditions import RATE, Rendition
+from models.training.renditions import RATE, Rendition, is_laughter
 
 # The families of non-cries, by the categories our renditions carry.
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -57,7 +57,7 @@ def category(rendition: Rendition) -> str:
     parts = rendition.clip.split("/")
     if source == "esc50" and len(parts) > 2:
         return f"esc50:{parts[2]}"
-    if "laugh" in rendition.clip and not rendition.is_cry:
+    if is_laughter(rendition.clip, rendition.is_cry):
         return "laughter"
     if source == "home_recordings" and len(parts) > 2:
         return f"home:{parts[2]}"

@@ -10,6 +10,7 @@ import numpy as np
 
 from models.cry.head import Blend, CryHead
 from models.training.patches import PatchSet
+from models.training.renditions import is_laughter
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class HeadParams:
 
 
 def is_hard_negative(source: str, clip: str, hard_sources: Collection[str]) -> bool:
-    return source in hard_sources or "laugh" in clip
+    return source in hard_sources or is_laughter(clip, is_cry=False)
 
 
 def sample_weights(

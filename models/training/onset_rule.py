@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from models.cry.detector import CryDetector
 from models.cry.episodes import CryEvent, EpisodeTracker, HysteresisParams, WindowScore
 from models.training.night import Night
-from models.training.night_eval import NightMetrics, score_night
+from models.training.night_eval import NightMetrics, score_night, stream_events
 
 # (onset_k, onset_n) pairs over 0.1 s windows and minimum candidate lengths in seconds.
 CANDIDATE_K_OF_N: tuple[tuple[int, int], ...] = ((2, 3), (3, 4), (3, 5), (4, 6), (5, 8))
@@ -62,3 +63,16 @@ def choose_onset_rule(
                 best = OnsetChoice(params, metrics)
     assert best is not None
     return best
+
+
+def choose_onset_rule_for(detector: CryDetector, night: Night, seed: int) -> OnsetChoice:
+    """Stream ``night`` through ``detector`` once, then rank the candidate rules on its window
+    scores (its thresholds stay); the detector's own ``on_window`` is restored after."""
+    scores: list[WindowScore] = []
+    previous = detector.on_window
+    detector.on_window = scores.append
+    try:
+        stream_events(detector, night)
+    finally:
+        detector.on_window = previous
+    return choose_onset_rule(night, scores, detector.hysteresis, seed)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from models.cry.detector import CryDetector, WindowScorer
-from models.cry.episodes import HysteresisParams, WindowScore
+from models.cry.episodes import HysteresisParams
 from models.cry.runtime import TFLiteScorer
 from models.training.card import MODEL_FILE, package_versions, write_artifacts
 from models.training.dataset import file_sha256, read_manifest
@@ -19,8 +19,7 @@ from models.training.evaluation import report, score_clips
 from models.training.metrics import best_f1_threshold
 from models.training.network import build_model, export_int8, train_model
 from models.training.night import NightParams, split_night
-from models.training.night_eval import stream_events
-from models.training.onset_rule import OnsetChoice, choose_onset_rule
+from models.training.onset_rule import OnsetChoice, choose_onset_rule_for
 from models.training.train import (
     PreparedData,
     Progress,
@@ -54,12 +53,8 @@ def tune_onset_rule(
         config.features.sample_rate,
         NightParams(hours=VALIDATION_NIGHT_HOURS, seed=config.evaluation_seed),
     )
-    scores: list[WindowScore] = []
-    detector = CryDetector(
-        scorer, config.features, config.windows, hysteresis, on_window=scores.append
-    )
-    stream_events(detector, night)
-    return choose_onset_rule(night, scores, hysteresis, config.evaluation_seed)
+    detector = CryDetector(scorer, config.features, config.windows, hysteresis)
+    return choose_onset_rule_for(detector, night, config.evaluation_seed)
 
 
 def extra_data_entry(manifest: Path) -> dict[str, Any]:

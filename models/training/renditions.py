@@ -37,6 +37,12 @@ ACTIVE_DB = 20.0  # frames within this of the loudest count as the sound itself
 FRAME = 800  # 50 ms
 
 
+def is_laughter(path: str, is_cry: bool) -> bool:
+    """A non-cry clip of laughter: the corpus's `laugh` folders and the `ovos_laugh` download
+    both name it in the clip's path (renditions of it, pitched or not, keep the path)."""
+    return not is_cry and "laugh" in path
+
+
 @dataclass(frozen=True)
 class Rendition:
     audio: FloatArray

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from models.artifacts import MANIFEST_PATH
-from models.cry import CryDetector, ModelLoadError, load_manifest
+from models.cry import CryDetector, ModelLoadError, load_manifest, rms_dbfs
 from models.cry.backbone import CLASS_COUNT, BackboneOutput, YamnetBackbone
 from models.cry.cascade import BackboneRun, CascadeScorer, GateParams
 from models.cry.explain import top_labels
@@ -85,7 +85,8 @@ def run_windows(cascade: CascadeScorer, audio: np.ndarray) -> list[float]:
     scores = []
     for index, start in enumerate(range(0, len(audio) - window + 1, hop)):
         features = np.zeros((98, 40), dtype=np.float32)
-        scores.append(cascade.score(features, audio[start : start + window], index * HOP_S))
+        chunk = audio[start : start + window]
+        scores.append(cascade.score(features, chunk, index * HOP_S, rms_dbfs(chunk)))
     return scores
 
 
@@ -206,15 +207,16 @@ def test_the_small_model_opens_the_gate_which_holds_then_closes(
     gate = GateParams(small_threshold=0.5, hold_s=1.0, backbone_hop_s=0.3, smoothing_runs=1)
     cascade = CascadeScorer(small, backbone, head, gate, WINDOW_S)
     features, audio = np.zeros((98, 40), np.float32), noise(1.0, -70.0)  # under level_dbfs
-    first = cascade.score(features, audio, 0.0)
+    level = rms_dbfs(audio)
+    first = cascade.score(features, audio, 0.0, level)
     assert cascade.last_run is not None
     assert cascade.last_run.cry_score == first
     small.value = 0.0
-    assert cascade.score(features, audio, 0.1) == first  # held: open, not due, no run
+    assert cascade.score(features, audio, 0.1, level) == first  # held: open, not due, no run
     assert cascade.last_run is None
-    cascade.score(features, audio, 0.5)  # due again while the hold keeps the gate open
+    cascade.score(features, audio, 0.5, level)  # due again while the hold keeps the gate open
     assert cascade.counters.backbone_runs == 2
-    assert cascade.score(features, audio, 1.1) == 0.0  # 1 s after the last trigger: closed
+    assert cascade.score(features, audio, 1.1, level) == 0.0  # 1 s after the last trigger: closed
     assert cascade.counters.gate_open_windows == 3
 
 
@@ -225,16 +227,17 @@ def test_reset_closes_the_gate_and_forgets_the_held_score(
     small = FixedScore(0.9)
     cascade = CascadeScorer(small, backbone, head, GateParams(small_threshold=0.5), WINDOW_S)
     features, audio = np.zeros((98, 40), np.float32), noise(1.0, -70.0)
-    cascade.score(features, audio, 0.0)
+    level = rms_dbfs(audio)
+    cascade.score(features, audio, 0.0, level)
     assert cascade.last_run is not None
     cascade.reset()
     assert cascade.last_run is None
     small.value = 0.0
     # Without the reset the gate would still be open (hold_s 4 s) and hold the score.
-    assert cascade.score(features, audio, 0.1) == 0.0
+    assert cascade.score(features, audio, 0.1, level) == 0.0
     assert cascade.counters.backbone_runs == 1  # counters are totals: reset keeps them
     small.value = 0.9
-    cascade.score(features, audio, 0.2)
+    cascade.score(features, audio, 0.2, level)
     # A new stream's first open window runs at once, whatever the last run's time was.
     assert cascade.counters.backbone_runs == 2
 
@@ -316,7 +319,8 @@ def test_the_score_is_the_lowest_of_the_last_runs_and_nothing_before_enough_runs
     gate = GateParams(small_threshold=0.5, backbone_hop_s=0.3, smoothing_runs=2)
     cascade = CascadeScorer(FixedScore(0.9), backbone, head, gate, WINDOW_S)
     features, audio = np.zeros((98, 40), np.float32), noise(1.0, -70.0)
-    held = [cascade.score(features, audio, round(0.1 * i, 1)) for i in range(12)]
+    level = rms_dbfs(audio)
+    held = [cascade.score(features, audio, round(0.1 * i, 1), level) for i in range(12)]
     # Runs at 0.0, 0.3, 0.6, 0.9 s score 0.9, 0.2, 0.8, 0.95.
     assert held[0:3] == [0.0, 0.0, 0.0]  # one run is not enough
     assert held[3:6] == [0.2, 0.2, 0.2]  # min(0.9, 0.2)

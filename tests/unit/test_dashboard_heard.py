@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.external_material import under_ci
+
 HEARD_JS = Path(__file__).resolve().parents[2] / "cloud" / "api" / "dashboard" / "heard.js"
 NODE = shutil.which("node")
 
@@ -37,16 +39,24 @@ CASES: list[tuple[object, str]] = [
 ]
 
 
-@pytest.mark.skipif(NODE is None, reason="needs Node.js to run the dashboard's module")
+def _node() -> str:
+    if NODE is None:
+        message = "Node.js is not installed (apt-get install nodejs; .ci/setup tests does)"
+        if under_ci():
+            pytest.fail(f"{message}: required under CI", pytrace=False)
+        pytest.skip(message)
+    return NODE
+
+
 def test_heard_text_names_the_labels_with_percentages() -> None:
-    assert NODE is not None
+    node = _node()
     script = (
         f"import {{ heardText }} from {json.dumps(HEARD_JS.as_uri())};\n"
         f"const cases = {json.dumps([details for details, _ in CASES])};\n"
         "console.log(JSON.stringify(cases.map((details) => heardText(details))));\n"
     )
     done = subprocess.run(
-        [NODE, "--input-type=module", "-e", script],
+        [node, "--input-type=module", "-e", script],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -12,12 +12,11 @@ from models.training.cascade_data import (
     FIELD_SNRS_DB,
     SUBSAMPLE,
     field_test_renditions,
-    is_laughter,
     subsample,
 )
 from models.training.dataset import Clip
 from models.training.field_report import snr_of
-from models.training.renditions import RATE, Rendition
+from models.training.renditions import RATE, Rendition, is_laughter
 
 
 def clip(path: str, source: str, cry: bool, group: str = "") -> Clip:
@@ -58,11 +57,11 @@ def test_a_cry_source_with_a_cap_is_not_subsampled() -> None:
     assert len(subsample(cries, 1.0, np.random.default_rng(0))) == 700
 
 
-def test_laughter_is_the_laugh_source_or_a_laugh_group() -> None:
-    assert is_laughter(clip("a.flac", "ovos_laugh", False))
-    assert is_laughter(clip("b.flac", "home_recordings", False, group="home:laugh_1"))
-    assert not is_laughter(clip("c.flac", "home_recordings", False, group="home:talk_1"))
-    assert not is_laughter(clip("d.flac", "donateacry", True, group="laugh"))
+def test_laughter_is_a_non_cry_whose_path_names_it() -> None:
+    assert is_laughter("ovos_laugh/female_219778_evil_laugh.flac", is_cry=False)
+    assert is_laughter("not_cry/home_recordings/laugh/laugh_1_m4a_35.flac", is_cry=False)
+    assert not is_laughter("not_cry/home_recordings/room_silence/s_1.flac", is_cry=False)
+    assert not is_laughter("cry/home_recordings/laugh/odd_name.flac", is_cry=True)
 
 
 def field_corpus() -> tuple[list[Clip], dict[str, np.ndarray]]:
