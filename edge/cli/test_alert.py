@@ -2,7 +2,8 @@
 
 The agent queues a ``test`` event in its outbox like any cry; the broker's acknowledgement is
 awaited here, and the collector turns the event into a ``TEST_ALERT`` that every caregiver of
-this device sees in the app - the check that an alarm will really reach the parents.
+this device sees in the app and gets as a push notification on every phone where alarms are
+turned on - the check that an alarm will really reach the parents, screen locked or not.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def _request(args: argparse.Namespace, state_dir: Path) -> int:
             if test.get("acknowledged"):
                 print(
                     f"test alert sent (seq {test['seq']}) and acknowledged by the broker; the "
-                    "parents' app shows TEST_ALERT in a moment"
+                    "parents' app shows TEST_ALERT in a moment, and every phone with alarms "
+                    "turned on gets it as a notification (docs/alarms.md)"
                 )
                 return 0
         time.sleep(POLL_S)
