@@ -62,7 +62,7 @@ def verdict(outcome: SendOutcome) -> Verdict:
 
 def backoff_s(attempt: int) -> float:
     """The pause after failed attempt ``attempt`` (1-based): 1, 2, 4, 8 ... s, capped."""
-    return min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** max(0, attempt - 1))
+    return float(min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** max(0, attempt - 1)))
 
 
 def retry_after_s(value: str | None, now: datetime) -> float | None:

@@ -171,7 +171,8 @@ class PushPipeline:
             taker = None
             if alert.acknowledged_by is not None:
                 taker = await self._storage.get_user(alert.acknowledged_by)
-            return alert_payload(alert, ack_token=None, acknowledged_by_name=taker and taker.name)
+            name = None if taker is None else taker.name
+            return alert_payload(alert, ack_token=None, acknowledged_by_name=name)
         token = None
         if alert.needs_ack:
             generations = await self._storage.session_generations([subscription.user_id])
