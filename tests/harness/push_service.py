@@ -440,7 +440,17 @@ class LocalPushService:
         body = request.rfile.read(length) if length else b""
         endpoint = self.origin + request.path
         headers = {name: request.headers[name] for name in request.headers}
-        answer, record = self._judge(endpoint, headers, body, received_at, received_monotonic)
+        try:
+            answer, record = self._judge(endpoint, headers, body, received_at, received_monotonic)
+        except Exception as error:
+            # A fault of the harness itself is a refusal too: it fails the test instead of
+            # leaving the sender retrying against a dropped connection.
+            logger.exception("push service: judging a request failed")
+            answer = Answer(400)
+            record = PushRequest(
+                endpoint, received_at, received_monotonic, None, None, None, 400, None,
+                rejected=f"harness error: {type(error).__name__}: {error}",
+            )  # fmt: skip
         with self._lock:
             self._requests.append(record)
             self._lock.notify_all()
