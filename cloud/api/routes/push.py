@@ -91,7 +91,7 @@ async def register_subscription(
     20; registering another removes the least recently registered."""
     if body.channel != "webpush":
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"channel {body.channel!r} is not available yet on this server",
         )
     settings = services.push
@@ -101,7 +101,7 @@ async def register_subscription(
         check_endpoint(body.endpoint, settings.endpoint_hosts, settings.allow_http)
         check_keys(body.keys.p256dh, body.keys.auth)
     except SubscriptionRefused as refused:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(refused)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(refused)) from None
     new = NewPushSubscription(
         user_id=user.id,
         channel=body.channel,
