@@ -124,8 +124,11 @@ async def claim_deliveries(
         " SELECT c.alert_id, c.level, c.purpose, c.sub_id, c.user_id, c.channel, 'sending', 1,"
         " %s, %s, %s FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::bigint[],"
         " %s::bigint[], %s::text[]) AS c(alert_id, level, purpose, sub_id, user_id, channel)"
-        # A subscription deleted since it was read is skipped, not an error.
+        # A subscription deleted since it was read is skipped, not an error; so is an alarm
+        # push of an alert acknowledged meanwhile (its acknowledgement has cancelled the rest).
         " WHERE EXISTS (SELECT 1 FROM push_subscriptions s WHERE s.id = c.sub_id)"
+        " AND (c.purpose <> 'alert' OR NOT EXISTS (SELECT 1 FROM alerts a"
+        "   WHERE a.id = c.alert_id AND a.acknowledged_at IS NOT NULL))"
         f" ON CONFLICT DO NOTHING RETURNING {DELIVERY_COLUMNS}",
         (lease_until, now, now,
          [c.alert_id for c in claims], [c.escalation_level for c in claims],

@@ -143,10 +143,12 @@ def claim_deliveries(
                 " created_at, sent_at)"
                 " SELECT ?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?, ?"
                 " WHERE EXISTS (SELECT 1 FROM push_subscriptions WHERE id = ?)"
+                " AND (? <> 'alert' OR NOT EXISTS (SELECT 1 FROM alerts"
+                "   WHERE id = ? AND acknowledged_at IS NOT NULL))"
                 f" RETURNING {DELIVERY_COLUMNS}",
                 (claim.alert_id, claim.escalation_level, claim.purpose, claim.subscription_id,
                  claim.user_id, claim.channel, to_db_time(lease_until), to_db_time(now),
-                 to_db_time(now), claim.subscription_id),
+                 to_db_time(now), claim.subscription_id, claim.purpose, claim.alert_id),
             ).fetchone()  # fmt: skip
             if row is not None:
                 claimed.append(_delivery(row))
