@@ -19,6 +19,7 @@ from cloud.api import create_app
 from cloud.config import ApiSettings, PushSettings
 from cloud.push.ack_token import AckTokens
 from cloud.push.keys import VapidKeyPair, generate_vapid_keys
+from cloud.storage.push_records import PushClaim
 from cloud.storage.records import EventRow, IngestBatch, StoredAlert
 from tests.harness.api import API_TEST_SECRET, Api
 from tests.harness.push_service import Answer, BrowserSubscription, LocalPushService
@@ -349,3 +350,28 @@ def test_an_alarm_in_flight_when_acknowledged_is_followed_by_its_acknowledgement
         ("alert", "cancelled"),
     ]
     assert next(r for r in in_flight if r["purpose"] == "alert")["accepted_at"] is not None
+
+
+def test_a_push_whose_sender_died_is_sent_once_its_lease_passes(
+    push_api: Api, push_service: LocalPushService
+) -> None:
+    owner, headers, _ = push_api.signup("Anna")
+    device_id = push_api.claimed_device(headers)
+    alert = device_alarm(push_api, device_id)  # nobody subscribed yet: nothing sent
+    phone = push_service.subscribe()
+    sub_id = register(push_api, headers, phone).json()["id"]
+    # Another API process claimed this push and died before answering: its lease ends now.
+    now = datetime.now(UTC)
+    claim = PushClaim(alert.id, 0, "alert", sub_id, owner, "webpush")
+    (row,) = push_api.run(push_api.storage.claim_push_deliveries, [claim], now, now)
+
+    (request,) = push_service.wait_for_accepted(phone, timeout_s=5)
+    assert request.payload is not None
+    assert (request.payload["type"], request.payload["alert"]["id"]) == ("alert", alert.id)
+    (pushed,) = [
+        r
+        for r in push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
+        if r["channel"] == "webpush"
+    ]
+    assert (pushed["status"], pushed["attempts"]) == ("accepted", 2)
+    assert row.attempts == 1
