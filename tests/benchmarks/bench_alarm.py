@@ -1,7 +1,7 @@
 """Alarm delay benchmark: a device's cry event publish -> the alert on a caregiver's WebSocket,
 and -> the push request accepted by the caregiver's phone's push service (Web Push).
 
-    .venv/bin/python -m tests.benchmarks.bench_alarm [--events 60] [--load-rate 1000]
+    .venv/bin/python -m tests.benchmarks.bench_alarm [--events 60] [--load-rate 1000] [--no-push]
 
 Real processes, as deployed: a private Mosquitto with the project's configuration, a fresh
 PostgreSQL database, ``nursery-cloud collector`` and ``nursery-cloud api``. One device publishes
@@ -70,7 +70,8 @@ class Services:
     devices: dict[str, str]
     collector_password: str
     push_service: LocalPushService
-    phone: BrowserSubscription
+    # The owner's phone subscribed for push; None when push is not configured (--no-push).
+    phone: BrowserSubscription | None
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -96,7 +97,7 @@ async def prepare(database_url: str, load_devices: list[str]) -> None:
 
 
 @contextmanager
-def services(stack: ExitStack, load_devices: int) -> Iterator[Services]:
+def services(stack: ExitStack, load_devices: int, push: bool) -> Iterator[Services]:
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
     broker = MosquittoBroker(workdir / "broker")
     broker.start()
@@ -129,14 +130,15 @@ def services(stack: ExitStack, load_devices: int) -> Iterator[Services]:
     api = ManagedProcess(
         [console_script("nursery-cloud"), "--log-level", "WARNING", "api", "--port", str(port)],
         {"DATABASE_URL": database_url, "JWT_SECRET": SECRET,
-         "NURSERY_UPLOAD_DIR": str(workdir / "uploads"), **push_env(keys)},
+         "NURSERY_UPLOAD_DIR": str(workdir / "uploads"), **(push_env(keys) if push else {})},
         workdir / "api.log",
     )  # fmt: skip
     stack.callback(api.stop_cleanly)
     api.wait_for_port(port)
     url = f"http://127.0.0.1:{port}"
-    phone = push_service.subscribe()
-    asyncio.run(register_phone(url, phone))
+    phone = push_service.subscribe() if push else None
+    if phone is not None:
+        asyncio.run(register_phone(url, phone))
     time.sleep(2.0)  # the collector's subscription is in place
     yield Services(broker, database_url, url, devices, collector_password, push_service, phone)
 
@@ -153,17 +155,19 @@ async def register_phone(api: str, phone: BrowserSubscription) -> None:
     registered.raise_for_status()
 
 
-def push_delays(env: Services, start: int, events: int, timeout_s: float = 10.0) -> list[float]:
+def push_delays(
+    env: Services, phone: BrowserSubscription, start: int, events: int, timeout_s: float = 10.0
+) -> list[float]:
     """Event time -> the push service took the request (ms), for the alarms after the first
     ``start`` pushes: the alert's ``time`` in the decrypted payload is the device's ``ts``, set
     at publish."""
     with contextlib.suppress(TimeoutError):
         env.push_service.wait_for(
-            lambda _requests: len(env.push_service.accepted(env.phone)) >= start + events,
+            lambda _requests: len(env.push_service.accepted(phone)) >= start + events,
             timeout_s,
         )
     delays = []
-    for request in env.push_service.accepted(env.phone)[start:]:
+    for request in env.push_service.accepted(phone)[start:]:
         assert request.payload is not None
         sent = datetime.fromisoformat(request.payload["alert"]["time"])
         delays.append((request.received_at - sent.timestamp()) * 1000)
@@ -257,10 +261,15 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, default=0.5, help="seconds between events")
     parser.add_argument("--load-rate", type=float, default=1000.0, help="telemetry/s under load")
     parser.add_argument("--load-devices", type=int, default=50)
+    parser.add_argument(
+        "--no-push",
+        action="store_true",
+        help="the API without push configured: the WebSocket rows alone, to compare",
+    )
     args = parser.parse_args()
     rows: list[Row] = []
     with ExitStack() as stack:
-        env = stack.enter_context(services(stack, args.load_devices))
+        env = stack.enter_context(services(stack, args.load_devices, push=not args.no_push))
         for scenario in ("idle", "under load"):
             baseline = BaselineSubscriber(env)
             load = None
@@ -268,14 +277,18 @@ def main() -> None:
                 load = background_load(env, args.load_rate, args.events * args.spacing + 8)
                 time.sleep(3.0)  # the load is flowing before the first alarm
             seq0 = 1 if scenario == "idle" else 1_000_000
-            pushed_before = len(env.push_service.accepted(env.phone))
+            pushed_before = len(env.push_service.accepted())
             delays = asyncio.run(measure(env, args.events, args.spacing, seq0))
-            pushed = push_delays(env, pushed_before, args.events)
+            pushed = (
+                None if env.phone is None
+                else push_delays(env, env.phone, pushed_before, args.events)
+            )  # fmt: skip
             baseline.close()
             if load is not None:
                 load.join()
             rows.append(Row(scenario, "WebSocket", delays, "MQTT sub", baseline.delays_ms))
-            rows.append(Row(scenario, "Web Push", pushed, "WebSocket", delays))
+            if pushed is not None:
+                rows.append(Row(scenario, "Web Push", pushed, "WebSocket", delays))
         rejected = env.push_service.rejected()
     print()
     print(f"alarm delay, device publish -> caregiver ({args.events} events each)")
