@@ -62,6 +62,13 @@ API = {
     "NURSERY_DEVICE_MQTT_HOST": "broker address handed to provisioned devices",
     "NURSERY_DEVICE_MQTT_PORT": "broker port handed to devices (default 8883)",
     "NURSERY_DEVICE_MQTT_CA_FILE": "CA certificate handed to devices",
+    "NURSERY_VAPID_PRIVATE_KEY": "Web Push signing key from `nursery-cloud push-keys`; unset: "
+    "push notifications off",
+    "NURSERY_VAPID_SUBJECT": "mailto:<address> or https://<host> push services can reach the "
+    "operator at (required with the key)",
+    "NURSERY_PUSH_ENDPOINT_HOSTS": "comma-separated push service hosts subscriptions may point "
+    "at (default: FCM, Mozilla, Apple, Windows)",
+    "NURSERY_PUSH_ALLOW_HTTP": "true allows http:// push endpoints (tests and development only)",
 }
 API_MQTT_NOTE = "MQTT_* (optional for `api`): where devices' desired settings are published"
 

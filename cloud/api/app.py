@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -22,11 +23,26 @@ from cloud.api.password_work import PasswordWork
 from cloud.api.ratelimit import LoginRateLimiter, LoginThrottle
 from cloud.api.realtime import AlertBroadcaster
 from cloud.api.request_log import RequestLogMiddleware
-from cloud.api.routes import alerts, auth, dashboard, devices, health, installer, ops, realtime
+from cloud.api.routes import (
+    alerts,
+    auth,
+    dashboard,
+    devices,
+    health,
+    installer,
+    ops,
+    push,
+    realtime,
+)
 from cloud.api.security import PasswordHasher, TokenIssuer
 from cloud.api.validation import validation_error_answer
 from cloud.collector import Collector
 from cloud.config import ApiSettings, CollectorSettings
+from cloud.delivery.dispatch import AlertChannel, AlertDispatcher
+from cloud.push.ack_token import AckTokens
+from cloud.push.channel import SEND_TIMEOUT_S, WebPushChannel
+from cloud.push.keys import application_server_key
+from cloud.push.pipeline import PushPipeline
 from cloud.storage import open_storage
 from cloud.uploads import AudioStore
 
@@ -46,6 +62,11 @@ A web dashboard for parents (live readings, alarms, alerts, settings, sharing) i
 Authenticate with `POST /auth/token` (OAuth2 password form) or `POST /auth/login` (JSON) and send
 `Authorization: Bearer <access_token>`.
 
+Alerts also reach locked phones as Web Push notifications: `GET /push/config`, then
+`POST /push/subscriptions` with the browser's subscription; an alarm's notification can be
+acknowledged with `POST /push/ack`. `GET /alerts/{{id}}/deliveries` shows how an alert reached
+everyone (socket writes and push requests).
+
 ## WebSocket `/ws/{{user_id}}?token=...`
 {realtime.WEBSOCKET_DESCRIPTION}
 """
@@ -63,9 +84,26 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
         publisher: DesiredConfigPublisher | None = None
         embedded: Collector | None = None
         passwords: PasswordWork | None = None
+        push_session: aiohttp.ClientSession | None = None
+        pipeline: PushPipeline | None = None
         try:
             await storage.migrate()
-            broadcaster = AlertBroadcaster(storage, storage.alert_recipients)
+            broadcaster = AlertBroadcaster(storage)
+            channels: list[AlertChannel] = [broadcaster]
+            ack_tokens = AckTokens(settings.jwt_secret, settings.jwt_algorithm)
+            push_public_key = None
+            if settings.push is not None:
+                push_public_key = application_server_key(settings.push.vapid_private_key)
+                # One session for every push request: connections to each push service reused.
+                push_session = aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT_S)
+                )
+                webpush = WebPushChannel(
+                    settings.push.vapid_private_key, settings.push.vapid_subject, push_session
+                )
+                pipeline = PushPipeline(storage, {webpush.channel: webpush}, ack_tokens)
+                channels.append(pipeline)
+            dispatcher = AlertDispatcher(storage, storage.alert_recipients, channels)
             publisher = None
             if settings.mqtt is not None:
                 publisher = DesiredConfigPublisher(settings.mqtt)
@@ -97,13 +135,19 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
                 broadcaster=broadcaster,
                 config_publisher=publisher,
                 provisioning=settings.provisioning,
+                ack_tokens=ack_tokens,
+                push=settings.push,
+                push_public_key=push_public_key,
+                push_pipeline=pipeline,
             )
             listeners = [
-                asyncio.create_task(broadcaster.run(), name="alert-listener"),
+                asyncio.create_task(dispatcher.run(), name="alert-listener"),
                 asyncio.create_task(broadcaster.run_readings(), name="reading-listener"),
                 asyncio.create_task(broadcaster.run_delivery_recorder(), name="deliveries"),
                 asyncio.create_task(broadcaster.run_revocation_check(), name="revocations"),
             ]
+            if pipeline is not None:
+                listeners.append(asyncio.create_task(pipeline.run_sweeper(), name="push-retries"))
             if collector is not None:
                 embedded = Collector(collector, storage)
                 await embedded.start()
@@ -118,6 +162,10 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await listener
+            if pipeline is not None:
+                await pipeline.close()
+            if push_session is not None:
+                await push_session.close()
             if publisher is not None:
                 await publisher.stop()
             if passwords is not None:
@@ -150,6 +198,7 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
     app.include_router(devices.router)
     app.include_router(installer.router)
     app.include_router(alerts.router)
+    app.include_router(push.router)
     app.include_router(realtime.router)
     app.include_router(ops.router)
     # The parents' web dashboard at / (static files; a client of the routes above).

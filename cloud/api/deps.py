@@ -14,7 +14,9 @@ from cloud.api.password_work import PasswordWork
 from cloud.api.ratelimit import LoginRateLimiter, LoginThrottle
 from cloud.api.realtime import AlertBroadcaster
 from cloud.api.security import InvalidTokenError, PasswordHasher, TokenIssuer
-from cloud.config import ProvisioningSettings
+from cloud.config import ProvisioningSettings, PushSettings
+from cloud.push.ack_token import AckTokens
+from cloud.push.pipeline import PushPipeline
 from cloud.storage import Storage
 from cloud.storage.records import User
 from cloud.uploads import AudioStore
@@ -41,6 +43,14 @@ class AppServices:
     config_publisher: DesiredConfigPublisher | None
     # None when device provisioning is not configured (MOSQUITTO_PASSWORD_FILE unset).
     provisioning: ProvisioningSettings | None = None
+    # Verifies the tokens of "Acknowledge" on a notification (POST /push/ack); made even when
+    # push is off, so tokens sent before it was turned off still work until they expire.
+    ack_tokens: AckTokens | None = None
+    # Web Push; None when not configured (NURSERY_VAPID_PRIVATE_KEY unset).
+    push: PushSettings | None = None
+    # The VAPID public key browsers subscribe with (derived from push's private key).
+    push_public_key: str | None = None
+    push_pipeline: PushPipeline | None = None
 
 
 def get_services(request: Request) -> AppServices:

@@ -2,9 +2,10 @@
 
 Alerts are committed by the collector (device events, climate, presence) or by an upload, in
 any process; ``Storage.listen_alerts`` delivers each to every API process (PostgreSQL
-LISTEN/NOTIFY, or the in-process hub for SQLite). Each process then sends it to the sockets
-*it* holds for the alert's recipients - so with several API processes a caregiver connected to
-one of them gets it exactly once.
+LISTEN/NOTIFY, or the in-process hub for SQLite), where the dispatcher
+(cloud/delivery/dispatch.py) resolves its recipients and hands it to ``deliver``. Each process
+sends it to the sockets *it* holds for the alert's recipients - so with several API processes a
+caregiver connected to one of them gets it exactly once.
 
 Live readings (the newest of each device per committed batch) go the same way to the device's
 members, as ``READING`` messages.
@@ -66,7 +67,6 @@ REVOCATION_CHECK_S = 5.0  # how long another process's socket may outlive a logo
 
 DELIVERY_FLUSH_S = 0.25
 
-Recipients = Callable[[StoredAlert], Awaitable[list[int]]]
 # Checks a token sent on an open socket; raises SocketRefused.
 Reauthorize = Callable[[str], Awaitable[SocketGrant]]
 # A queued message and, for an alert, what to record once it is written: (alert id, level).
@@ -124,11 +124,8 @@ class ClientConnection:
 class AlertBroadcaster:
     """Owns the connected sockets of this process and feeds them committed alerts."""
 
-    def __init__(
-        self, storage: Storage, recipients: Recipients, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, storage: Storage, clock: Callable[[], float] = time.monotonic) -> None:
         self._storage = storage
-        self._recipients = recipients
         self._clock = clock
         self._clients: dict[int, set[ClientConnection]] = {}
         # device id -> (members and claim period, looked up at): readings arrive every few
@@ -145,18 +142,6 @@ class AlertBroadcaster:
 
     def connected_clients(self) -> int:
         return sum(len(clients) for clients in self._clients.values())
-
-    async def run(self) -> None:
-        """Listen for committed alerts until cancelled; reconnect when the listener fails."""
-        while True:
-            try:
-                async for alert in self._storage.listen_alerts():
-                    await self._dispatch(alert)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("alert listener failed; retrying in %.0f s", LISTEN_RETRY_S)
-            await asyncio.sleep(LISTEN_RETRY_S)
 
     async def run_readings(self) -> None:
         """Forward live readings to the devices' members until cancelled."""
@@ -192,15 +177,9 @@ class AlertBroadcaster:
                 message = message or json.dumps(reading_message(row), separators=(",", ":"))
                 client.offer(message)
 
-    async def _dispatch(self, alert: StoredAlert) -> None:
-        if alert.announcement == "escalated":
-            users = list(alert.targets)
-        else:
-            try:
-                users = await self._recipients(alert)
-            except Exception:
-                logger.exception("cannot resolve recipients of alert %d", alert.id)
-                return
+    def deliver(self, alert: StoredAlert, users: list[int]) -> None:
+        """The socket channel of the dispatcher (cloud/delivery/dispatch.py): queue ``alert``
+        on every socket this process holds for ``users``; never blocks."""
         message = json.dumps(alert_message(alert), separators=(",", ":"))
         # Acknowledgements are not alerts: their writes are not delivery records.
         delivery = (

@@ -16,6 +16,7 @@ from cloud import settings_help
 from cloud.claims import DEFAULT_CLAIM_TTL, generate_claim_code, hash_claim_code
 from cloud.cli import broker as broker_cli
 from cloud.cli import operator as operator_cli
+from cloud.cli import push_keys as push_keys_cli
 from cloud.config import ApiSettings, CollectorSettings, ConfigError, MqttSettings
 from cloud.demo.processes import DemoError
 from cloud.logs import configure_logging
@@ -36,6 +37,7 @@ examples:
   NURSERY_DEVICE_MQTT_HOST=mqtt.example.org MOSQUITTO_PASSWORD_FILE=... ... nursery-cloud device add
   ... nursery-cloud device revoke nursery-4k7p2x9m1q
   nursery-cloud certs --out mosquitto/certs --broker-name mqtt.example.org
+  nursery-cloud push-keys --env-file .env
 """
 
 
@@ -273,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     operator_cli.register_user_commands(commands)
     broker_cli.register_broker_commands(commands)
     operator_cli.register_certs_command(commands)
+    push_keys_cli.register_push_keys_command(commands)
     return parser
 
 
@@ -302,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(operator_cli.run_user_command(args))
         if args.command == "broker":
             return broker_cli.run_broker_command(args, operator_cli.read_new_password)
+        if args.command == "push-keys":
+            return push_keys_cli.run_push_keys(args)
         if args.command == "certs":
             return operator_cli.make_certificates(args.out, args.broker_name, args.device)
     except (

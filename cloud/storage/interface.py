@@ -6,6 +6,16 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
+from cloud.storage.push_records import (
+    DeliveryRecord,
+    NewPushSubscription,
+    PushClaim,
+    PushDelivery,
+    PushJob,
+    PushResult,
+    PushStatus,
+    PushSubscription,
+)
 from cloud.storage.records import (
     AlertDelivery,
     AlertQuery,
@@ -296,6 +306,82 @@ class Storage(Protocol):
         """Who is told about an alert: the uploader of an upload alert; every member of the
         device (owner first) of a device alert raised in its current claim period (nobody for
         one raised from what it recorded before the claim)."""
+        ...
+
+    # --- push notifications (cloud/push/, docs/api.md "Push notifications") ---
+    async def register_push_subscription(
+        self, subscription: NewPushSubscription, now: datetime
+    ) -> tuple[PushSubscription, bool]:
+        """Store a browser's subscription for its user; True when it is new. An endpoint that
+        exists already moves to this user with the new keys (the last account signed in on a
+        browser profile owns its endpoint) and its failure count starts again. A user keeps at
+        most MAX_SUBSCRIPTIONS_PER_USER: the least recently registered beyond that are
+        removed."""
+        ...
+
+    async def list_push_subscriptions(self, user_id: int) -> list[PushSubscription]:
+        """The user's subscriptions, oldest first."""
+        ...
+
+    async def delete_push_subscription(self, user_id: int, subscription_id: int) -> bool:
+        """Remove one of the user's subscriptions; False when it is not theirs (or gone)."""
+        ...
+
+    async def push_subscriptions_of(self, user_ids: list[int]) -> list[PushSubscription]:
+        """Every subscription of these users (whom an alert is pushed to)."""
+        ...
+
+    async def get_push_subscriptions(self, subscription_ids: list[int]) -> list[PushSubscription]:
+        """The subscriptions with these ids that still exist."""
+        ...
+
+    async def claim_push_deliveries(
+        self, claims: list[PushClaim], now: datetime, lease_until: datetime
+    ) -> list[PushDelivery]:
+        """Insert a ``sending`` row (attempt 1, leased until ``lease_until``) per claim unless
+        its (alert, level, purpose, subscription) exists: returns the rows inserted now, which
+        this caller - and no other process - sends. Claims of deleted subscriptions are
+        skipped."""
+        ...
+
+    async def claim_due_push_deliveries(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[PushJob]:
+        """Take up to ``limit`` rows due at ``now``: ``retrying`` ones whose next attempt has
+        come and ``sending`` ones whose lease has passed (their process died mid-send). Each is
+        ``sending`` again, one attempt more, leased until ``lease_until``; on PostgreSQL
+        concurrent callers never take the same row (``FOR UPDATE SKIP LOCKED``)."""
+        ...
+
+    async def record_push_result(self, result: PushResult) -> PushStatus | None:
+        """Record how an attempt ended and update its subscription's success/failure marks;
+        ``expired`` deletes the subscription. A row cancelled meanwhile stays ``cancelled``
+        (the answer is still recorded). Returns the row's status now, or None when the attempt
+        is no longer the row's (its lease passed and another attempt took it)."""
+        ...
+
+    async def cancel_pending_push(self, alert_id: int, now: datetime) -> list[PushDelivery]:
+        """The alert was acknowledged: its ``sending``/``retrying`` alert pushes become
+        ``cancelled``. Returns every alert push row of the alert, as it is now."""
+        ...
+
+    async def acknowledge_push_delivery(
+        self, alert_id: int, subscription_id: int, now: datetime
+    ) -> None:
+        """The alarm was acknowledged from this subscription's notification: mark its alert
+        push rows ``acknowledged_at``."""
+        ...
+
+    async def get_alert(self, alert_id: int) -> StoredAlert | None:
+        """One alert by id, whoever may see it (the push pipeline's retries)."""
+        ...
+
+    async def list_alert_deliveries(
+        self, user_id: int, alert_id: int
+    ) -> list[DeliveryRecord] | None:
+        """How the alert reached people: socket writes (``alert_deliveries``) and push requests,
+        oldest first; None when the caller cannot see the alert (as
+        ``list_alert_transitions``)."""
         ...
 
     # --- refresh tokens (sessions) ---

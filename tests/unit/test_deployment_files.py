@@ -337,10 +337,12 @@ def test_every_setting_the_processes_read_is_set_by_the_compose_file() -> None:
     # The services reach the broker on its plain internal listener: no CA to trust.
     # The embedded collector's own account: only `serve` reads it, and compose runs the
     # collector and the API as processes of their own.
+    # http:// push endpoints are for tests and local development (refused in production).
     deliberately_unset = {
         "MQTT_CA_FILE",
         "NURSERY_COLLECTOR_MQTT_USERNAME",
         "NURSERY_COLLECTOR_MQTT_PASSWORD",
+        "NURSERY_PUSH_ALLOW_HTTP",
     }
     missing = read - passed - deliberately_unset
     assert missing == set(), "add them to docker-compose.yml (from .env) and .env.example"

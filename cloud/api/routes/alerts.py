@@ -15,8 +15,10 @@ from cloud.api.device_schemas import (
     MarkRead,
     UnreadCount,
 )
+from cloud.api.push_schemas import AlertDeliveryRead
 from cloud.api.schemas import QueryTime
-from cloud.storage.records import AlertQuery, AlertTransition, AlertView
+from cloud.storage.push_records import DeliveryRecord
+from cloud.storage.records import AlertQuery, AlertTransition, AlertView, StoredAlert
 from models.contract.topics import DEVICE_ID_PATTERN
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=AUTH_RESPONSES)
@@ -80,6 +82,11 @@ async def acknowledge(
     taken = await services.storage.acknowledge_alert(user.id, alert_id, datetime.now(UTC))
     if taken is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Alert not found")
+    return acknowledged_view(taken)
+
+
+def acknowledged_view(taken: StoredAlert) -> AlertView:
+    """An acknowledged alert as its taker sees it (read: acknowledging marks it read)."""
     return AlertView(
         id=taken.id, device_id=taken.device_id, user_id=taken.user_id, kind=taken.kind,
         time=taken.time, created_at=taken.created_at, message=taken.message,
@@ -103,3 +110,21 @@ async def transitions(
     if steps is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Alert not found")
     return steps
+
+
+@router.get(
+    "/{alert_id}/deliveries",
+    response_model=list[AlertDeliveryRead],
+    responses={404: {"description": "no such alert visible to the caller"}},
+)
+async def deliveries(
+    alert_id: Annotated[int, Path(ge=1, le=2**62)], user: CurrentUser, services: ServicesDep
+) -> list[DeliveryRecord]:
+    """How the alert reached people, oldest first: each socket write (``websocket``, status
+    ``sent``; the first per user and level) and each push (``webpush``: one row per
+    subscription, level and purpose, with its attempts, the push service's last answer and
+    whether the alarm was acknowledged from that notification)."""
+    records = await services.storage.list_alert_deliveries(user.id, alert_id)
+    if records is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Alert not found")
+    return records

@@ -40,6 +40,7 @@ from cloud.storage.postgres.migrations import (
     bundled_migrations,
 )
 from cloud.storage.postgres.presence import check_offline, listen_alerts, listen_readings
+from cloud.storage.postgres.push import PostgresPushStorage
 from cloud.storage.postgres.timescale import (
     TimescalePolicies,
     apply_timescale_policies,
@@ -129,7 +130,7 @@ def _user(row: dict[str, Any]) -> User:
     )
 
 
-class PostgresStorage:
+class PostgresStorage(PostgresPushStorage):
     def __init__(
         self,
         pool: AsyncConnectionPool[AsyncConnection[DictRow]],

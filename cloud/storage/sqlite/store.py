@@ -51,6 +51,7 @@ from cloud.storage.sqlite.database import (
 )
 from cloud.storage.sqlite.email_keys import fill_email_keys
 from cloud.storage.sqlite.migrations import apply_migrations
+from cloud.storage.sqlite.push import SqlitePushStorage
 
 
 def _user(row: sqlite3.Row) -> User:
@@ -64,7 +65,7 @@ def _user(row: sqlite3.Row) -> User:
     )
 
 
-class SqliteStorage:
+class SqliteStorage(SqlitePushStorage):
     def __init__(self, database: SqliteDatabase) -> None:
         self._db = database
         self._alerts: AlertHub[StoredAlert] = AlertHub()
