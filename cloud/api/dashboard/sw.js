@@ -174,7 +174,11 @@ async function openApp(path) {
       break; // not allowed without a click: open one instead
     }
   }
-  return self.clients.openWindow(target);
+  try {
+    return await self.clients.openWindow(target);
+  } catch {
+    return null; // allowed only while handling a click on the notification
+  }
 }
 
 // The push service replaced the subscription (rare; Firefox does it, Chrome hardly ever). Subscribe
