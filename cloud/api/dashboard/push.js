@@ -249,11 +249,12 @@ export class PushAlarms {
   }
 
   async forget() {
-    if (this.subscriptionId !== null) {
-      await this.api.delete(`/push/subscriptions/${this.subscriptionId}`).catch((error) => {
-        if (error.status !== 404) throw error; // 404: already gone
-      });
-      this.subscriptionId = null;
+    const id = this.subscriptionId;
+    this.subscriptionId = null;
+    if (id !== null) {
+      // Best effort: once the browser has unsubscribed, its push service answers the server's
+      // next push with 410 and the server drops the subscription by itself.
+      await this.api.delete(`/push/subscriptions/${id}`).catch(() => {});
     }
     if (!workerSupported() || !(await this.worker)) return;
     const subscription = await this.currentSubscription();
