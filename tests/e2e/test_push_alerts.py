@@ -419,6 +419,50 @@ async def test_throttled_and_failing_push_services_are_retried_until_accepted(
 
 
 @pytest.mark.slow
+async def test_an_unanswered_alarm_is_pushed_again_escalated(
+    database_url: str,
+    mosquitto: MosquittoBroker,
+    collector: CollectorProcess,
+    push_api: str,
+    push_service: LocalPushService,
+) -> None:
+    """Nobody acknowledges: after the nursery's time the alarm is pushed again at level 1 to its
+    targets (the owner and the next caregiver), as a new message under the same topic."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        home = await nursery(http, [push_api], database_url, mosquitto,
+                             escalate_after_s=ESCALATE_AFTER_S)  # fmt: skip
+        carer = home.carers[0]
+        anna = await subscribe_phone(http, push_api, push_service, home, home.owner, "anna")
+        carers = await subscribe_phone(http, push_api, push_service, home, carer, "carer")
+        home.cry()
+        [first] = await push_service.wait_for_accepted_async(anna, timeout_s=20)
+
+        def escalated(request: PushRequest) -> bool:
+            return of_type("alert")(request) and bool(
+                request.payload and request.payload["alert"]["escalation_level"] == 1
+            )
+
+        for phone in (anna, carers):
+            [again] = await push_service.wait_for_accepted_async(
+                phone, where=escalated, timeout_s=ESCALATE_AFTER_S + 10
+            )
+            assert again.payload is not None
+            assert again.payload["title"] == "Still unanswered: Baby is crying"
+            assert again.payload["ack"]["token"]
+            assert again.topic == first.topic
+            assert again.received_monotonic - first.received_monotonic >= ESCALATE_AFTER_S - 0.5
+        assert first.payload is not None
+        alert_id = int(first.payload["alert"]["id"])
+        for label in ("anna", "carer"):
+            rows = [
+                r
+                for r in await deliveries(http, push_api, home.owner, alert_id)
+                if (r["channel"], r["subscription_id"]) == ("webpush", home.phones[label][2])
+            ]
+            assert sorted(r["escalation_level"] for r in rows) == [0, 1], rows
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["rest", "websocket"])
 async def test_an_acknowledgement_on_one_phone_is_pushed_to_the_others_and_stops_escalation(
     database_url: str,
@@ -435,9 +479,10 @@ async def test_an_acknowledgement_on_one_phone_is_pushed_to_the_others_and_stops
         anna = await subscribe_phone(http, push_api, push_service, home, home.owner, "anna")
         carers = await subscribe_phone(http, push_api, push_service, home, carer, "carer")
         # The carer's tablet is behind a throttled push service: its alarm waits for a retry
-        # when the acknowledgement comes, and must then never be sent.
+        # when the acknowledgement comes, due while this test still watches, and must then
+        # never be sent.
         tablet = await subscribe_phone(http, push_api, push_service, home, carer, "tablet")
-        push_service.script(tablet, Answer.too_many(retry_after_s=30))
+        push_service.script(tablet, Answer.too_many(retry_after_s=3))
         ws = push_api.replace("http://", "ws://")
         screen = Screen(f"{ws}/ws/{carer.id}?token={carer.token}")
         listener = asyncio.create_task(screen.run())

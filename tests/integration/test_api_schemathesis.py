@@ -36,7 +36,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from cloud.api import create_app
-from cloud.config import ApiSettings
+from cloud.config import ApiSettings, PushSettings
+from cloud.push.keys import generate_vapid_keys
 
 SECRET = "api-schemathesis-test-secret-0123456789-abcdef"
 PASSWORD = "fuzzPassword123"
@@ -60,8 +61,16 @@ AUTHENTICATED = settings(
 UNAUTHENTICATED = settings(AUTHENTICATED, max_examples=10)
 
 
+# Push on, so the push operations are fuzzed past "not configured" (subscriptions are checked
+# against the default push services' hosts; the fuzzer's endpoints are refused with 422).
+PUSH = PushSettings(
+    vapid_private_key=generate_vapid_keys().private_key, vapid_subject="mailto:fuzz@example.org"
+)
+
+
 def _settings(database_url: str, upload_dir: Path) -> ApiSettings:
     return ApiSettings(
+        push=PUSH,
         database_url=database_url,
         jwt_secret=SECRET,
         upload_dir=str(upload_dir),
@@ -216,6 +225,30 @@ EDGE_CASES: list[tuple[str, dict[str, Any], int]] = [
     ("POST /health/upload", {"body": {**UPLOAD, "notes": "calm"}}, 201),
     ("POST /alerts/read", {"body": {"alert_ids": [2**64]}}, 422),
     ("POST /alerts/read", {"body": {"alert_ids": [TOO_BIG - 1]}}, 200),
+    ("GET /alerts/{alert_id}/deliveries", {"path_parameters": {"alert_id": TOO_BIG}}, 422),
+    ("GET /alerts/{alert_id}/deliveries", {"path_parameters": {"alert_id": 1}}, 404),
+    (
+        "DELETE /push/subscriptions/{subscription_id}",
+        {"path_parameters": {"subscription_id": 1}},
+        404,
+    ),
+    ("POST /push/ack", {"body": {"token": "not-a-token"}}, 401),
+    (
+        "POST /push/subscriptions",
+        {
+            "body": {
+                "endpoint": "https://fcm.googleapis.com/fcm/send/x",
+                "channel": "fcm",
+                "keys": {"p256dh": "x", "auth": "y"},
+            }
+        },
+        422,
+    ),
+    (
+        "POST /push/subscriptions",
+        {"body": {"endpoint": "https://127.0.0.1/x", "keys": {"p256dh": "x", "auth": "y"}}},
+        422,
+    ),
     (
         "PUT /devices/{device_id}/settings",
         {

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Response, status
+from fastapi.exceptions import RequestValidationError
 
 from cloud.api.deps import AUTH_RESPONSES, UNDECODABLE_BODY_RESPONSES, CurrentUser, ServicesDep
 from cloud.api.device_schemas import AlertRead
@@ -46,6 +47,14 @@ def _read(subscription: PushSubscription) -> PushSubscriptionRead:
     )
 
 
+def _refused(field: str, reason: str) -> RequestValidationError:
+    """A subscription the server cannot use, answered as FastAPI answers invalid input (422,
+    ``detail[].msg`` the reason), so clients handle one 422 shape."""
+    return RequestValidationError([
+        {"type": "value_error", "loc": ("body", field), "msg": reason, "input": None}
+    ])  # fmt: skip
+
+
 @router.get("/config", response_model=PushConfigRead)
 async def push_config(services: ServicesDep) -> PushConfigRead:
     """Whether this server sends push notifications, and the key to subscribe with. Public: the
@@ -71,11 +80,6 @@ async def push_config(services: ServicesDep) -> PushConfigRead:
             "with the keys given",
         },
         409: {"description": "push notifications are not configured on this server"},
-        422: {
-            "description": "the subscription cannot be used, with the reason: endpoint not "
-            "https or not on an allowed push service, keys not a P-256 point / 16-byte "
-            "secret, or a channel this server cannot send to yet (fcm, apns)"
-        },
     },
 )
 async def register_subscription(
@@ -88,20 +92,25 @@ async def register_subscription(
     """Register this browser (``PushSubscription.toJSON()``) for the caller's alerts. An
     endpoint registered before - by anyone - becomes the caller's: it belongs to one browser
     profile, and the last account signed in there gets its notifications. A user keeps at most
-    20; registering another removes the least recently registered."""
+    20; registering another removes the least recently registered.
+
+    422, in the shape of any invalid input with the reason in ``msg``: an endpoint that is not
+    https or not on a push service this server sends to (``NURSERY_PUSH_ENDPOINT_HOSTS``), keys
+    that are not a P-256 point and a 16-byte secret, or a channel this server cannot send to
+    yet (``fcm``, ``apns``)."""
     if body.channel != "webpush":
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
-            f"channel {body.channel!r} is not available yet on this server",
-        )
+        raise _refused("channel", f"channel {body.channel!r} is not available yet on this server")
     settings = services.push
     if settings is None:
         raise HTTPException(status.HTTP_409_CONFLICT, NOT_CONFIGURED)
     try:
         check_endpoint(body.endpoint, settings.endpoint_hosts, settings.allow_http)
+    except SubscriptionRefused as refused:
+        raise _refused("endpoint", str(refused)) from None
+    try:
         check_keys(body.keys.p256dh, body.keys.auth)
     except SubscriptionRefused as refused:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(refused)) from None
+        raise _refused("keys", str(refused)) from None
     new = NewPushSubscription(
         user_id=user.id,
         channel=body.channel,

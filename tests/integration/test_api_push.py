@@ -1,0 +1,315 @@
+"""The push endpoints and the push pipeline in the API process, on every backend, against a
+local push service that checks VAPID and decrypts like a real one
+(tests/harness/push_service.py). The end-to-end scenarios (device -> collector -> API
+processes -> phones) are tests/e2e/test_push_alerts.py."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cloud.api import create_app
+from cloud.config import ApiSettings, PushSettings
+from cloud.push.ack_token import AckTokens
+from cloud.push.keys import VapidKeyPair, generate_vapid_keys
+from cloud.storage.records import EventRow, IngestBatch, StoredAlert
+from tests.harness.api import API_TEST_SECRET, Api
+from tests.harness.push_service import Answer, BrowserSubscription, LocalPushService
+from tests.integration.conftest import BACKENDS, backend_url
+
+SUBJECT = "mailto:ops@example.org"
+
+
+@pytest.fixture(scope="module")
+def vapid_keys() -> VapidKeyPair:
+    return generate_vapid_keys()
+
+
+@pytest.fixture
+def push_service(vapid_keys: VapidKeyPair) -> Iterator[LocalPushService]:
+    with LocalPushService(vapid_keys.public_key) as service:
+        yield service
+
+
+@pytest.fixture(params=BACKENDS)
+def push_api(
+    request: pytest.FixtureRequest, tmp_path: Path, vapid_keys: VapidKeyPair
+) -> Iterator[Api]:
+    """The API in-process with push configured towards 127.0.0.1 over http (tests only)."""
+    url = backend_url(request, request.param, tmp_path / "api.db")
+    push = PushSettings(
+        vapid_private_key=vapid_keys.private_key,
+        vapid_subject=SUBJECT,
+        endpoint_hosts=("127.0.0.1",),
+        allow_http=True,
+    )
+    settings = ApiSettings(
+        database_url=url, jwt_secret=API_TEST_SECRET, upload_dir=str(tmp_path / "up"), push=push
+    )
+    with TestClient(create_app(settings)) as client:
+        yield Api(client)
+
+
+def register(api: Api, headers: dict[str, str], browser: BrowserSubscription, **extra: Any) -> Any:
+    return api.client.post(
+        "/push/subscriptions", headers=headers, json={**browser.to_json(), **extra}
+    )
+
+
+def device_alarm(api: Api, device_id: str, seq: int = 1) -> StoredAlert:
+    """A cry from the device now (its claim period), committed as the collector would, which
+    announces it to the API."""
+    now = datetime.now(UTC)
+    event = EventRow(device_id, seq, now, now, "cry_started", seq, 0.93, -30.0, None, raw=b"{}")
+    (alert,) = api.run(api.storage.ingest, IngestBatch(events=[event])).alerts
+    return alert  # type: ignore[no-any-return]
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def test_push_config_gives_the_key_to_subscribe_with(
+    push_api: Api, vapid_keys: VapidKeyPair
+) -> None:
+    answer = push_api.client.get("/push/config")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "enabled": True,
+        "application_server_key": vapid_keys.public_key,
+        "channels": ["webpush"],
+    }
+
+
+def test_without_a_vapid_key_push_is_off_and_registering_is_refused(
+    app_client: TestClient, push_service: LocalPushService
+) -> None:
+    api = Api(app_client)
+    assert app_client.get("/push/config").json() == {
+        "enabled": False,
+        "application_server_key": None,
+        "channels": [],
+    }
+    _user, headers, _session = api.signup("Anna")
+    answer = register(api, headers, push_service.subscribe())
+    assert answer.status_code == 409
+    assert "NURSERY_VAPID_PRIVATE_KEY" in answer.json()["detail"]
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+
+
+def test_subscriptions_are_the_callers_and_move_with_the_browser(
+    push_api: Api, push_service: LocalPushService
+) -> None:
+    browser = push_service.subscribe()
+    assert register(push_api, {}, browser).status_code == 401
+    anna, anna_headers, _ = push_api.signup("Anna")
+    ben, ben_headers, _ = push_api.signup("Ben")
+
+    created = register(push_api, anna_headers, browser, label="Anna's phone")
+    assert created.status_code == 201, created.text
+    first = created.json()
+    assert first["channel"] == "webpush"
+    assert first["endpoint_host"] == "127.0.0.1"
+    assert first["label"] == "Anna's phone"
+    assert (first["failures"], first["last_success_at"]) == (0, None)
+    assert "endpoint" not in first, "the endpoint URL is a capability: never echoed"
+
+    again = register(push_api, anna_headers, browser)
+    assert again.status_code == 200
+    assert again.json()["id"] == first["id"]
+
+    listed = push_api.client.get("/push/subscriptions", headers=anna_headers)
+    assert [s["id"] for s in listed.json()] == [first["id"]]
+    assert push_api.client.get("/push/subscriptions", headers=ben_headers).json() == []
+
+    # Ben signs in on the same browser profile: the endpoint is his now.
+    moved = register(push_api, ben_headers, browser)
+    assert moved.status_code == 200
+    assert moved.json()["id"] == first["id"]
+    assert moved.json()["label"] is None
+    assert push_api.client.get("/push/subscriptions", headers=anna_headers).json() == []
+
+    path = f"/push/subscriptions/{first['id']}"
+    assert push_api.client.delete(path, headers=anna_headers).status_code == 404
+    assert push_api.client.delete(path, headers=ben_headers).status_code == 204
+    assert push_api.client.delete(path, headers=ben_headers).status_code == 404
+    assert push_api.client.get("/push/subscriptions", headers=ben_headers).json() == []
+    assert anna != ben
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"endpoint": "https://push.evil.example/x"}, "not a push service this server sends to"),
+        ({"endpoint": "ftp://127.0.0.1/x"}, "https"),
+        ({"keys": {"p256dh": "AAAA", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}, "p256dh"),
+        ({"keys": {"auth": "AAAA"}}, "auth must be 16 bytes"),
+        ({"channel": "fcm"}, "not available yet on this server"),
+        ({"channel": "apns"}, "not available yet on this server"),
+    ],
+)
+def test_a_subscription_that_cannot_be_used_is_refused_with_the_reason(
+    push_api: Api, push_service: LocalPushService, change: dict[str, Any], reason: str
+) -> None:
+    _user, headers, _ = push_api.signup("Anna")
+    body = push_service.subscribe().to_json()
+    body = {**body, **change, "keys": {**body["keys"], **change.get("keys", {})}}
+    answer = push_api.client.post("/push/subscriptions", headers=headers, json=body)
+    assert answer.status_code == 422, answer.text
+    assert reason in json.dumps(answer.json())
+    assert push_api.client.get("/push/subscriptions", headers=headers).json() == []
+
+
+def test_an_unknown_channel_is_refused_by_the_schema(
+    push_api: Api, push_service: LocalPushService
+) -> None:
+    _user, headers, _ = push_api.signup("Anna")
+    answer = register(push_api, headers, push_service.subscribe(), channel="carrier-pigeon")
+    assert answer.status_code == 422
+
+
+# --- the pipeline ----------------------------------------------------------------------------
+
+
+def test_a_device_alarm_reaches_the_phone_encrypted_and_its_action_acknowledges_it(
+    push_api: Api, push_service: LocalPushService, vapid_keys: VapidKeyPair
+) -> None:
+    owner, headers, _ = push_api.signup("Anna")
+    device_id = push_api.claimed_device(headers)
+    phone = push_service.subscribe()
+    sub_id = register(push_api, headers, phone, label="Anna's phone").json()["id"]
+
+    alert = device_alarm(push_api, device_id)
+    (request,) = push_service.wait_for_accepted(phone)
+    assert request.claims is not None
+    assert request.claims["sub"] == SUBJECT
+    assert (request.ttl, request.urgency, request.topic) == (900, "high", f"alert-{alert.id}")
+    payload = request.payload
+    assert payload is not None
+    assert payload["v"] == 1
+    assert payload["type"] == "alert"
+    assert payload["tag"] == f"alert-{alert.id}"
+    assert payload["title"] == "Baby is crying"
+    assert payload["url"] == f"/?alert={alert.id}"
+    assert payload["alert"]["id"] == alert.id
+    assert payload["alert"]["device_id"] == device_id
+    assert payload["alert"]["needs_ack"] is True
+    assert payload["ack"]["url"] == "/push/ack"
+    grant = AckTokens(API_TEST_SECRET, "HS256").verify(payload["ack"]["token"])
+    assert (grant.user_id, grant.alert_id, grant.subscription_id) == (owner, alert.id, sub_id)
+
+    deliveries = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers)
+    assert deliveries.status_code == 200
+    (pushed,) = [d for d in deliveries.json() if d["channel"] == "webpush"]
+    assert pushed["status"] == "accepted"
+    assert (pushed["subscription_id"], pushed["user_id"]) == (sub_id, owner)
+    assert (pushed["purpose"], pushed["attempts"], pushed["last_status"]) == ("alert", 1, 201)
+
+    # "Acknowledge" on the notification: the service worker posts the token, no Authorization.
+    taken = push_api.client.post("/push/ack", json={"token": payload["ack"]["token"]})
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["id"] == alert.id
+    assert taken.json()["acknowledged_by"] == owner
+    assert taken.json()["acknowledged_at"] is not None
+    # The phone's notification becomes "Acknowledged".
+    (done,) = push_service.wait_for_accepted(
+        phone, where=lambda r: r.payload is not None and r.payload["type"] == "acknowledged"
+    )
+    assert done.payload is not None
+    assert done.payload["title"] == "Acknowledged"
+    assert done.payload["body"].startswith("Anna took it")
+    assert "ack" not in done.payload
+    assert (done.urgency, done.topic) == ("high", f"alert-{alert.id}")
+    rows = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
+    marked = [r for r in rows if r["channel"] == "webpush" and r["purpose"] == "alert"]
+    assert marked[0]["acknowledged_at"] is not None, "acknowledged from this notification"
+    assert {r["purpose"] for r in rows if r["channel"] == "webpush"} == {"alert", "acknowledged"}
+
+
+def test_a_throttled_push_is_retried_and_a_gone_subscription_removed(
+    push_api: Api, push_service: LocalPushService
+) -> None:
+    _owner, headers, _ = push_api.signup("Anna")
+    device_id = push_api.claimed_device(headers)
+    busy, gone = push_service.subscribe(), push_service.subscribe()
+    push_service.script(busy, Answer.too_many(1), Answer.server_error())
+    busy_id = register(push_api, headers, busy).json()["id"]
+    register(push_api, headers, gone)
+    push_service.unsubscribe(gone)
+
+    started = time.monotonic()
+    alert = device_alarm(push_api, device_id)
+    push_service.wait_for_accepted(busy, timeout_s=15)
+    # Retry-After 1 s, then the backoff's 2 s after the 500.
+    assert time.monotonic() - started >= 2.5
+    assert [r.status for r in push_service.requests(busy)] == [429, 500, 201]
+    rows = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
+    (retried,) = [r for r in rows if r["subscription_id"] == busy_id]
+    assert (retried["status"], retried["attempts"], retried["last_status"]) == ("accepted", 3, 201)
+    (expired,) = [r for r in rows if r["channel"] == "webpush" and r["status"] == "expired"]
+    assert (expired["last_status"], expired["subscription_id"]) == (410, None)
+    listed = push_api.client.get("/push/subscriptions", headers=headers).json()
+    assert [s["id"] for s in listed] == [busy_id], "the gone subscription was deleted"
+    assert listed[0]["failures"] == 0
+    assert listed[0]["last_success_at"] is not None
+
+
+# --- acknowledging from the notification, and who sees deliveries -----------------------------
+
+
+def test_the_acknowledge_token_is_checked(push_api: Api) -> None:
+    owner, headers, _ = push_api.signup("Anna")
+    stranger, _stranger_headers, _ = push_api.signup("Eve")
+    device_id = push_api.claimed_device(headers)
+    alert = device_alarm(push_api, device_id)
+    tokens = AckTokens(API_TEST_SECRET, "HS256")
+    generation = push_api.run(push_api.storage.session_generations, [owner])[owner]
+
+    def ack(token: str) -> Any:
+        return push_api.client.post("/push/ack", json={"token": token})
+
+    assert ack("not-a-token").status_code == 401
+    forged = AckTokens("another-secret-0123456789-abcdefghijklmnop", "HS256").issue(
+        user_id=owner, alert_id=alert.id, subscription_id=1, generation=generation
+    )
+    assert "signature" in ack(forged).json()["detail"]
+    expired = tokens.issue(
+        user_id=owner, alert_id=alert.id, subscription_id=1, generation=generation,
+        now=datetime(2020, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    assert "expired" in ack(expired).json()["detail"]
+    # An access token is not an acknowledge token.
+    access = headers["Authorization"].removeprefix("Bearer ")
+    assert "not an acknowledge token" in ack(access).json()["detail"]
+    # Someone who cannot see the alert: 404, as POST /alerts/{id}/ack.
+    theirs = tokens.issue(user_id=stranger, alert_id=alert.id, subscription_id=1, generation=0)
+    assert ack(theirs).status_code == 404
+
+    valid = tokens.issue(user_id=owner, alert_id=alert.id, subscription_id=1, generation=generation)
+    # Logging out everywhere revokes it.
+    assert push_api.client.post("/auth/logout-all", headers=headers).status_code == 204
+    revoked = ack(valid)
+    assert revoked.status_code == 401
+    assert "sign-in has ended" in revoked.json()["detail"]
+    alerts = push_api.run(push_api.storage.get_alert, alert.id)
+    assert alerts.acknowledged_at is None
+
+
+def test_deliveries_are_visible_only_to_the_alerts_audience(push_api: Api) -> None:
+    _owner, headers, _ = push_api.signup("Anna")
+    _stranger, stranger_headers, _ = push_api.signup("Eve")
+    device_id = push_api.claimed_device(headers)
+    alert = device_alarm(push_api, device_id)
+    path = f"/alerts/{alert.id}/deliveries"
+    assert push_api.client.get(path).status_code == 401
+    assert push_api.client.get(path, headers=headers).status_code == 200
+    assert push_api.client.get(path, headers=stranger_headers).status_code == 404
+    assert push_api.client.get("/alerts/999999999/deliveries", headers=headers).status_code == 404
