@@ -361,6 +361,16 @@ def test_a_cry_reaches_the_locked_phone_and_is_acknowledged_from_the_notificatio
         assert api.get("/push/subscriptions") == []
         assert page.evaluate("window.standInUnsubscribed") is True
 
+        # On again, then "Sign out": leaving this device ends its alarms too.
+        page.evaluate("window.standInUnsubscribed = false")
+        page.get_by_role("button", name="Turn on").click()
+        expect(state).to_have_attribute("data-state", "on")
+        assert len(api.get("/push/subscriptions")) == 1
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.locator("#auth-view")).to_be_visible()
+        assert api.get("/push/subscriptions") == []
+        assert page.evaluate("window.standInUnsubscribed") is True
+
 
 @pytest.mark.slow
 def test_the_worker_shows_every_payload_and_replaces_an_alarm_when_taken(

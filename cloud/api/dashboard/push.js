@@ -117,6 +117,7 @@ export class PushAlarms {
     this.subscriptionId = null; // this browser's subscription at the server, once registered
     this.state = "checking";
     this.busy = false;
+    this.active = false; // signed in: start() ran, stop() did not
     elements.on.addEventListener("click", () => this.turnOn());
     elements.hintOn.addEventListener("click", () => {
       this.dismissHint();
@@ -127,7 +128,8 @@ export class PushAlarms {
     if ("serviceWorker" in navigator) {
       navigator.serviceWorker.addEventListener("message", (event) => {
         const message = event.data || {};
-        if (message.type === "push-subscription-changed") this.start().catch(() => {});
+        // Only a signed-in page can register the renewed subscription.
+        if (message.type === "push-subscription-changed" && this.active) this.start().catch(() => {});
         if (message.type === "notification-opened") this.onOpened(message.url);
       });
     }
@@ -136,6 +138,7 @@ export class PushAlarms {
   // After sign-in: read the server's push settings and this browser's subscription; a
   // subscription that exists is registered again for the account signed in now.
   async start() {
+    this.active = true;
     this.show("checking");
     const tab = iosBrowserTab();
     if (tab || !workerSupported() || !(await this.worker)) {
@@ -284,6 +287,7 @@ export class PushAlarms {
   // Signed out: the panel goes back to its first state; the subscription is left alone
   // unless the parent asked (forget) - a sign-in that ended must not silence the alarms.
   stop() {
+    this.active = false;
     this.subscriptionId = null;
     this.elements.hint.hidden = true;
     this.show("checking");
