@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cloud.api import create_app
-from cloud.api.routes.dashboard import MEDIA_TYPES, asset_names
+from cloud.api.routes.dashboard import MEDIA_TYPES, ROOT_ASSETS, asset_names
 from cloud.config import ApiSettings
 from cloud.rules import NurserySettings
 from models.contract import DeviceSettings
@@ -48,6 +48,8 @@ def assert_secure(headers: dict[str, str] | object) -> None:
     assert policy["script-src"] == "'self'"
     assert policy["style-src"] == "'self'"
     assert policy["connect-src"] == "'self'"  # REST calls and the WebSocket, this origin only
+    assert policy["manifest-src"] == "'self'"  # the installable app's manifest
+    assert policy["worker-src"] == "'self'"  # its service worker (push alarms)
     assert policy["frame-ancestors"] == "'none'"
     assert "unsafe-inline" not in headers.get("content-security-policy", "")
     assert headers.get("x-content-type-options") == "nosniff"
@@ -147,8 +149,11 @@ def test_the_page_loads_only_shipped_files_and_has_no_inline_code() -> None:
     assert page.problems == []
     assert page.references
     for reference in page.references:
+        if reference.removeprefix("/") in ROOT_ASSETS:
+            continue  # the manifest, served at the root (tests/unit/test_dashboard_app_files.py)
         assert reference.startswith("/dashboard/"), reference
         assert reference.removeprefix("/dashboard/") in asset_names(), reference
+    assert "/manifest.webmanifest" in page.references
 
 
 @pytest.mark.parametrize("name", sorted(n for n in asset_names() if n.endswith(".js")))

@@ -8,6 +8,7 @@ import { AlertList, alertFromMessage } from "./alerts.js";
 import { renderChart } from "./chart.js";
 import { DeviceCard, effectiveSettings } from "./devices.js";
 import { LiveFeed } from "./live.js";
+import { PushAlarms, registerWorker } from "./push.js";
 import { formatTime } from "./when.js";
 
 const $ = (id) => document.getElementById(id);
@@ -35,6 +36,7 @@ const alarmed = new Set(); // alerts that have sounded the alarm on this page (e
 const ringing = new Set(); // unread cry alerts the banner stands for
 let defaults = null;
 let feed = null;
+let push = null; // PushAlarms: the "Alarms when this phone is locked" panel
 let range = "24h";
 let chart = null; // the last GET /health/timeseries answer and its range
 let chartLoadedAt = 0;
@@ -89,6 +91,7 @@ function showDashboard() {
   });
   feed.start();
   loadAll().catch(report);
+  push.start().catch(report);
   timers = [
     setInterval(() => cards.forEach((card) => card.refreshTimes()), TIMES_REFRESH_MS),
     setInterval(() => loadDevices().catch(report), DEVICES_REFRESH_MS),
@@ -99,6 +102,7 @@ function showDashboard() {
 function leave(reason) {
   if (feed) feed.stop();
   feed = null;
+  push.stop();
   timers.forEach(clearInterval);
   alarm.stop();
   ringing.clear();
@@ -136,6 +140,9 @@ function wireAuth() {
   submit(forms["sign-in"], (f) => session.signIn(f.email.value.trim(), f.password.value));
   submit(forms.register, (f) => session.register(f.name.value.trim(), f.email.value.trim(), f.password.value));
   $("sign-out").addEventListener("click", async () => {
+    // Signing out of this device also ends its alarms (the server forgets the subscription);
+    // a sign-in that ends by itself leaves them on.
+    await push.forget().catch(() => {});
     leave("");
     await session.signOut();
   });
@@ -430,7 +437,29 @@ function wireClaim() {
   });
 }
 
+function wirePush() {
+  push = new PushAlarms({
+    api: session,
+    worker: registerWorker(),
+    elements: {
+      state: $("push-state"),
+      detail: $("push-detail"),
+      on: $("push-on"),
+      off: $("push-off"),
+      error: $("push-error"),
+      hint: $("push-hint"),
+      hintOn: $("push-hint-on"),
+      hintLater: $("push-hint-later"),
+    },
+    // A notification was tapped while this page was open: show what it was about.
+    onOpened: () => {
+      if (session.user) loadAlerts().catch(report);
+    },
+  });
+}
+
 async function boot() {
+  wirePush(); // first: the installed app needs its worker even before anyone signs in
   const response = await fetch("/dashboard/defaults.json");
   defaults = await response.json();
   wireAuth();

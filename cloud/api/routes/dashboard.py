@@ -1,5 +1,8 @@
 """The parents' web dashboard: static files shipped in this package (``cloud/api/dashboard``),
-served at ``/`` and ``/dashboard/<file>``, plus the settings defaults it shows.
+served at ``/`` and ``/dashboard/<file>``, plus the settings defaults it shows. It is an
+installable web app: its manifest and its service worker (which shows push alarms) are served at
+the root, ``/manifest.webmanifest`` and ``/sw.js``, because a service worker controls only the
+paths below its own URL and the app's scope is the whole site.
 
 The dashboard is a client of the documented API like the phone app: it signs in, reads with a
 bearer token and listens on the WebSocket. Nothing here touches storage. Every response carries a
@@ -29,7 +32,12 @@ MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".webmanifest": "application/manifest+json",
 }
+# Served at the root only: the service worker's URL sets its scope ("/" here, the whole app);
+# the same file under /dashboard/ would register a second worker limited to /dashboard/.
+ROOT_ASSETS = frozenset({"sw.js", "manifest.webmanifest"})
 # 'self' covers ws:/wss: to this origin in CSP Level 3 browsers (the WebSocket); form-action
 # 'none' because forms are handled by the script: should it ever not run, a form must not send
 # a password in a URL.
@@ -40,6 +48,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self'",
         "img-src 'self'",
         "connect-src 'self'",
+        # The installable app: its manifest and its service worker (push alarms), both from here.
+        "manifest-src 'self'",
+        "worker-src 'self'",
         "base-uri 'none'",
         "form-action 'none'",
         "frame-ancestors 'none'",
@@ -67,7 +78,9 @@ def asset_names() -> frozenset[str]:
     return frozenset(
         entry.name
         for entry in folder.iterdir()
-        if entry.is_file() and any(entry.name.endswith(suffix) for suffix in MEDIA_TYPES)
+        if entry.is_file()
+        and entry.name not in ROOT_ASSETS
+        and any(entry.name.endswith(suffix) for suffix in MEDIA_TYPES)
     )
 
 
@@ -88,6 +101,10 @@ def _respond(request: Request, body: bytes, etag: str, media_type: str) -> Respo
 def _serve(request: Request, name: str) -> Response:
     if name not in asset_names():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
+    return _serve_file(request, name)
+
+
+def _serve_file(request: Request, name: str) -> Response:
     body, etag = _asset(name)
     suffix = name[name.rindex(".") :]
     return _respond(request, body, etag, MEDIA_TYPES[suffix])
@@ -96,6 +113,18 @@ def _serve(request: Request, name: str) -> Response:
 @router.get("/")
 async def index(request: Request) -> Response:
     return _serve(request, "index.html")
+
+
+@router.get("/manifest.webmanifest")
+async def manifest(request: Request) -> Response:
+    return _serve_file(request, "manifest.webmanifest")
+
+
+@router.get("/sw.js")
+async def service_worker(request: Request) -> Response:
+    # Cache-Control: no-cache (SECURITY_HEADERS) makes the browser check for a new worker on
+    # every navigation; the page registers it with updateViaCache "none" too.
+    return _serve_file(request, "sw.js")
 
 
 @cache

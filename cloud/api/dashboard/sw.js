@@ -1,0 +1,229 @@
+// The dashboard's service worker, served at /sw.js so that it covers the whole app ("/"). It
+// shows the server's Web Push alarms (payload: docs/api.md "Push notifications") while the phone
+// is locked or the page closed, and acknowledges an alarm from the notification's button.
+//
+// It caches nothing and has no fetch handler: every request, the alerts above all, goes to the
+// server as if there were no worker, so an alarm can never come from a stale copy.
+//
+// A classic script, not a module: module service workers are not in every browser that has Web
+// Push. The logic lives in small functions the browser test calls (in the worker) and the Node
+// test loads (tests/unit/test_dashboard_service_worker.py); the listeners only hand over to them.
+
+"use strict";
+
+const ACK_ACTION = "ack";
+const ICON = "/dashboard/icon-192.png";
+const BADGE = "/dashboard/badge-96.png";
+// A push that cannot be read still shows something: Chrome requires a visible notification for
+// every push (userVisibleOnly) and a parent should look rather than miss an alarm.
+const FALLBACK = {
+  v: 1,
+  type: "unknown",
+  tag: "nursery",
+  title: "Nursery",
+  body: "Something happened in the nursery: open the app to see it.",
+  url: "/",
+};
+const SICK_VIBRATION = [400, 200, 400, 200, 400];
+const ALARM_VIBRATION = [200, 100, 200];
+
+// --- pure functions: payload -> what to show --------------------------------------------------
+
+// The payload as an object with the fields the worker relies on, whatever arrived.
+function readPayload(text) {
+  let payload;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    return { ...FALLBACK };
+  }
+  if (!payload || typeof payload !== "object" || Array.isArray(payload)) return { ...FALLBACK };
+  const textOr = (value, fallback) => (typeof value === "string" && value ? value : fallback);
+  const alert = payload.alert && typeof payload.alert === "object" ? payload.alert : null;
+  return {
+    ...payload,
+    type: textOr(payload.type, "unknown"),
+    tag: textOr(payload.tag, alert && alert.id !== undefined ? `alert-${alert.id}` : FALLBACK.tag),
+    title: textOr(payload.title, FALLBACK.title),
+    body: typeof payload.body === "string" ? payload.body : "",
+    alert,
+    url: appPath(payload.url),
+  };
+}
+
+// A path in this app: whatever the payload says, a click never leaves the site.
+function appPath(url) {
+  if (typeof url !== "string" || !url.startsWith("/") || url.startsWith("//")) return "/";
+  return url;
+}
+
+// An alarm is a notice that must wake someone: it has to be acknowledged, or the baby may be sick.
+function isAlarm(payload) {
+  return Boolean(payload.alert && (payload.alert.needs_ack || payload.alert.sick_detected));
+}
+
+// showNotification's arguments for a payload ("alert", "acknowledged" or unreadable).
+function notificationFor(payload) {
+  if (payload.type === "acknowledged") return quietNotification(payload, payload.title, payload.body);
+  const alert = payload.alert || {};
+  const needsAck = Boolean(alert.needs_ack);
+  const alarm = isAlarm(payload);
+  const canAck = needsAck && Boolean(payload.ack && payload.ack.url && payload.ack.token);
+  const options = {
+    body: payload.body,
+    tag: payload.tag,
+    // An escalation of the same alert reuses the tag: it replaces the notification and rings again.
+    renotify: true,
+    requireInteraction: needsAck,
+    silent: !alarm,
+    icon: ICON,
+    badge: BADGE,
+    data: payload,
+    actions: canAck ? [{ action: ACK_ACTION, title: "Acknowledge" }] : [],
+  };
+  if (alarm) options.vibrate = alert.sick_detected ? SICK_VIBRATION : ALARM_VIBRATION;
+  const time = Date.parse(alert.time);
+  if (Number.isFinite(time)) options.timestamp = time;
+  return { title: payload.title, options };
+}
+
+// The alarm was taken: the same tag, so it replaces the ringing notification, and silent.
+function quietNotification(payload, title, body) {
+  return {
+    title,
+    options: {
+      body,
+      tag: payload.tag,
+      renotify: false,
+      requireInteraction: false,
+      silent: true,
+      icon: ICON,
+      badge: BADGE,
+      data: { ...payload, type: "acknowledged", ack: undefined },
+      actions: [],
+    },
+  };
+}
+
+// After this phone's own "Acknowledge" worked (the server's "acknowledged" push follows).
+function acknowledgedHere(payload) {
+  return quietNotification(payload, "Acknowledged", "You took it from this notification.");
+}
+
+// The request the "Acknowledge" button sends: no access token (a worker has none), the
+// notification's own short-lived token instead (POST /push/ack).
+function ackRequest(payload) {
+  return {
+    url: appPath(payload.ack.url),
+    init: {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: payload.ack.token }),
+      cache: "no-store",
+      credentials: "omit",
+    },
+  };
+}
+
+// --- what the listeners do --------------------------------------------------------------------
+
+async function showPush(text) {
+  const { title, options } = notificationFor(readPayload(text));
+  await self.registration.showNotification(title, options);
+}
+
+// POST /push/ack; true when the server took it (the alert is acknowledged now).
+async function acknowledge(payload) {
+  const { url, init } = ackRequest(payload);
+  try {
+    const response = await fetch(new URL(url, self.location.origin).href, init);
+    return response.ok;
+  } catch {
+    return false; // offline, server restarting
+  }
+}
+
+// "ack": acknowledge and show "Acknowledged"; if that fails, open the app, where the alarm can be
+// taken. A plain click opens the app. Returns what happened, for the tests.
+async function handleClick(notification, action) {
+  const payload = readPayload(JSON.stringify(notification.data || {}));
+  if (action === ACK_ACTION && payload.ack) {
+    if (await acknowledge(payload)) {
+      const { title, options } = acknowledgedHere(payload);
+      await self.registration.showNotification(title, options);
+      return "acknowledged";
+    }
+    await openApp(payload.url);
+    return "ack-failed";
+  }
+  notification.close();
+  await openApp(payload.url);
+  return "opened";
+}
+
+// Focus a window of the app that is open already (it fetches the alerts again), else open one.
+async function openApp(path) {
+  const target = new URL(appPath(path), self.location.origin).href;
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const client of windows) {
+    if (new URL(client.url).origin !== self.location.origin) continue;
+    client.postMessage({ type: "notification-opened", url: target });
+    try {
+      return await client.focus();
+    } catch {
+      break; // not allowed without a click: open one instead
+    }
+  }
+  try {
+    return await self.clients.openWindow(target);
+  } catch {
+    return null; // allowed only while handling a click on the notification
+  }
+}
+
+// The push service replaced the subscription (rare; Firefox does it, Chrome hardly ever). Subscribe
+// again with the same server key; only a signed-in page can register it with the server (the
+// worker has no access token), so open pages are told to, and a page does it on every sign-in.
+async function renewSubscription(event) {
+  let subscription = event.newSubscription || null;
+  if (!subscription) {
+    const old = event.oldSubscription;
+    const key = (old && old.options && old.options.applicationServerKey) || (await serverKey());
+    if (!key) return null;
+    subscription = await self.registration.pushManager.subscribe({
+      userVisibleOnly: true,
+      applicationServerKey: key,
+    });
+  }
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const client of windows) client.postMessage({ type: "push-subscription-changed" });
+  return subscription;
+}
+
+async function serverKey() {
+  try {
+    const response = await fetch("/push/config", { cache: "no-store", credentials: "omit" });
+    const config = await response.json();
+    return config.enabled ? config.application_server_key : null;
+  } catch {
+    return null;
+  }
+}
+
+// --- listeners --------------------------------------------------------------------------------
+
+// A new version takes over at once: the worker holds no state that an old page depends on.
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+self.addEventListener("push", (event) => {
+  event.waitUntil(showPush(event.data ? event.data.text() : ""));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.waitUntil(handleClick(event.notification, event.action));
+});
+
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil(renewSubscription(event).catch(() => null));
+});

@@ -1,0 +1,231 @@
+"""The dashboard's push logic, run in Node as the browser runs it: the service worker's pure
+functions (cloud/api/dashboard/sw.js: payload -> notification, the acknowledge request) and the
+page's (push.js: which state the "Alarms when this phone is locked" panel shows, the device
+label, the server key's bytes). The browser test shows real notifications from real pushes
+(tests/e2e/test_dashboard_push_browser.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.unit.test_dashboard_heard import _node
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "cloud" / "api" / "dashboard"
+
+ALERT = {
+    "id": 42,
+    "kind": "CRY_DETECTED",
+    "device_id": "nursery-1",
+    "time": "2026-12-07T03:12:00Z",
+    "needs_ack": True,
+    "sick_detected": False,
+    "escalation_level": 0,
+}
+ALARM = {
+    "v": 1,
+    "type": "alert",
+    "tag": "alert-42",
+    "title": "Baby is crying",
+    "body": "Crying detected in the nursery",
+    "alert": ALERT,
+    "ack": {"url": "/push/ack", "token": "the-token"},
+    "url": "/?alert=42",
+}
+
+
+def run_worker(expression: str) -> Any:
+    """Evaluate ``expression`` in a context where sw.js ran as a worker's script."""
+    script = f"""
+const vm = require("node:vm");
+const fs = require("node:fs");
+const listeners = {{}};
+const context = {{
+  self: {{ addEventListener: (name) => {{ listeners[name] = true; }},
+           location: {{ origin: "https://nursery.example" }} }},
+  JSON, Date, Number, Boolean, String, Array, URL,
+}};
+vm.createContext(context);
+vm.runInContext(fs.readFileSync({json.dumps(str(DASHBOARD / "sw.js"))}, "utf8"), context);
+context.listeners = listeners;
+const result = vm.runInContext({json.dumps(expression)}, context);
+console.log(JSON.stringify(result === undefined ? null : result));
+"""
+    done = subprocess.run(
+        [_node(), "-e", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def notification(payload: object) -> Any:
+    return run_worker(f"notificationFor(readPayload({json.dumps(json.dumps(payload))}))")
+
+
+def test_the_worker_listens_for_push_clicks_and_renewals() -> None:
+    assert run_worker("listeners") == {
+        "install": True,
+        "activate": True,
+        "push": True,
+        "notificationclick": True,
+        "pushsubscriptionchange": True,
+    }
+
+
+def test_an_alarm_rings_stays_and_offers_acknowledge() -> None:
+    shown = notification(ALARM)
+    assert shown["title"] == "Baby is crying"
+    options = shown["options"]
+    assert options["body"] == "Crying detected in the nursery"
+    assert options["tag"] == "alert-42"
+    assert options["renotify"] is True
+    assert options["requireInteraction"] is True
+    assert options["silent"] is False
+    assert options["actions"] == [{"action": "ack", "title": "Acknowledge"}]
+    assert options["icon"] == "/dashboard/icon-192.png"
+    assert options["badge"] == "/dashboard/badge-96.png"
+    assert options["data"]["ack"] == ALARM["ack"]
+    assert options["data"]["url"] == "/?alert=42"
+    assert options["timestamp"] == 1796613120000
+    assert options["vibrate"] == [200, 100, 200]
+
+
+def test_a_notice_is_silent_and_has_no_acknowledge() -> None:
+    notice = {
+        **ALARM,
+        "title": "Room climate out of range",
+        "alert": {**ALERT, "kind": "CLIMATE_OUT_OF_RANGE", "needs_ack": False},
+    }
+    del notice["ack"]
+    options = notification(notice)["options"]
+    assert options["silent"] is True
+    assert options["requireInteraction"] is False
+    assert options["actions"] == []
+    assert "vibrate" not in options
+
+
+def test_a_sick_alert_rings_with_its_own_vibration() -> None:
+    sick = {**ALARM, "alert": {**ALERT, "sick_detected": True}}
+    options = notification(sick)["options"]
+    assert options["silent"] is False
+    assert options["vibrate"] == [400, 200, 400, 200, 400]
+
+
+def test_an_alarm_without_a_token_has_no_acknowledge_button() -> None:
+    assert notification({**ALARM, "ack": None})["options"]["actions"] == []
+
+
+def test_acknowledged_replaces_the_alarm_silently() -> None:
+    acknowledged = {
+        "v": 1,
+        "type": "acknowledged",
+        "tag": "alert-42",
+        "title": "Acknowledged",
+        "body": "Anna took it at 03:12",
+        "alert": ALERT,
+        "url": "/?alert=42",
+    }
+    shown = notification(acknowledged)
+    assert shown["title"] == "Acknowledged"
+    options = shown["options"]
+    assert options["body"] == "Anna took it at 03:12"
+    assert options["tag"] == "alert-42"  # the same tag: it replaces the alarm
+    assert options["silent"] is True
+    assert options["requireInteraction"] is False
+    assert options["actions"] == []
+
+
+def test_after_acknowledging_here_the_notification_says_so() -> None:
+    shown = run_worker(f"acknowledgedHere(readPayload({json.dumps(json.dumps(ALARM))}))")
+    assert shown["title"] == "Acknowledged"
+    assert shown["options"]["tag"] == "alert-42"
+    assert shown["options"]["silent"] is True
+    assert shown["options"]["actions"] == []
+    assert "ack" not in shown["options"]["data"]  # the token is not kept
+
+
+def test_the_acknowledge_request_carries_the_notifications_token() -> None:
+    request = run_worker(f"ackRequest(readPayload({json.dumps(json.dumps(ALARM))}))")
+    assert request["url"] == "/push/ack"
+    init = request["init"]
+    assert init["method"] == "POST"
+    assert init["headers"] == {"Content-Type": "application/json"}
+    assert json.loads(init["body"]) == {"token": "the-token"}
+    assert init["credentials"] == "omit"
+
+
+def test_an_unreadable_push_still_shows_something() -> None:
+    for text in ("", "not json", "[1, 2]", "null", "42"):
+        shown = run_worker(f"notificationFor(readPayload({json.dumps(text)}))")
+        assert shown["title"] == "Nursery", text
+        assert shown["options"]["tag"] == "nursery"
+        assert shown["options"]["actions"] == []
+
+
+def test_a_click_never_leaves_the_site() -> None:
+    paths = ["/?alert=1", "https://evil.example/", "//evil.example/x", "javascript:alert(1)", 7]
+    assert run_worker(f"{json.dumps(paths)}.map(appPath)") == ["/?alert=1", "/", "/", "/", "/"]
+    assert run_worker("ackRequest({ack: {url: 'https://evil.example/ack', token: 't'}}).url") == "/"
+
+
+def run_page(expression: str) -> Any:
+    script = (
+        f"import * as push from {json.dumps((DASHBOARD / 'push.js').as_uri())};\n"
+        f"const result = {expression};\n"
+        "console.log(JSON.stringify(result));\n"
+    )
+    done = subprocess.run(
+        [_node(), "--input-type=module", "-e", script],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_panel_state_follows_browser_server_and_permission() -> None:
+    cases = [
+        ({"supported": False, "iosBrowserTab": True}, "ios-home-screen"),
+        ({"supported": False, "iosBrowserTab": False}, "unsupported"),
+        ({"supported": True, "serverEnabled": False, "permission": "granted"}, "server-off"),
+        ({"supported": True, "serverEnabled": True, "permission": "denied"}, "blocked"),
+        ({"supported": True, "serverEnabled": True, "permission": "default"}, "off"),
+        (
+            {
+                "supported": True,
+                "serverEnabled": True,
+                "permission": "granted",
+                "subscribed": False,
+            },
+            "off",
+        ),
+        (
+            {"supported": True, "serverEnabled": True, "permission": "granted", "subscribed": True},
+            "on",
+        ),
+    ]
+    got = run_page(f"{json.dumps([case for case, _ in cases])}.map(push.pushState)")
+    assert got == [state for _, state in cases]
+    assert set(got) <= set(run_page("Object.keys(push.STATES)"))
+
+
+def test_a_subscription_is_labelled_with_browser_and_platform() -> None:
+    agents = {
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Mobile Safari/537.36": "Chrome on Android",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+        "like Gecko) Version/17.4 Mobile/15E148 Safari/604.1": "Safari on iPhone",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0": (
+            "Firefox on Windows"
+        ),
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0": "Edge on Windows",
+        "": "Browser",
+    }
+    assert run_page(f"{json.dumps(list(agents))}.map(push.deviceLabel)") == list(agents.values())
+
+
+def test_the_server_key_becomes_its_bytes() -> None:
+    # base64url without padding, as GET /push/config gives it.
+    assert run_page("Array.from(push.keyBytes('BP8A_w'))") == [4, 255, 0, 255]
