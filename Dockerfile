@@ -25,8 +25,10 @@ COPY cloud ./cloud
 # their own native libraries (soundfile bundles libsndfile, av bundles FFmpeg, psycopg-binary
 # libpq, numpy/scipy OpenBLAS), so no compiler is needed here and no source build can make the
 # runtime stage depend on a system library it does not have. The edge extra is for the demo
-# profile's simulated devices (paho-mqtt, segno: small, pure Python).
-RUN /opt/nursery/venv/bin/pip install --only-binary=:all: '.[cloud,edge]'
+# profile's simulated devices (paho-mqtt, segno: small, pure Python). The one exception:
+# http-ece (Web Push encryption, through pywebpush) publishes only a source archive; it is pure
+# Python, so building it needs no compiler either.
+RUN /opt/nursery/venv/bin/pip install --only-binary=:all: --no-binary=http-ece '.[cloud,edge]'
 
 # --- runtime ----------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}

@@ -69,6 +69,8 @@ def check_endpoint(endpoint: str, allowed_hosts: Sequence[str], allow_http: bool
         raise SubscriptionRefused(
             f"endpoint is longer than {MAX_ENDPOINT_LENGTH} characters ({len(endpoint)})"
         )
+    if not endpoint:
+        raise SubscriptionRefused("endpoint must be an https:// URL")
     if not _VISIBLE_ASCII.fullmatch(endpoint):
         raise SubscriptionRefused(
             "endpoint must be a URL of visible ASCII characters (no spaces or control characters)"

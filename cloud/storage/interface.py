@@ -341,7 +341,7 @@ class Storage(Protocol):
         """Insert a ``sending`` row (attempt 1, leased until ``lease_until``) per claim unless
         its (alert, level, purpose, subscription) exists: returns the rows inserted now, which
         this caller - and no other process - sends. Claims of deleted subscriptions are
-        skipped."""
+        skipped, and so are alarm (``alert``) claims of an alert acknowledged already."""
         ...
 
     async def claim_due_push_deliveries(

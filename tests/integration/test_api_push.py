@@ -19,6 +19,7 @@ from cloud.api import create_app
 from cloud.config import ApiSettings, PushSettings
 from cloud.push.ack_token import AckTokens
 from cloud.push.keys import VapidKeyPair, generate_vapid_keys
+from cloud.storage.push_records import PushClaim
 from cloud.storage.records import EventRow, IngestBatch, StoredAlert
 from tests.harness.api import API_TEST_SECRET, Api
 from tests.harness.push_service import Answer, BrowserSubscription, LocalPushService
@@ -313,3 +314,64 @@ def test_deliveries_are_visible_only_to_the_alerts_audience(push_api: Api) -> No
     assert push_api.client.get(path, headers=headers).status_code == 200
     assert push_api.client.get(path, headers=stranger_headers).status_code == 404
     assert push_api.client.get("/alerts/999999999/deliveries", headers=headers).status_code == 404
+
+
+def test_an_alarm_in_flight_when_acknowledged_is_followed_by_its_acknowledgement(
+    push_api: Api, push_service: LocalPushService
+) -> None:
+    """The acknowledgement cancels the pending push; the push service accepts the request that
+    was already on its way, so that phone shows the alarm - and then gets "Acknowledged"."""
+    _owner, headers, _ = push_api.signup("Anna")
+    device_id = push_api.claimed_device(headers)
+    slow, waiting = push_service.subscribe(), push_service.subscribe()
+    push_service.script(slow, Answer(201, delay_s=1.5))
+    push_service.script(waiting, Answer.server_error())
+    register(push_api, headers, slow)
+    waiting_id = register(push_api, headers, waiting).json()["id"]
+
+    alert = device_alarm(push_api, device_id)
+    push_service.wait_for(lambda all_: any(r.endpoint == waiting.endpoint for r in all_))
+    taken = push_api.client.post(f"/alerts/{alert.id}/ack", headers=headers)
+    assert taken.status_code == 200
+
+    def is_acknowledged(request: Any) -> bool:
+        return request.payload is not None and request.payload["type"] == "acknowledged"
+
+    push_service.wait_for_accepted(slow, where=is_acknowledged)
+    time.sleep(2.5)  # the 500's retry would have come by now
+    assert [r.status for r in push_service.requests(waiting)] == [500], "cancelled, not retried"
+    rows = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
+    pushes = {(r["subscription_id"], r["purpose"]): r for r in rows if r["channel"] == "webpush"}
+    assert pushes[(waiting_id, "alert")]["status"] == "cancelled"
+    assert (waiting_id, "acknowledged") not in pushes, "that phone never showed the alarm"
+    in_flight = [r for (sub, purpose), r in pushes.items() if sub != waiting_id]
+    assert sorted((r["purpose"], r["status"]) for r in in_flight) == [
+        ("acknowledged", "accepted"),
+        ("alert", "cancelled"),
+    ]
+    assert next(r for r in in_flight if r["purpose"] == "alert")["accepted_at"] is not None
+
+
+def test_a_push_whose_sender_died_is_sent_once_its_lease_passes(
+    push_api: Api, push_service: LocalPushService
+) -> None:
+    owner, headers, _ = push_api.signup("Anna")
+    device_id = push_api.claimed_device(headers)
+    alert = device_alarm(push_api, device_id)  # nobody subscribed yet: nothing sent
+    phone = push_service.subscribe()
+    sub_id = register(push_api, headers, phone).json()["id"]
+    # Another API process claimed this push and died before answering: its lease ends now.
+    now = datetime.now(UTC)
+    claim = PushClaim(alert.id, 0, "alert", sub_id, owner, "webpush")
+    (row,) = push_api.run(push_api.storage.claim_push_deliveries, [claim], now, now)
+
+    (request,) = push_service.wait_for_accepted(phone, timeout_s=5)
+    assert request.payload is not None
+    assert (request.payload["type"], request.payload["alert"]["id"]) == ("alert", alert.id)
+    (pushed,) = [
+        r
+        for r in push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
+        if r["channel"] == "webpush"
+    ]
+    assert (pushed["status"], pushed["attempts"]) == ("accepted", 2)
+    assert row.attempts == 1

@@ -216,6 +216,16 @@ async def test_acknowledging_cancels_pending_pushes(storage: Storage) -> None:
         for j in await storage.claim_due_push_deliveries(far, far + LEASE, 100)
     ), "cancelled rows are never retried"
 
+    # An alarm push claimed after the acknowledgement committed is not sent at all.
+    late, _ = await storage.register_push_subscription(browser(owner_id), NOW)
+    await storage.acknowledge_alert(owner_id, alert.id, NOW + timedelta(seconds=1))
+    assert (
+        await storage.claim_push_deliveries([_claim(alert, late.id, owner_id)], NOW, NOW + LEASE)
+        == []
+    )
+    acknowledged = [_claim(alert, late.id, owner_id, "acknowledged")]
+    assert len(await storage.claim_push_deliveries(acknowledged, NOW, NOW + LEASE)) == 1
+
     await storage.acknowledge_push_delivery(alert.id, subs[0].id, NOW + timedelta(seconds=2))
     records = await storage.list_alert_deliveries(owner_id, alert.id)
     assert records is not None

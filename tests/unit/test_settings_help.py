@@ -15,6 +15,7 @@ import pytest
 
 from cloud import settings_help
 from cloud.config import ApiSettings, CollectorSettings
+from cloud.push.keys import generate_vapid_keys
 from tests.harness.network import free_port
 from tests.harness.processes import console_script
 
@@ -61,6 +62,10 @@ def everything_set(tmp_path: Path) -> dict[str, str]:
         "MOSQUITTO_PID_FILE": "/run/mosquitto.pid",
         "NURSERY_DEVICE_MQTT_HOST": "mqtt.example.org",
         "NURSERY_DEVICE_MQTT_CA_FILE": str(ca),
+        "NURSERY_VAPID_PRIVATE_KEY": generate_vapid_keys().private_key,
+        "NURSERY_VAPID_SUBJECT": "mailto:ops@example.org",
+        "NURSERY_PUSH_ENDPOINT_HOSTS": "127.0.0.1",
+        "NURSERY_PUSH_ALLOW_HTTP": "true",
     }
 
 

@@ -8,12 +8,10 @@ whose process died mid-send is picked up again once its lease has passed.
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import DictRow
 
 from cloud.storage.postgres.alarms import _VISIBLE_TO_USER, ALERT_COLUMNS
 from cloud.storage.push_records import (
@@ -124,8 +122,11 @@ async def claim_deliveries(
         " SELECT c.alert_id, c.level, c.purpose, c.sub_id, c.user_id, c.channel, 'sending', 1,"
         " %s, %s, %s FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::bigint[],"
         " %s::bigint[], %s::text[]) AS c(alert_id, level, purpose, sub_id, user_id, channel)"
-        # A subscription deleted since it was read is skipped, not an error.
+        # A subscription deleted since it was read is skipped, not an error; so is an alarm
+        # push of an alert acknowledged meanwhile (its acknowledgement has cancelled the rest).
         " WHERE EXISTS (SELECT 1 FROM push_subscriptions s WHERE s.id = c.sub_id)"
+        " AND (c.purpose <> 'alert' OR NOT EXISTS (SELECT 1 FROM alerts a"
+        "   WHERE a.id = c.alert_id AND a.acknowledged_at IS NOT NULL))"
         f" ON CONFLICT DO NOTHING RETURNING {DELIVERY_COLUMNS}",
         (lease_until, now, now,
          [c.alert_id for c in claims], [c.escalation_level for c in claims],
@@ -258,68 +259,3 @@ async def list_alert_deliveries(
         {"id": alert_id},
     )
     return [DeliveryRecord(**row) for row in await cursor.fetchall()]
-
-
-class PostgresPushStorage:
-    """The push part of PostgresStorage (mixed in; it provides ``_connection``)."""
-
-    def _connection(self) -> AbstractAsyncContextManager[AsyncConnection[DictRow]]:
-        raise NotImplementedError
-
-    async def register_push_subscription(
-        self, subscription: NewPushSubscription, now: datetime
-    ) -> tuple[PushSubscription, bool]:
-        async with self._connection() as conn:
-            return await register_subscription(conn, subscription, now)
-
-    async def list_push_subscriptions(self, user_id: int) -> list[PushSubscription]:
-        async with self._connection() as conn:
-            return await list_subscriptions(conn, user_id)
-
-    async def delete_push_subscription(self, user_id: int, subscription_id: int) -> bool:
-        async with self._connection() as conn:
-            return await delete_subscription(conn, user_id, subscription_id)
-
-    async def push_subscriptions_of(self, user_ids: list[int]) -> list[PushSubscription]:
-        async with self._connection() as conn:
-            return await subscriptions_of_users(conn, user_ids)
-
-    async def get_push_subscriptions(self, subscription_ids: list[int]) -> list[PushSubscription]:
-        async with self._connection() as conn:
-            return await subscriptions_by_id(conn, subscription_ids)
-
-    async def claim_push_deliveries(
-        self, claims: list[PushClaim], now: datetime, lease_until: datetime
-    ) -> list[PushDelivery]:
-        async with self._connection() as conn:
-            return await claim_deliveries(conn, claims, now, lease_until)
-
-    async def claim_due_push_deliveries(
-        self, now: datetime, lease_until: datetime, limit: int
-    ) -> list[PushJob]:
-        async with self._connection() as conn:
-            return await claim_due(conn, now, lease_until, limit)
-
-    async def record_push_result(self, result: PushResult) -> PushStatus | None:
-        async with self._connection() as conn:
-            return await record_result(conn, result)
-
-    async def cancel_pending_push(self, alert_id: int, now: datetime) -> list[PushDelivery]:
-        async with self._connection() as conn:
-            return await cancel_pending(conn, alert_id, now)
-
-    async def acknowledge_push_delivery(
-        self, alert_id: int, subscription_id: int, now: datetime
-    ) -> None:
-        async with self._connection() as conn:
-            await acknowledge_delivery(conn, alert_id, subscription_id, now)
-
-    async def get_alert(self, alert_id: int) -> StoredAlert | None:
-        async with self._connection() as conn:
-            return await get_alert(conn, alert_id)
-
-    async def list_alert_deliveries(
-        self, user_id: int, alert_id: int
-    ) -> list[DeliveryRecord] | None:
-        async with self._connection() as conn:
-            return await list_alert_deliveries(conn, user_id, alert_id)

@@ -40,7 +40,7 @@ from cloud.storage.postgres.migrations import (
     bundled_migrations,
 )
 from cloud.storage.postgres.presence import check_offline, listen_alerts, listen_readings
-from cloud.storage.postgres.push import PostgresPushStorage
+from cloud.storage.postgres.push_store import PostgresPushStorage
 from cloud.storage.postgres.timescale import (
     TimescalePolicies,
     apply_timescale_policies,

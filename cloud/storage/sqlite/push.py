@@ -4,9 +4,7 @@ process: the write transaction is the only lock a claim needs)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
 
 from cloud.storage.push_records import (
     MAX_SUBSCRIPTIONS_PER_USER,
@@ -22,14 +20,11 @@ from cloud.storage.push_records import (
 from cloud.storage.records import StoredAlert
 from cloud.storage.sqlite.alarms import _VISIBLE_TO_USER, ALERT_COLUMNS, stored_alert
 from cloud.storage.sqlite.database import (
-    SqliteDatabase,
     Transaction,
     from_db_time,
     optional_time,
     to_db_time,
 )
-
-T = TypeVar("T")
 
 SUBSCRIPTION_COLUMNS = (
     "id, user_id, channel, endpoint, p256dh, auth, label, user_agent, created_at, updated_at,"
@@ -143,10 +138,12 @@ def claim_deliveries(
                 " created_at, sent_at)"
                 " SELECT ?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?, ?"
                 " WHERE EXISTS (SELECT 1 FROM push_subscriptions WHERE id = ?)"
+                " AND (? <> 'alert' OR NOT EXISTS (SELECT 1 FROM alerts"
+                "   WHERE id = ? AND acknowledged_at IS NOT NULL))"
                 f" RETURNING {DELIVERY_COLUMNS}",
                 (claim.alert_id, claim.escalation_level, claim.purpose, claim.subscription_id,
                  claim.user_id, claim.channel, to_db_time(lease_until), to_db_time(now),
-                 to_db_time(now), claim.subscription_id),
+                 to_db_time(now), claim.subscription_id, claim.purpose, claim.alert_id),
             ).fetchone()  # fmt: skip
             if row is not None:
                 claimed.append(_delivery(row))
@@ -279,58 +276,3 @@ def _record(r: sqlite3.Row) -> DeliveryRecord:
         acknowledged_at=optional_time(r["acknowledged_at"]),
         last_status=r["last_status"], error=r["error"],
     )  # fmt: skip
-
-
-class SqlitePushStorage:
-    """The push part of SqliteStorage (mixed in; it provides ``_db``)."""
-
-    _db: SqliteDatabase
-
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._db.run(work)
-
-    async def register_push_subscription(
-        self, subscription: NewPushSubscription, now: datetime
-    ) -> tuple[PushSubscription, bool]:
-        return await self._run(lambda conn: register_subscription(conn, subscription, now))
-
-    async def list_push_subscriptions(self, user_id: int) -> list[PushSubscription]:
-        return await self._run(lambda conn: list_subscriptions(conn, user_id))
-
-    async def delete_push_subscription(self, user_id: int, subscription_id: int) -> bool:
-        return await self._run(lambda conn: delete_subscription(conn, user_id, subscription_id))
-
-    async def push_subscriptions_of(self, user_ids: list[int]) -> list[PushSubscription]:
-        return await self._run(lambda conn: subscriptions_where(conn, "user_id", user_ids))
-
-    async def get_push_subscriptions(self, subscription_ids: list[int]) -> list[PushSubscription]:
-        return await self._run(lambda conn: subscriptions_where(conn, "id", subscription_ids))
-
-    async def claim_push_deliveries(
-        self, claims: list[PushClaim], now: datetime, lease_until: datetime
-    ) -> list[PushDelivery]:
-        return await self._run(lambda conn: claim_deliveries(conn, claims, now, lease_until))
-
-    async def claim_due_push_deliveries(
-        self, now: datetime, lease_until: datetime, limit: int
-    ) -> list[PushJob]:
-        return await self._run(lambda conn: claim_due(conn, now, lease_until, limit))
-
-    async def record_push_result(self, result: PushResult) -> PushStatus | None:
-        return await self._run(lambda conn: record_result(conn, result))
-
-    async def cancel_pending_push(self, alert_id: int, now: datetime) -> list[PushDelivery]:
-        return await self._run(lambda conn: cancel_pending(conn, alert_id))
-
-    async def acknowledge_push_delivery(
-        self, alert_id: int, subscription_id: int, now: datetime
-    ) -> None:
-        await self._run(lambda conn: acknowledge_delivery(conn, alert_id, subscription_id, now))
-
-    async def get_alert(self, alert_id: int) -> StoredAlert | None:
-        return await self._run(lambda conn: get_alert(conn, alert_id))
-
-    async def list_alert_deliveries(
-        self, user_id: int, alert_id: int
-    ) -> list[DeliveryRecord] | None:
-        return await self._run(lambda conn: list_alert_deliveries(conn, user_id, alert_id))

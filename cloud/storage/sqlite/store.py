@@ -51,7 +51,7 @@ from cloud.storage.sqlite.database import (
 )
 from cloud.storage.sqlite.email_keys import fill_email_keys
 from cloud.storage.sqlite.migrations import apply_migrations
-from cloud.storage.sqlite.push import SqlitePushStorage
+from cloud.storage.sqlite.push_store import SqlitePushStorage
 
 
 def _user(row: sqlite3.Row) -> User:
