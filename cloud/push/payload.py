@@ -39,6 +39,7 @@ TITLES = {
 SICK_TITLE = "Baby may be sick: crying with fever"
 ESCALATED_PREFIX = "Still unanswered: "
 ACKNOWLEDGED_TITLE = "Acknowledged"
+TEST_ALERT_KIND = "TEST_ALERT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,10 @@ class PushOptions:
 
 
 def _is_alarm(alert: StoredAlert) -> bool:
-    return alert.needs_ack or alert.sick_detected
+    """Rings like an alarm: alarms, "may be sick", and the device's test alert - a parent runs
+    ``nursery-edge test-alert`` to check that an alarm wakes the locked phone, so it must
+    travel and ring as one (it needs no acknowledgement)."""
+    return alert.needs_ack or alert.sick_detected or alert.kind == TEST_ALERT_KIND
 
 
 def push_options(alert: StoredAlert) -> PushOptions:

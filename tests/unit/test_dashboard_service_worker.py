@@ -113,6 +113,20 @@ def test_a_sick_alert_rings_with_its_own_vibration() -> None:
     assert options["vibrate"] == [400, 200, 400, 200, 400]
 
 
+def test_the_test_alert_rings_like_an_alarm_without_acknowledge() -> None:
+    test = {
+        **ALARM,
+        "title": "Test alert",
+        "alert": {**ALERT, "kind": "TEST_ALERT", "needs_ack": False},
+    }
+    del test["ack"]
+    options = notification(test)["options"]
+    assert options["silent"] is False
+    assert options["vibrate"] == [200, 100, 200]
+    assert options["requireInteraction"] is False
+    assert options["actions"] == []
+
+
 def test_an_alarm_without_a_token_has_no_acknowledge_button() -> None:
     assert notification({**ALARM, "ack": None})["options"]["actions"] == []
 

@@ -183,6 +183,8 @@ def test_a_short_payload_is_not_touched() -> None:
             {"kind": "CLIMATE_OUT_OF_RANGE", "needs_ack": False},
             PushOptions(3600, "normal", "alert-42"),
         ),
+        # The device's test alert travels like an alarm: it checks that alarms wake the phone.
+        ({"kind": "TEST_ALERT", "needs_ack": False}, PushOptions(900, "high", "alert-42")),
         ({"announcement": "escalated"}, PushOptions(900, "high", "alert-42")),
         ({"announcement": "acknowledged", "id": 7}, PushOptions(900, "high", "alert-7")),
         (

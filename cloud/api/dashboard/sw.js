@@ -58,8 +58,10 @@ function appPath(url) {
 }
 
 // An alarm is a notice that must wake someone: it has to be acknowledged, or the baby may be sick.
+// The device's test alert rings like one: it is how a parent checks that alarms wake this phone.
 function isAlarm(payload) {
-  return Boolean(payload.alert && (payload.alert.needs_ack || payload.alert.sick_detected));
+  const alert = payload.alert;
+  return Boolean(alert && (alert.needs_ack || alert.sick_detected || alert.kind === "TEST_ALERT"));
 }
 
 // showNotification's arguments for a payload ("alert", "acknowledged" or unreadable).
