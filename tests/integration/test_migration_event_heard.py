@@ -39,7 +39,10 @@ async def _migrate_a_compressed_week(url: str) -> None:
         cursor = await conn.execute("SELECT count(compress_chunk(c)) FROM show_chunks('events') c")
         assert await cursor.fetchone() == (1,)
 
-        applied = await apply_migrations(conn, bundled_migrations())
+        # Up to 0019 only: later migrations are not this test's subject.
+        applied = await apply_migrations(
+            conn, [m for m in bundled_migrations() if m.version < "0020"]
+        )
         assert applied == ["0019_event_heard"]
         await conn.execute(
             "INSERT INTO events (time, received_at, device_id, seq, kind, episode_id,"
