@@ -4,7 +4,8 @@ The server sends an HTTP request to whatever endpoint a browser registered, so a
 a request the API will make later on the user's behalf: without a guard, an account could point
 it at the server's own network (SSRF). ``check_endpoint`` lets through only https URLs on the
 configured push services' hosts (``NURSERY_PUSH_ENDPOINT_HOSTS``, a suffix match on whole host
-labels). ``check_keys`` checks the browser's encryption keys (RFC 8291) so that a subscription
+labels) on the default port (any port only with ``NURSERY_PUSH_ALLOW_HTTP``, tests and local
+development). ``check_keys`` checks the browser's encryption keys (RFC 8291) so that a subscription
 that could never be encrypted to is refused when it is registered, not at every alarm.
 """
 
@@ -22,6 +23,7 @@ from cloud.push.encoding import b64url_decode
 MAX_ENDPOINT_LENGTH = 2048
 P256DH_BYTES = 65
 AUTH_BYTES = 16
+DEFAULT_PORTS = {"https": 443, "http": 80}
 # Visible ASCII: a space, a control character or non-ASCII in a URL means it was crafted (URL
 # parsers strip or reinterpret them differently from one another).
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
@@ -82,9 +84,17 @@ def check_endpoint(endpoint: str, allowed_hosts: Sequence[str], allow_http: bool
     if "@" in parts.netloc or "\\" in endpoint:
         raise SubscriptionRefused("endpoint must not carry a user name or password")
     try:
-        parts.port  # noqa: B018 - read for its check: a port that is not a number raises
+        port = parts.port
     except ValueError:
         raise SubscriptionRefused("endpoint has an invalid port") from None
+    # A push service listens on the scheme's default port; another port on an allowed host
+    # reaches whatever else runs there. Tests and local development run their push service on
+    # a free port: with allow_http (refused in production) any port goes.
+    if port is not None and port != DEFAULT_PORTS[scheme] and not allow_http:
+        raise SubscriptionRefused(
+            f"endpoint port {port} is not allowed: push services listen on "
+            f"{DEFAULT_PORTS[scheme]} (leave the port out)"
+        )
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise SubscriptionRefused("endpoint has no host")
