@@ -179,9 +179,27 @@ def test_an_unreadable_push_still_shows_something() -> None:
 
 
 def test_a_click_never_leaves_the_site() -> None:
-    paths = ["/?alert=1", "https://evil.example/", "//evil.example/x", "javascript:alert(1)", 7]
-    assert run_worker(f"{json.dumps(paths)}.map(appPath)") == ["/?alert=1", "/", "/", "/", "/"]
-    assert run_worker("ackRequest({ack: {url: 'https://evil.example/ack', token: 't'}}).url") == "/"
+    paths = {
+        "/?alert=1": "/?alert=1",
+        "/ok?x=1": "/ok?x=1",
+        "/push/ack": "/push/ack",
+        "https://nursery.example/?alert=3": "/?alert=3",  # this site, spelled out
+        "https://evil.example/": "/",
+        "//evil.example/x": "/",
+        "/\\evil.example": "/",  # a backslash is a slash to URL parsers: //evil.example
+        "/\\/evil.example/x": "/",
+        "\\\\evil.example": "/",
+        "/\t/evil.example": "/",  # tabs and newlines are removed before parsing
+        "https://nursery.example//evil.example/x": "/",  # a path that reads as a host
+        "javascript:alert(1)": "/",
+        "data:text/html,hi": "/",
+        "": "/",
+    }
+    assert run_worker(f"{json.dumps(list(paths))}.map(appPath)") == list(paths.values())
+    assert run_worker("[7, null, {}].map(appPath)") == ["/", "/", "/"]
+    for url in ("https://evil.example/ack", "/\\evil.example/ack", "//evil.example/ack"):
+        request = f"ackRequest({{ack: {{url: {json.dumps(url)}, token: 't'}}}}).url"
+        assert run_worker(request) == "/", url
 
 
 def run_page(expression: str) -> Any:

@@ -51,10 +51,21 @@ function readPayload(text) {
   };
 }
 
-// A path in this app: whatever the payload says, a click never leaves the site.
+// A path in this app: whatever the payload says, a click (or the acknowledge request, which
+// carries the token) never leaves the site. Resolved as the browser will resolve it - which
+// reads "/\\evil.example" as "//evil.example" and drops tabs - and kept only when it stays on
+// this origin; the path returned never starts with "//" (that would name another host).
 function appPath(url) {
-  if (typeof url !== "string" || !url.startsWith("/") || url.startsWith("//")) return "/";
-  return url;
+  if (typeof url !== "string") return "/";
+  let resolved;
+  try {
+    resolved = new URL(url, self.location.origin);
+  } catch {
+    return "/";
+  }
+  if (resolved.origin !== self.location.origin) return "/";
+  const path = `${resolved.pathname}${resolved.search}${resolved.hash}`;
+  return path.startsWith("/") && !path.startsWith("//") ? path : "/";
 }
 
 // An alarm is a notice that must wake someone: it has to be acknowledged, or the baby may be sick.
