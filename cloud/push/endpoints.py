@@ -41,14 +41,19 @@ def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return None
 
 
-def _check_host_name(host: str) -> None:
+def is_ip_address(host: str) -> bool:
+    """``host`` is an IPv4 or IPv6 address as written in a URL's host (without brackets)."""
+    return _ip_address(host) is not None
+
+
+def is_host_name(host: str) -> bool:
+    """``host`` (lowercase, no trailing dot) is a DNS name of letters, digits and hyphens that
+    no resolver reads as an address: one ending in a number ("0x7f000001", "127.1") is not -
+    only plain dotted addresses are accepted, and those are matched exactly (is_ip_address)."""
     labels = host.split(".")
     if not all(_LABEL.fullmatch(label) for label in labels):
-        raise SubscriptionRefused(f"endpoint host {host!r} is not a valid host name")
-    # Resolvers read a name ending in a number as an address ("0x7f000001", "127.1"): only
-    # plain dotted addresses are accepted, and those are matched exactly.
-    if labels[-1].isdigit() or labels[-1].startswith("0x"):
-        raise SubscriptionRefused(f"endpoint host {host!r} is not a valid host name")
+        return False
+    return not (labels[-1].isdigit() or labels[-1].startswith("0x"))
 
 
 def host_allowed(host: str, allowed_hosts: Sequence[str]) -> bool:
@@ -98,8 +103,8 @@ def check_endpoint(endpoint: str, allowed_hosts: Sequence[str], allow_http: bool
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise SubscriptionRefused("endpoint has no host")
-    if _ip_address(host) is None:
-        _check_host_name(host)
+    if not is_ip_address(host) and not is_host_name(host):
+        raise SubscriptionRefused(f"endpoint host {host!r} is not a valid host name")
     if not host_allowed(host, allowed_hosts):
         raise SubscriptionRefused(
             f"endpoint host {host} is not a push service this server sends to "

@@ -16,9 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cloud.api import create_app
-from cloud.config import ApiSettings, PushSettings
+from cloud.config import ApiSettings
 from cloud.push.ack_token import AckTokens
 from cloud.push.keys import VapidKeyPair, generate_vapid_keys
+from cloud.push.settings import PushSettings
 from cloud.storage.push_records import PushClaim
 from cloud.storage.records import EventRow, IngestBatch, StoredAlert
 from tests.harness.api import API_TEST_SECRET, Api

@@ -9,7 +9,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from cloud.config import DEFAULT_PUSH_ENDPOINT_HOSTS
 from cloud.push.endpoints import (
     MAX_ENDPOINT_LENGTH,
     SubscriptionRefused,
@@ -17,6 +16,7 @@ from cloud.push.endpoints import (
     check_keys,
     host_allowed,
 )
+from cloud.push.settings import DEFAULT_PUSH_ENDPOINT_HOSTS
 
 HOSTS = DEFAULT_PUSH_ENDPOINT_HOSTS
 
