@@ -255,9 +255,10 @@ def test_a_click_never_leaves_the_site() -> None:
         assert run_worker(request) == "/", url
 
 
-def run_page(expression: str) -> Any:
+def run_page(expression: str, module: str = "push.js") -> Any:
+    """Evaluate ``expression`` with the page's ``module`` imported as ``push``."""
     script = (
-        f"import * as push from {json.dumps((DASHBOARD / 'push.js').as_uri())};\n"
+        f"import * as push from {json.dumps((DASHBOARD / module).as_uri())};\n"
         f"const result = {expression};\n"
         "console.log(JSON.stringify(result));\n"
     )
@@ -314,3 +315,22 @@ def test_a_subscription_is_labelled_with_browser_and_platform() -> None:
 def test_the_server_key_becomes_its_bytes() -> None:
     # base64url without padding, as GET /push/config gives it.
     assert run_page("Array.from(push.keyBytes('BP8A_w'))") == [4, 255, 0, 255]
+
+
+def test_a_tapped_notification_names_its_alert_in_the_address() -> None:
+    """The payload's url "/?alert=42" opens (or is posted to) the page, which shows that alert
+    (the browser test checks the highlight)."""
+    urls = {
+        "/?alert=42": 42,
+        "https://nursery.example/?alert=7": 7,
+        "https://nursery.example/?x=1&alert=9007199254740": 9007199254740,
+        "/": None,
+        "/?alert=": None,
+        "/?alert=0": None,
+        "/?alert=-1": None,
+        "/?alert=1e3": None,
+        "/?alert=4x": None,
+        "/?alert=12345678901234567890": None,
+    }
+    got = run_page(f"{json.dumps(list(urls))}.map(push.alertFromUrl)", module="alerts.js")
+    assert got == list(urls.values())
