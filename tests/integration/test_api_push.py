@@ -74,6 +74,21 @@ def device_alarm(api: Api, device_id: str, seq: int = 1) -> StoredAlert:
     return alert  # type: ignore[no-any-return]
 
 
+def deliveries_once(
+    api: Api, alert_id: int, headers: dict[str, str], settled: Any, timeout_s: float = 5.0
+) -> Any:
+    """``GET /alerts/{id}/deliveries`` once ``settled(rows)``: the push service answers before
+    the pipeline records the answer, so a test that read at once would race the recording."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = api.client.get(f"/alerts/{alert_id}/deliveries", headers=headers)
+        assert answer.status_code == 200, answer.text
+        rows = answer.json()
+        if settled(rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
 # --- configuration ---------------------------------------------------------------------------
 
 
@@ -208,9 +223,11 @@ def test_a_device_alarm_reaches_the_phone_encrypted_and_its_action_acknowledges_
     grant = AckTokens(API_TEST_SECRET, "HS256").verify(payload["ack"]["token"])
     assert (grant.user_id, grant.alert_id, grant.subscription_id) == (owner, alert.id, sub_id)
 
-    deliveries = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers)
-    assert deliveries.status_code == 200
-    (pushed,) = [d for d in deliveries.json() if d["channel"] == "webpush"]
+    deliveries = deliveries_once(
+        push_api, alert.id, headers,
+        lambda rows: any(d["channel"] == "webpush" and d["status"] == "accepted" for d in rows),
+    )  # fmt: skip
+    (pushed,) = [d for d in deliveries if d["channel"] == "webpush"]
     assert pushed["status"] == "accepted"
     assert (pushed["subscription_id"], pushed["user_id"]) == (sub_id, owner)
     assert (pushed["purpose"], pushed["attempts"], pushed["last_status"]) == ("alert", 1, 201)
@@ -254,7 +271,11 @@ def test_a_throttled_push_is_retried_and_a_gone_subscription_removed(
     # Retry-After 1 s, then the backoff's 2 s after the 500.
     assert time.monotonic() - started >= 2.5
     assert [r.status for r in push_service.requests(busy)] == [429, 500, 201]
-    rows = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
+
+    def busy_accepted(rows: list[dict[str, Any]]) -> bool:
+        return any(r["subscription_id"] == busy_id and r["status"] == "accepted" for r in rows)
+
+    rows = deliveries_once(push_api, alert.id, headers, busy_accepted)
     (retried,) = [r for r in rows if r["subscription_id"] == busy_id]
     assert (retried["status"], retried["attempts"], retried["last_status"]) == ("accepted", 3, 201)
     (expired,) = [r for r in rows if r["channel"] == "webpush" and r["status"] == "expired"]
@@ -444,10 +465,9 @@ def test_a_push_whose_sender_died_is_sent_once_its_lease_passes(
     (request,) = push_service.wait_for_accepted(phone, timeout_s=5)
     assert request.payload is not None
     assert (request.payload["type"], request.payload["alert"]["id"]) == ("alert", alert.id)
-    (pushed,) = [
-        r
-        for r in push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
-        if r["channel"] == "webpush"
-    ]
+    rows = deliveries_once(
+        push_api, alert.id, headers, lambda rows: any(r["status"] == "accepted" for r in rows)
+    )
+    (pushed,) = [r for r in rows if r["channel"] == "webpush"]
     assert (pushed["status"], pushed["attempts"]) == ("accepted", 2)
     assert row.attempts == 1
