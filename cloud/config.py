@@ -6,16 +6,19 @@ Names follow the parents' app documentation (``DATABASE_URL``, ``JWT_SECRET``, `
 
 from __future__ import annotations
 
-import ipaddress
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cloud.push.keys import application_server_key, vapid_signer
 from models.contract import LARGEST_MAX_AHEAD
+
+if TYPE_CHECKING:
+    # Only for the annotation: cloud.push.settings loads cryptography and py-vapid, which the
+    # collector never needs; ApiSettings.from_env imports it when it runs.
+    from cloud.push.settings import PushSettings
 
 # The example secret from the app documentation; refused outside development.
 EXAMPLE_JWT_SECRETS = frozenset(
@@ -240,112 +243,6 @@ def _collector_mqtt(env: Mapping[str, str]) -> MqttSettings:
     return replace(mqtt, username=username, password=password)
 
 
-# Where browsers' push subscriptions point: Chrome/Edge (FCM), Firefox (Mozilla autopush),
-# Safari (Apple), legacy Edge (WNS). A subscription elsewhere is refused (SSRF guard).
-DEFAULT_PUSH_ENDPOINT_HOSTS = (
-    "fcm.googleapis.com",
-    "updates.push.services.mozilla.com",
-    "push.apple.com",
-    "notify.windows.com",
-)
-# What py-vapid accepts as the VAPID "sub" claim (RFC 8292 section 2.1): a mailto: address or
-# an https origin without a path.
-_VAPID_SUBJECT = re.compile(
-    r"mailto:[^@\s]+@(localhost|[\w%-]+(\.[\w%-]+)+)|https://(localhost|[\w-]+(\.[\w-]+)+)",
-    re.IGNORECASE,
-)
-_HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_TRUE = ("true", "1", "yes")
-_FALSE = ("false", "0", "no")
-
-
-def _is_ip_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _push_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
-    raw = env.get("NURSERY_PUSH_ENDPOINT_HOSTS", "")
-    if not raw.strip():
-        return DEFAULT_PUSH_ENDPOINT_HOSTS
-    hosts = tuple(host.strip().lower().strip(".") for host in raw.split(",") if host.strip())
-    for host in hosts:
-        if not _is_ip_address(host) and not all(
-            _HOST_LABEL.fullmatch(label) for label in host.split(".")
-        ):
-            raise ConfigError(
-                "NURSERY_PUSH_ENDPOINT_HOSTS must list host names or IP addresses separated by "
-                f"commas (no scheme, port or path), got {host!r}"
-            )
-    if not hosts:
-        raise ConfigError("NURSERY_PUSH_ENDPOINT_HOSTS names no host")
-    return hosts
-
-
-def _flag(env: Mapping[str, str], key: str) -> bool:
-    raw = env.get(key, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE or raw == "":
-        return False
-    raise ConfigError(f"{key} must be true or false, got {raw!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class PushSettings:
-    """Web Push (docs/api.md, "Push notifications"). Set ``NURSERY_VAPID_PRIVATE_KEY`` (from
-    ``nursery-cloud push-keys``) and ``NURSERY_VAPID_SUBJECT`` to enable it."""
-
-    # base64url of the raw 32-byte P-256 private value: a secret, kept out of repr and logs.
-    vapid_private_key: str = field(repr=False)
-    # Who runs this server, for the push services' operators: mailto:... or https://...
-    vapid_subject: str
-    # Host suffixes a subscription's endpoint may point at (the SSRF guard).
-    endpoint_hosts: tuple[str, ...] = DEFAULT_PUSH_ENDPOINT_HOSTS
-    # http:// endpoints: tests and local development only.
-    allow_http: bool = False
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> PushSettings | None:
-        private_key = env.get("NURSERY_VAPID_PRIVATE_KEY", "").strip()
-        if not private_key:
-            return None
-        try:
-            application_server_key(private_key)
-        except ValueError as exc:
-            raise ConfigError(
-                f"NURSERY_VAPID_PRIVATE_KEY cannot be read: {exc}; generate a key pair with "
-                "`nursery-cloud push-keys`"
-            ) from None
-        subject = env.get("NURSERY_VAPID_SUBJECT", "").strip()
-        if not subject:
-            raise ConfigError(
-                "NURSERY_VAPID_SUBJECT is required when NURSERY_VAPID_PRIVATE_KEY is set: "
-                "mailto:<operator address> or https://<your site>, so push services can reach "
-                "the operator"
-            )
-        if not _VAPID_SUBJECT.fullmatch(subject):
-            raise ConfigError(
-                "NURSERY_VAPID_SUBJECT must be mailto:<address> or https://<host> (no path), "
-                f"got {subject!r}"
-            )
-        # The signer checks the subject again when it signs: refuse here what it would refuse
-        # at the first alarm.
-        try:
-            vapid_signer(private_key).sign({"sub": subject, "aud": "https://push.example.org"})
-        except Exception as exc:  # py-vapid raises its own VapidException, untyped
-            raise ConfigError(f"NURSERY_VAPID_SUBJECT is refused by the signer: {exc}") from None
-        return cls(
-            vapid_private_key=private_key,
-            vapid_subject=subject,
-            endpoint_hosts=_push_hosts(env),
-            allow_http=_flag(env, "NURSERY_PUSH_ALLOW_HTTP"),
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
     database_url: str = field(repr=False)
@@ -396,6 +293,9 @@ class ApiSettings:
                     f"JWT_SECRET {problem}; set a random secret outside development, e.g. the "
                     "output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
+        # Here, not at the top: see the TYPE_CHECKING import.
+        from cloud.push.settings import PushSettings
+
         push = PushSettings.from_env(env)
         if push is not None and push.allow_http and environment != "development":
             raise ConfigError(

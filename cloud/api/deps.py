@@ -14,9 +14,10 @@ from cloud.api.password_work import PasswordWork
 from cloud.api.ratelimit import LoginRateLimiter, LoginThrottle
 from cloud.api.realtime import AlertBroadcaster
 from cloud.api.security import InvalidTokenError, PasswordHasher, TokenIssuer
-from cloud.config import ProvisioningSettings, PushSettings
+from cloud.config import ProvisioningSettings
 from cloud.push.ack_token import AckTokens
 from cloud.push.pipeline import PushPipeline
+from cloud.push.settings import PushSettings
 from cloud.storage import Storage
 from cloud.storage.records import User
 from cloud.uploads import AudioStore

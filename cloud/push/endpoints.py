@@ -4,7 +4,8 @@ The server sends an HTTP request to whatever endpoint a browser registered, so a
 a request the API will make later on the user's behalf: without a guard, an account could point
 it at the server's own network (SSRF). ``check_endpoint`` lets through only https URLs on the
 configured push services' hosts (``NURSERY_PUSH_ENDPOINT_HOSTS``, a suffix match on whole host
-labels). ``check_keys`` checks the browser's encryption keys (RFC 8291) so that a subscription
+labels) on the default port (any port only with ``NURSERY_PUSH_ALLOW_HTTP``, tests and local
+development). ``check_keys`` checks the browser's encryption keys (RFC 8291) so that a subscription
 that could never be encrypted to is refused when it is registered, not at every alarm.
 """
 
@@ -22,6 +23,7 @@ from cloud.push.encoding import b64url_decode
 MAX_ENDPOINT_LENGTH = 2048
 P256DH_BYTES = 65
 AUTH_BYTES = 16
+DEFAULT_PORTS = {"https": 443, "http": 80}
 # Visible ASCII: a space, a control character or non-ASCII in a URL means it was crafted (URL
 # parsers strip or reinterpret them differently from one another).
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
@@ -39,14 +41,19 @@ def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return None
 
 
-def _check_host_name(host: str) -> None:
+def is_ip_address(host: str) -> bool:
+    """``host`` is an IPv4 or IPv6 address as written in a URL's host (without brackets)."""
+    return _ip_address(host) is not None
+
+
+def is_host_name(host: str) -> bool:
+    """``host`` (lowercase, no trailing dot) is a DNS name of letters, digits and hyphens that
+    no resolver reads as an address: one ending in a number ("0x7f000001", "127.1") is not -
+    only plain dotted addresses are accepted, and those are matched exactly (is_ip_address)."""
     labels = host.split(".")
     if not all(_LABEL.fullmatch(label) for label in labels):
-        raise SubscriptionRefused(f"endpoint host {host!r} is not a valid host name")
-    # Resolvers read a name ending in a number as an address ("0x7f000001", "127.1"): only
-    # plain dotted addresses are accepted, and those are matched exactly.
-    if labels[-1].isdigit() or labels[-1].startswith("0x"):
-        raise SubscriptionRefused(f"endpoint host {host!r} is not a valid host name")
+        return False
+    return not (labels[-1].isdigit() or labels[-1].startswith("0x"))
 
 
 def host_allowed(host: str, allowed_hosts: Sequence[str]) -> bool:
@@ -82,14 +89,22 @@ def check_endpoint(endpoint: str, allowed_hosts: Sequence[str], allow_http: bool
     if "@" in parts.netloc or "\\" in endpoint:
         raise SubscriptionRefused("endpoint must not carry a user name or password")
     try:
-        parts.port  # noqa: B018 - read for its check: a port that is not a number raises
+        port = parts.port
     except ValueError:
         raise SubscriptionRefused("endpoint has an invalid port") from None
+    # A push service listens on the scheme's default port; another port on an allowed host
+    # reaches whatever else runs there. Tests and local development run their push service on
+    # a free port: with allow_http (refused in production) any port goes.
+    if port is not None and port != DEFAULT_PORTS[scheme] and not allow_http:
+        raise SubscriptionRefused(
+            f"endpoint port {port} is not allowed: push services listen on "
+            f"{DEFAULT_PORTS[scheme]} (leave the port out)"
+        )
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise SubscriptionRefused("endpoint has no host")
-    if _ip_address(host) is None:
-        _check_host_name(host)
+    if not is_ip_address(host) and not is_host_name(host):
+        raise SubscriptionRefused(f"endpoint host {host!r} is not a valid host name")
     if not host_allowed(host, allowed_hosts):
         raise SubscriptionRefused(
             f"endpoint host {host} is not a push service this server sends to "

@@ -25,6 +25,9 @@ ACK_URL = "/push/ack"
 ALARM_TTL_S = 900
 NOTICE_TTL_S = 3600
 ELLIPSIS = "…"
+# What an account's name may be (the registration's limit): ``taken_by`` cannot crowd out the
+# rest of the payload.
+MAX_NAME_CHARACTERS = 200
 
 TITLES = {
     "CRY_DETECTED": "Baby is crying",
@@ -108,11 +111,19 @@ def _alert_body(alert: StoredAlert) -> str:
     return f"{alert.message} ({heard})" if heard else alert.message
 
 
+def _shortened(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + ELLIPSIS
+
+
 def _acknowledged_body(alert: StoredAlert, name: str | None) -> str:
     who = f"{name} took it" if name else "Taken"
     if alert.acknowledged_at is None:
         return who
-    # The server does not know the phone's time zone: say which one the time is in.
+    # The server does not know the phone's time zone: say which one the time is in. The
+    # dashboard's worker says it in the phone's zone instead (``taken_by`` and
+    # ``alert.acknowledged_at``); this is what other clients and older workers show.
     return f"{who} at {alert.acknowledged_at.astimezone(UTC):%H:%M} UTC"
 
 
@@ -148,8 +159,9 @@ def alert_payload(
 ) -> bytes:
     """The notification's JSON, UTF-8, at most ``MAX_PAYLOAD_BYTES`` (the body is shortened to
     fit). ``type`` is "acknowledged" for an acknowledgement (the phone replaces the alarm's
-    notification, same ``tag``), else "alert"; ``ack`` (the action's URL and token) only for an
-    alarm that needs acknowledging and a token given."""
+    notification, same ``tag``; ``taken_by`` is the taker's name or null), else "alert";
+    ``ack`` (the action's URL and token) only for an alarm that needs acknowledging and a
+    token given."""
     acknowledged = alert.announcement == "acknowledged"
     document: dict[str, Any] = {
         "v": PAYLOAD_VERSION,
@@ -171,6 +183,9 @@ def alert_payload(
         },
         "url": f"/?alert={alert.id}",
     }
+    if acknowledged:
+        # Apart from the body, so that the phone can say the time in its own zone.
+        document["taken_by"] = _shortened(acknowledged_by_name, MAX_NAME_CHARACTERS)
     if alert.needs_ack and not acknowledged and ack_token is not None:
         document["ack"] = {"url": ACK_URL, "token": ack_token}
     return _fit(document, "body")

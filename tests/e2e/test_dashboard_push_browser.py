@@ -48,6 +48,7 @@ from tests.e2e.test_dashboard_browser import (  # noqa: F401 (browser, device, s
     screenshot,
     server,
     server_account,
+    sign_in_through_the_page,
     wait_for_reading,
 )
 from tests.harness.mosquitto import MosquittoBroker
@@ -350,10 +351,32 @@ def test_a_cry_reaches_the_locked_phone_and_is_acknowledged_from_the_notificatio
         acknowledged = pushed(push_service, subscription, "acknowledged")
         assert acknowledged["tag"] == tag
         port.deliver(origin, acknowledged)
-        final = wait_for_notification(page, tag, lambda n: n["body"] == acknowledged["body"])
+        # Who, and when in the phone's own time zone and language (the server writes UTC).
+        assert acknowledged["body"].endswith(" UTC")
+        at = page.evaluate(
+            """(iso) => new Date(iso).toLocaleTimeString(undefined,
+                 { hour: "2-digit", minute: "2-digit" })""",
+            acknowledged["alert"]["acknowledged_at"],
+        )
+        final = wait_for_notification(page, tag, lambda n: n["body"] == f"Eve took it at {at}")
         assert final["title"] == "Acknowledged"
-        assert "Eve" in final["body"]
         assert final["actions"] == []
+        # This phone's own "Acknowledge" had said so too, before the push came.
+        assert here["body"] == f"You took it at {at}."
+
+        # Tapping the notification shows its alert in the open app: highlighted, in view.
+        item = page.locator(f'.alert-item[data-alert-id="{alert_id}"]')
+        expect(item).not_to_have_attribute("data-focused", "true")
+        outcome = worker.evaluate(
+            """async (tag) => {
+              const [notification] = await self.registration.getNotifications({ tag });
+              return handleClick(notification, "");
+            }""",
+            tag,
+        )
+        assert outcome == "opened"
+        expect(item).to_have_attribute("data-focused", "true")
+        expect(item).to_be_in_viewport()
 
         # Turn off: the server forgets this browser, which unsubscribes.
         page.get_by_role("button", name="Turn off").click()
@@ -370,6 +393,19 @@ def test_a_cry_reaches_the_locked_phone_and_is_acknowledged_from_the_notificatio
         expect(page.locator("#auth-view")).to_be_visible()
         assert api.get("/push/subscriptions") == []
         assert page.evaluate("window.standInUnsubscribed") is True
+
+        # The app opened for a notification (no window was open) shows its alert too: signed
+        # out, after signing in; signed in, at once. The address is plain afterwards.
+        sign_in_through_the_page(page, f"{origin}/?alert={alert_id}", email)
+        expect(item).to_have_attribute("data-focused", "true")
+        assert page.url == f"{origin}/"
+        page.goto(origin)
+        expect(page.locator("#dashboard-view")).to_be_visible()
+        expect(item).to_be_visible()
+        expect(item).not_to_have_attribute("data-focused", "true")
+        page.goto(f"{origin}/?alert={alert_id}")
+        expect(item).to_have_attribute("data-focused", "true")
+        assert page.url == f"{origin}/"
 
 
 @pytest.mark.slow

@@ -16,9 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cloud.api import create_app
-from cloud.config import ApiSettings, PushSettings
+from cloud.config import ApiSettings
 from cloud.push.ack_token import AckTokens
 from cloud.push.keys import VapidKeyPair, generate_vapid_keys
+from cloud.push.settings import PushSettings
 from cloud.storage.push_records import PushClaim
 from cloud.storage.records import EventRow, IngestBatch, StoredAlert
 from tests.harness.api import API_TEST_SECRET, Api
@@ -71,6 +72,21 @@ def device_alarm(api: Api, device_id: str, seq: int = 1) -> StoredAlert:
     event = EventRow(device_id, seq, now, now, "cry_started", seq, 0.93, -30.0, None, raw=b"{}")
     (alert,) = api.run(api.storage.ingest, IngestBatch(events=[event])).alerts
     return alert  # type: ignore[no-any-return]
+
+
+def deliveries_once(
+    api: Api, alert_id: int, headers: dict[str, str], settled: Any, timeout_s: float = 5.0
+) -> Any:
+    """``GET /alerts/{id}/deliveries`` once ``settled(rows)``: the push service answers before
+    the pipeline records the answer, so a test that read at once would race the recording."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = api.client.get(f"/alerts/{alert_id}/deliveries", headers=headers)
+        assert answer.status_code == 200, answer.text
+        rows = answer.json()
+        if settled(rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -207,9 +223,11 @@ def test_a_device_alarm_reaches_the_phone_encrypted_and_its_action_acknowledges_
     grant = AckTokens(API_TEST_SECRET, "HS256").verify(payload["ack"]["token"])
     assert (grant.user_id, grant.alert_id, grant.subscription_id) == (owner, alert.id, sub_id)
 
-    deliveries = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers)
-    assert deliveries.status_code == 200
-    (pushed,) = [d for d in deliveries.json() if d["channel"] == "webpush"]
+    deliveries = deliveries_once(
+        push_api, alert.id, headers,
+        lambda rows: any(d["channel"] == "webpush" and d["status"] == "accepted" for d in rows),
+    )  # fmt: skip
+    (pushed,) = [d for d in deliveries if d["channel"] == "webpush"]
     assert pushed["status"] == "accepted"
     assert (pushed["subscription_id"], pushed["user_id"]) == (sub_id, owner)
     assert (pushed["purpose"], pushed["attempts"], pushed["last_status"]) == ("alert", 1, 201)
@@ -220,6 +238,7 @@ def test_a_device_alarm_reaches_the_phone_encrypted_and_its_action_acknowledges_
     assert taken.json()["id"] == alert.id
     assert taken.json()["acknowledged_by"] == owner
     assert taken.json()["acknowledged_at"] is not None
+    assert "X-Acknowledged-By-Name" not in taken.headers, "taken by the token's user"
     # The phone's notification becomes "Acknowledged".
     (done,) = push_service.wait_for_accepted(
         phone, where=lambda r: r.payload is not None and r.payload["type"] == "acknowledged"
@@ -252,7 +271,11 @@ def test_a_throttled_push_is_retried_and_a_gone_subscription_removed(
     # Retry-After 1 s, then the backoff's 2 s after the 500.
     assert time.monotonic() - started >= 2.5
     assert [r.status for r in push_service.requests(busy)] == [429, 500, 201]
-    rows = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
+
+    def busy_accepted(rows: list[dict[str, Any]]) -> bool:
+        return any(r["subscription_id"] == busy_id and r["status"] == "accepted" for r in rows)
+
+    rows = deliveries_once(push_api, alert.id, headers, busy_accepted)
     (retried,) = [r for r in rows if r["subscription_id"] == busy_id]
     assert (retried["status"], retried["attempts"], retried["last_status"]) == ("accepted", 3, 201)
     (expired,) = [r for r in rows if r["channel"] == "webpush" and r["status"] == "expired"]
@@ -266,42 +289,116 @@ def test_a_throttled_push_is_retried_and_a_gone_subscription_removed(
 # --- acknowledging from the notification, and who sees deliveries -----------------------------
 
 
-def test_the_acknowledge_token_is_checked(push_api: Api) -> None:
+def ack(api: Api, token: str) -> Any:
+    """ "Acknowledge" on a notification: the token alone, no Authorization."""
+    return api.client.post("/push/ack", json={"token": token})
+
+
+def test_the_acknowledge_token_is_checked(push_api: Api, push_service: LocalPushService) -> None:
     owner, headers, _ = push_api.signup("Anna")
-    stranger, _stranger_headers, _ = push_api.signup("Eve")
+    stranger, stranger_headers, _ = push_api.signup("Eve")
     device_id = push_api.claimed_device(headers)
+    sub_id = register(push_api, headers, push_service.subscribe()).json()["id"]
+    eves = register(push_api, stranger_headers, push_service.subscribe()).json()["id"]
     alert = device_alarm(push_api, device_id)
     tokens = AckTokens(API_TEST_SECRET, "HS256")
-    generation = push_api.run(push_api.storage.session_generations, [owner])[owner]
+    generations = push_api.run(push_api.storage.session_generations, [owner, stranger])
 
-    def ack(token: str) -> Any:
-        return push_api.client.post("/push/ack", json={"token": token})
+    def token(user: int, subscription: int, **extra: Any) -> str:
+        return tokens.issue(
+            user_id=user, alert_id=alert.id, subscription_id=subscription,
+            generation=generations[user], **extra,
+        )  # fmt: skip
 
-    assert ack("not-a-token").status_code == 401
+    assert ack(push_api, "not-a-token").status_code == 401
     forged = AckTokens("another-secret-0123456789-abcdefghijklmnop", "HS256").issue(
-        user_id=owner, alert_id=alert.id, subscription_id=1, generation=generation
+        user_id=owner, alert_id=alert.id, subscription_id=sub_id, generation=generations[owner]
     )
-    assert "signature" in ack(forged).json()["detail"]
-    expired = tokens.issue(
-        user_id=owner, alert_id=alert.id, subscription_id=1, generation=generation,
-        now=datetime(2020, 1, 1, tzinfo=UTC),
-    )  # fmt: skip
-    assert "expired" in ack(expired).json()["detail"]
+    assert "signature" in ack(push_api, forged).json()["detail"]
+    expired = token(owner, sub_id, now=datetime(2020, 1, 1, tzinfo=UTC))
+    assert "expired" in ack(push_api, expired).json()["detail"]
     # An access token is not an acknowledge token.
     access = headers["Authorization"].removeprefix("Bearer ")
-    assert "not an acknowledge token" in ack(access).json()["detail"]
-    # Someone who cannot see the alert: 404, as POST /alerts/{id}/ack.
-    theirs = tokens.issue(user_id=stranger, alert_id=alert.id, subscription_id=1, generation=0)
-    assert ack(theirs).status_code == 404
+    assert "not an acknowledge token" in ack(push_api, access).json()["detail"]
+    # Someone who cannot see the alert, from their own phone: 404, as POST /alerts/{id}/ack.
+    assert ack(push_api, token(stranger, eves)).status_code == 404
+    # A token naming a subscription that is not its user's.
+    refused = ack(push_api, token(owner, eves))
+    assert refused.status_code == 401
+    assert "another account" in refused.json()["detail"]
+    assert ack(push_api, token(owner, 2**40)).status_code == 401
 
-    valid = tokens.issue(user_id=owner, alert_id=alert.id, subscription_id=1, generation=generation)
+    valid = token(owner, sub_id)
     # Logging out everywhere revokes it.
     assert push_api.client.post("/auth/logout-all", headers=headers).status_code == 204
-    revoked = ack(valid)
+    revoked = ack(push_api, valid)
     assert revoked.status_code == 401
     assert "sign-in has ended" in revoked.json()["detail"]
-    alerts = push_api.run(push_api.storage.get_alert, alert.id)
-    assert alerts.acknowledged_at is None
+    assert push_api.run(push_api.storage.get_alert, alert.id).acknowledged_at is None
+
+
+def test_a_notification_whose_subscription_was_removed_or_moved_acknowledges_nothing(
+    push_api: Api, push_service: LocalPushService
+) -> None:
+    """The token is scoped to one subscription: once Sign out or Turn off removed it, or the
+    browser signed in to another account (the endpoint moved there), an alarm's notification
+    still on the phone no longer acknowledges as the previous user."""
+    _anna, anna_headers, _ = push_api.signup("Anna")
+    _ben, ben_headers, _ = push_api.signup("Ben")
+    device_id = push_api.claimed_device(anna_headers)
+    removed, moved = push_service.subscribe(), push_service.subscribe()
+    removed_id = register(push_api, anna_headers, removed).json()["id"]
+    register(push_api, anna_headers, moved)
+    alert = device_alarm(push_api, device_id)
+    (to_removed,) = push_service.wait_for_accepted(removed)
+    (to_moved,) = push_service.wait_for_accepted(moved)
+    assert to_removed.payload is not None
+    assert to_moved.payload is not None
+
+    path = f"/push/subscriptions/{removed_id}"
+    assert push_api.client.delete(path, headers=anna_headers).status_code == 204
+    gone = ack(push_api, to_removed.payload["ack"]["token"])
+    assert gone.status_code == 401
+    assert "subscription was removed" in gone.json()["detail"]
+
+    assert register(push_api, ben_headers, moved).status_code == 200
+    elsewhere = ack(push_api, to_moved.payload["ack"]["token"])
+    assert elsewhere.status_code == 401
+    assert "another account" in elsewhere.json()["detail"]
+
+    still = push_api.run(push_api.storage.get_alert, alert.id)
+    assert still.acknowledged_at is None, "nothing acknowledged as Anna"
+
+
+def test_acknowledging_an_alarm_someone_else_took_says_who_and_marks_nothing(
+    push_api: Api, push_service: LocalPushService
+) -> None:
+    _anna, anna_headers, anna_session = push_api.signup("Anna")
+    ben, ben_headers, ben_session = push_api.signup("Bén")
+    device_id = push_api.claimed_device(anna_headers)
+    invited = push_api.client.post(
+        f"/devices/{device_id}/caregivers",
+        headers=anna_headers,
+        json={"email": ben_session["user"]["email"]},
+    )
+    assert invited.status_code == 202, invited.text
+    phone = push_service.subscribe()
+    sub_id = register(push_api, anna_headers, phone).json()["id"]
+    alert = device_alarm(push_api, device_id)
+    (alarm,) = push_service.wait_for_accepted(phone)
+    assert alarm.payload is not None
+    # Ben took it first (the banner, another phone).
+    assert push_api.client.post(f"/alerts/{alert.id}/ack", headers=ben_headers).status_code == 200
+
+    late = ack(push_api, alarm.payload["ack"]["token"])
+    assert late.status_code == 200, late.text
+    assert late.json()["acknowledged_by"] == ben
+    # The name for "Already taken by Bén", percent-encoded UTF-8 (a header is ASCII).
+    assert late.headers["X-Acknowledged-By-Name"] == "B%C3%A9n"
+    rows = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=anna_headers).json()
+    (pushed,) = [r for r in rows if r["subscription_id"] == sub_id and r["purpose"] == "alert"]
+    assert pushed["acknowledged_at"] is None, "not acknowledged from this notification"
+    assert anna_session["user"]["name"] == "Anna"
 
 
 def test_deliveries_are_visible_only_to_the_alerts_audience(push_api: Api) -> None:
@@ -368,10 +465,9 @@ def test_a_push_whose_sender_died_is_sent_once_its_lease_passes(
     (request,) = push_service.wait_for_accepted(phone, timeout_s=5)
     assert request.payload is not None
     assert (request.payload["type"], request.payload["alert"]["id"]) == ("alert", alert.id)
-    (pushed,) = [
-        r
-        for r in push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
-        if r["channel"] == "webpush"
-    ]
+    rows = deliveries_once(
+        push_api, alert.id, headers, lambda rows: any(r["status"] == "accepted" for r in rows)
+    )
+    (pushed,) = [r for r in rows if r["channel"] == "webpush"]
     assert (pushed["status"], pushed["attempts"]) == ("accepted", 2)
     assert row.attempts == 1

@@ -36,8 +36,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from cloud.api import create_app
-from cloud.config import ApiSettings, PushSettings
+from cloud.config import ApiSettings
 from cloud.push.keys import generate_vapid_keys
+from cloud.push.settings import PushSettings
 
 SECRET = "api-schemathesis-test-secret-0123456789-abcdef"
 PASSWORD = "fuzzPassword123"

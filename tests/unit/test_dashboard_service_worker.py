@@ -7,6 +7,7 @@ label, the server key's bytes). The browser test shows real notifications from r
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,9 @@ ALARM = {
 }
 
 
-def run_worker(expression: str) -> Any:
-    """Evaluate ``expression`` in a context where sw.js ran as a worker's script."""
+def run_worker(expression: str, time_zone: str = "UTC") -> Any:
+    """Evaluate ``expression`` in a context where sw.js ran as a worker's script, on a phone
+    in ``time_zone`` whose language is English (US)."""
     script = f"""
 const vm = require("node:vm");
 const fs = require("node:fs");
@@ -53,9 +55,11 @@ context.listeners = listeners;
 const result = vm.runInContext({json.dumps(expression)}, context);
 console.log(JSON.stringify(result === undefined ? null : result));
 """
+    environment = {**os.environ, "TZ": time_zone, "LANG": "en_US.UTF-8", "LC_ALL": "en_US.UTF-8"}
     done = subprocess.run(
-        [_node(), "-e", script], capture_output=True, text=True, timeout=60, check=False
-    )
+        [_node(), "-e", script],
+        capture_output=True, text=True, timeout=60, check=False, env=environment,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -151,6 +155,55 @@ def test_acknowledged_replaces_the_alarm_silently() -> None:
     assert options["actions"] == []
 
 
+def test_the_acknowledgement_says_the_time_in_the_phones_zone_and_language() -> None:
+    acknowledged = {
+        "v": 1,
+        "type": "acknowledged",
+        "tag": "alert-42",
+        "title": "Acknowledged",
+        "body": "Anna took it at 03:12 UTC",
+        "alert": {**ALERT, "acknowledged_at": "2026-12-07T03:12:40Z"},
+        "taken_by": "Anna",
+        "url": "/?alert=42",
+    }
+    berlin = notification_in(acknowledged, "Europe/Berlin")
+    assert berlin["options"]["body"] == "Anna took it at 04:12 AM"
+    assert notification_in(acknowledged, "America/New_York")["options"]["body"] == (
+        "Anna took it at 10:12 PM"
+    )
+    in_german = run_worker("localTime('2026-12-07T15:12:40Z', 'de-DE', 'Europe/Berlin')")
+    assert in_german == "16:12"
+    nameless = notification_in({**acknowledged, "taken_by": None}, "Europe/Berlin")
+    assert nameless["options"]["body"] == "Taken at 04:12 AM"
+    # Without the time, or from a server that does not send the name: its own text (UTC).
+    for older in (
+        {**acknowledged, "alert": {**ALERT, "acknowledged_at": None}},
+        {key: value for key, value in acknowledged.items() if key != "taken_by"},
+    ):
+        assert notification_in(older, "Europe/Berlin")["options"]["body"] == (
+            "Anna took it at 03:12 UTC"
+        )
+
+
+def notification_in(payload: object, time_zone: str) -> Any:
+    return run_worker(f"notificationFor(readPayload({json.dumps(json.dumps(payload))}))", time_zone)
+
+
+def test_after_acknowledging_here_the_notification_says_who_took_it() -> None:
+    alarm = json.dumps(json.dumps(ALARM))
+    answered = {"acknowledged_at": "2026-12-07T03:12:40Z", "acknowledged_by": 3}
+    here = f"acknowledgedHere(readPayload({alarm}), readAckAnswer({json.dumps(answered)}, "
+    mine = run_worker(here + "null))", "Europe/Berlin")
+    assert mine["options"]["body"] == "You took it at 04:12 AM."
+    theirs = run_worker(here + "'B%C3%A9n'))", "Europe/Berlin")
+    assert theirs["title"] == "Acknowledged"
+    assert theirs["options"]["body"] == "Already taken by Bén at 04:12 AM."
+    nameless = run_worker(f"acknowledgedHere(readPayload({alarm}), readAckAnswer({{}}, ''))")
+    assert nameless["options"]["body"] == "Already taken by another caregiver."
+    broken = run_worker("readAckAnswer(null, '%E0%A4%A')")
+    assert broken == {"takenBy": "", "at": None}
+
+
 def test_after_acknowledging_here_the_notification_says_so() -> None:
     shown = run_worker(f"acknowledgedHere(readPayload({json.dumps(json.dumps(ALARM))}))")
     assert shown["title"] == "Acknowledged"
@@ -179,14 +232,33 @@ def test_an_unreadable_push_still_shows_something() -> None:
 
 
 def test_a_click_never_leaves_the_site() -> None:
-    paths = ["/?alert=1", "https://evil.example/", "//evil.example/x", "javascript:alert(1)", 7]
-    assert run_worker(f"{json.dumps(paths)}.map(appPath)") == ["/?alert=1", "/", "/", "/", "/"]
-    assert run_worker("ackRequest({ack: {url: 'https://evil.example/ack', token: 't'}}).url") == "/"
+    paths = {
+        "/?alert=1": "/?alert=1",
+        "/ok?x=1": "/ok?x=1",
+        "/push/ack": "/push/ack",
+        "https://nursery.example/?alert=3": "/?alert=3",  # this site, spelled out
+        "https://evil.example/": "/",
+        "//evil.example/x": "/",
+        "/\\evil.example": "/",  # a backslash is a slash to URL parsers: //evil.example
+        "/\\/evil.example/x": "/",
+        "\\\\evil.example": "/",
+        "/\t/evil.example": "/",  # tabs and newlines are removed before parsing
+        "https://nursery.example//evil.example/x": "/",  # a path that reads as a host
+        "javascript:alert(1)": "/",
+        "data:text/html,hi": "/",
+        "": "/",
+    }
+    assert run_worker(f"{json.dumps(list(paths))}.map(appPath)") == list(paths.values())
+    assert run_worker("[7, null, {}].map(appPath)") == ["/", "/", "/"]
+    for url in ("https://evil.example/ack", "/\\evil.example/ack", "//evil.example/ack"):
+        request = f"ackRequest({{ack: {{url: {json.dumps(url)}, token: 't'}}}}).url"
+        assert run_worker(request) == "/", url
 
 
-def run_page(expression: str) -> Any:
+def run_page(expression: str, module: str = "push.js") -> Any:
+    """Evaluate ``expression`` with the page's ``module`` imported as ``push``."""
     script = (
-        f"import * as push from {json.dumps((DASHBOARD / 'push.js').as_uri())};\n"
+        f"import * as push from {json.dumps((DASHBOARD / module).as_uri())};\n"
         f"const result = {expression};\n"
         "console.log(JSON.stringify(result));\n"
     )
@@ -243,3 +315,22 @@ def test_a_subscription_is_labelled_with_browser_and_platform() -> None:
 def test_the_server_key_becomes_its_bytes() -> None:
     # base64url without padding, as GET /push/config gives it.
     assert run_page("Array.from(push.keyBytes('BP8A_w'))") == [4, 255, 0, 255]
+
+
+def test_a_tapped_notification_names_its_alert_in_the_address() -> None:
+    """The payload's url "/?alert=42" opens (or is posted to) the page, which shows that alert
+    (the browser test checks the highlight)."""
+    urls = {
+        "/?alert=42": 42,
+        "https://nursery.example/?alert=7": 7,
+        "https://nursery.example/?x=1&alert=9007199254740": 9007199254740,
+        "/": None,
+        "/?alert=": None,
+        "/?alert=0": None,
+        "/?alert=-1": None,
+        "/?alert=1e3": None,
+        "/?alert=4x": None,
+        "/?alert=12345678901234567890": None,
+    }
+    got = run_page(f"{json.dumps(list(urls))}.map(push.alertFromUrl)", module="alerts.js")
+    assert got == list(urls.values())

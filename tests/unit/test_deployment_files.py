@@ -325,11 +325,13 @@ def test_every_variable_is_in_env_example_whose_secrets_are_placeholders() -> No
 
 
 def test_every_setting_the_processes_read_is_set_by_the_compose_file() -> None:
-    # What cloud/config.py reads: env.get("NAME"...), _int(env, "NAME"...), _require(env, "NAME").
+    # What cloud/config.py (and the push settings it reads through cloud/push/settings.py)
+    # reads: env.get("NAME"...), _int(env, "NAME"...), _require(env, "NAME").
+    sources = [REPO / "cloud" / "config.py", REPO / "cloud" / "push" / "settings.py"]
     read = set(
         re.findall(
             r'(?:env\.get\(|_int\(\s*env,\s*|_require\(\s*env,\s*)"([A-Z][A-Z0-9_]*)"',
-            (REPO / "cloud" / "config.py").read_text(),
+            "\n".join(source.read_text() for source in sources),
         )
     )
     assert "DATABASE_URL" in read, "the pattern no longer finds the settings"

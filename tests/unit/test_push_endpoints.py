@@ -9,7 +9,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from cloud.config import DEFAULT_PUSH_ENDPOINT_HOSTS
 from cloud.push.endpoints import (
     MAX_ENDPOINT_LENGTH,
     SubscriptionRefused,
@@ -17,6 +16,7 @@ from cloud.push.endpoints import (
     check_keys,
     host_allowed,
 )
+from cloud.push.settings import DEFAULT_PUSH_ENDPOINT_HOSTS
 
 HOSTS = DEFAULT_PUSH_ENDPOINT_HOSTS
 
@@ -111,7 +111,7 @@ def test_an_overlong_endpoint_is_refused() -> None:
 def test_http_is_accepted_only_when_allowed_and_ip_addresses_match_exactly() -> None:
     local = ("127.0.0.1",)
     assert check_endpoint("http://127.0.0.1:8123/push/1", local, allow_http=True) == "127.0.0.1"
-    assert check_endpoint("https://127.0.0.1:8123/push/1", local, allow_http=False) == "127.0.0.1"
+    assert check_endpoint("https://127.0.0.1:8123/push/1", local, allow_http=True) == "127.0.0.1"
     with pytest.raises(SubscriptionRefused, match="https"):
         check_endpoint("http://127.0.0.1:8123/push/1", local, allow_http=False)
     for other in ("http://127.0.0.2/x", "http://1.127.0.0.1/x", "http://localhost/x"):
@@ -120,6 +120,36 @@ def test_http_is_accepted_only_when_allowed_and_ip_addresses_match_exactly() -> 
     # allow_http does not widen the schemes beyond http.
     with pytest.raises(SubscriptionRefused, match="https"):
         check_endpoint("ws://127.0.0.1/x", local, allow_http=True)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://fcm.googleapis.com:6379/x",
+        "https://fcm.googleapis.com:80/x",
+        "https://fcm.googleapis.com:8443/x",
+        "https://web.push.apple.com:22/x",
+        "https://fcm.googleapis.com:0/x",
+    ],
+)
+def test_only_the_default_port_is_allowed(endpoint: str) -> None:
+    """A push service listens on 443: another port on an allowed host could reach something
+    else there (or, with a host entry pointing inwards, a service of the server's network)."""
+    with pytest.raises(SubscriptionRefused, match="port"):
+        check_endpoint(endpoint, HOSTS, allow_http=False)
+
+
+def test_any_port_only_with_http_allowed() -> None:
+    """Tests and local development run the push service on a free port: with
+    NURSERY_PUSH_ALLOW_HTTP (refused in production) any port is allowed, http or https."""
+    local = ("127.0.0.1",)
+    for endpoint in ("https://127.0.0.1:8123/x", "https://127.0.0.1:6379/x"):
+        with pytest.raises(SubscriptionRefused, match="port"):
+            check_endpoint(endpoint, local, allow_http=False)
+        assert check_endpoint(endpoint, local, allow_http=True) == "127.0.0.1"
+    assert check_endpoint("http://127.0.0.1:6379/x", local, allow_http=True) == "127.0.0.1"
+    assert check_endpoint("http://127.0.0.1:80/x", local, allow_http=True) == "127.0.0.1"
+    assert check_endpoint("https://127.0.0.1:443/x", local, allow_http=False) == "127.0.0.1"
 
 
 def test_the_refusal_names_the_allowed_hosts() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cloud.cli import main
-from cloud.config import PushSettings
 from cloud.push.keys import application_server_key
+from cloud.push.settings import PushSettings
 from tests.harness.processes import console_script
 
 

@@ -85,8 +85,13 @@ def test_the_acknowledgement_replaces_the_alarm_and_says_who_took_it() -> None:
     assert payload["body"] == "Anna took it at 03:12 UTC"
     assert payload["alert"]["acknowledged_at"] == "2026-12-07T03:12:40Z"
     assert payload["url"] == "/?alert=42"
+    # The phone says the time in its own zone: it needs the name apart from the body (which
+    # stays, in UTC, for a worker that cannot read the time).
+    assert payload["taken_by"] == "Anna"
     nameless = decoded(alert_payload(alert, ack_token=None))
     assert nameless["body"] == "Taken at 03:12 UTC"
+    assert nameless["taken_by"] is None
+    assert "taken_by" not in decoded(alert_payload(cry(), ack_token=TOKEN))
 
 
 @pytest.mark.parametrize(
@@ -166,6 +171,7 @@ def test_multibyte_and_escaped_text_is_measured_in_bytes() -> None:
     taken = cry(announcement="acknowledged", acknowledged_at=TIME)
     payload = alert_payload(taken, ack_token=None, acknowledged_by_name="A" * 5000)
     assert len(payload) <= MAX_PAYLOAD_BYTES
+    assert decoded(payload)["taken_by"] == "A" * 199 + "…"
 
 
 def test_a_short_payload_is_not_touched() -> None:

@@ -4,11 +4,14 @@ repr, and http endpoints refused in production."""
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 
 import pytest
 
-from cloud.config import DEFAULT_PUSH_ENDPOINT_HOSTS, ApiSettings, ConfigError, PushSettings
+from cloud.config import ApiSettings, ConfigError
 from cloud.push.keys import generate_vapid_keys
+from cloud.push.settings import DEFAULT_PUSH_ENDPOINT_HOSTS, PushSettings
 
 KEYS = generate_vapid_keys()
 SUBJECT = "mailto:ops@example.org"
@@ -156,3 +159,29 @@ def test_http_endpoints_are_refused_in_production() -> None:
     assert ApiSettings.from_env({**production, **env()}).push is not None
     with pytest.raises(ConfigError, match="NURSERY_PUSH_ALLOW_HTTP"):
         ApiSettings.from_env({**production, **env(NURSERY_PUSH_ALLOW_HTTP="true")})
+
+
+def test_the_collectors_settings_do_not_load_the_push_crypto() -> None:
+    """cloud/config.py is read by every process; the VAPID checks (cryptography, py-vapid)
+    load only when the API's settings are read."""
+    probe = (
+        "import sys, cloud.config; "
+        "print(sorted(m for m in ('py_vapid', 'cryptography', 'cloud.push.settings') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_endpoint_hosts_are_checked_as_endpoints_are() -> None:
+    """One rule for host names (cloud/push/endpoints.py): a name that resolvers read as an
+    address can never match an endpoint, so listing it is a mistake."""
+    for host in ("push.example.org", "127.0.0.1", "::1"):
+        settings = PushSettings.from_env(env(NURSERY_PUSH_ENDPOINT_HOSTS=host))
+        assert settings is not None
+        assert settings.endpoint_hosts == (host,)
+    for host in ("127.1", "push.0x7f", "https://push.example.org", "push.example.org:443"):
+        with pytest.raises(ConfigError, match="NURSERY_PUSH_ENDPOINT_HOSTS"):
+            PushSettings.from_env(env(NURSERY_PUSH_ENDPOINT_HOSTS=host))

@@ -30,11 +30,35 @@ export function alertFromMessage(message) {
   };
 }
 
+// The alert a tapped notification is about: "/?alert=42" (the push payload's url) -> 42; null
+// for anything else.
+export function alertFromUrl(url) {
+  let raw;
+  try {
+    raw = new URL(url, "https://nursery.invalid").searchParams.get("alert");
+  } catch {
+    return null;
+  }
+  if (raw === null || !/^[1-9][0-9]{0,17}$/.test(raw)) return null;
+  return Number(raw);
+}
+
 export class AlertList {
   // deviceName(id) names a device; onMarkRead(ids) marks alerts read on the server.
   constructor({ list, empty, template, deviceName, onMarkRead }) {
     Object.assign(this, { list, empty, template, deviceName, onMarkRead });
     this.alerts = new Map(); // id -> alert
+    this.focused = null; // the alert a tapped notification was about, highlighted
+  }
+
+  // Highlight an alert and bring it into view; false when it is not in the list (too old).
+  focus(id) {
+    if (!this.alerts.has(id)) return false;
+    this.focused = id;
+    this.render();
+    const item = this.list.querySelector(`[data-alert-id="${id}"]`);
+    if (item) item.scrollIntoView({ block: "center" });
+    return true;
   }
 
   // The server's newest alerts replace what is shown (they include anything missed offline).
@@ -76,6 +100,7 @@ export class AlertList {
     item.dataset.alertId = String(alert.id);
     item.dataset.kind = alert.kind;
     item.dataset.read = String(alert.read);
+    if (alert.id === this.focused) item.dataset.focused = "true";
     item.classList.toggle("sick", alert.sick_detected);
     const field = (name) => item.querySelector(`[data-field="${name}"]`);
     field("kind").textContent = alert.sick_detected ? "May be sick" : KIND_LABELS[alert.kind] || alert.kind;

@@ -4,7 +4,7 @@
 
 import { Alarm } from "./alarm.js";
 import { Session } from "./api.js";
-import { AlertList, alertFromMessage } from "./alerts.js";
+import { AlertList, alertFromMessage, alertFromUrl } from "./alerts.js";
 import { renderChart } from "./chart.js";
 import { DeviceCard, effectiveSettings } from "./devices.js";
 import { LiveFeed } from "./live.js";
@@ -43,6 +43,9 @@ let chartLoadedAt = 0;
 let chartTimer = null;
 let timers = [];
 let unread = 0;
+// The alert a tapped notification opened the app for ("/?alert=42"), shown once the alerts are
+// loaded - after signing in, when the app had to be opened for it.
+let pendingFocus = alertFromUrl(location.href);
 
 const alerts = new AlertList({
   list: $("alerts"),
@@ -109,6 +112,7 @@ function leave(reason) {
   $("alarm").hidden = true;
   cards.clear();
   $("devices").replaceChildren();
+  alerts.focused = null;
   alerts.replace([]);
   showAuth(reason);
 }
@@ -214,7 +218,17 @@ async function loadAlerts() {
     const recent = Date.now() - new Date(alert.time).getTime() < ALARM_WINDOW_MS;
     if (ALARM_KINDS.has(alert.kind) && !alert.read && recent) raiseAlarm(alert);
   }
+  showPendingFocus();
   await loadUnread();
+}
+
+// The tapped notification's alert: highlighted in the list and scrolled to (the alarm banner, if it
+// still rings, stays on top). Done once: the address loses "?alert=" so a reload starts plainly.
+function showPendingFocus() {
+  if (pendingFocus === null) return;
+  alerts.focus(pendingFocus);
+  pendingFocus = null;
+  if (alertFromUrl(location.href) !== null) history.replaceState(null, "", location.pathname);
 }
 
 async function loadUnread() {
@@ -451,8 +465,10 @@ function wirePush() {
       hintOn: $("push-hint-on"),
       hintLater: $("push-hint-later"),
     },
-    // A notification was tapped while this page was open: show what it was about.
-    onOpened: () => {
+    // A notification was tapped while this page was open: show what it was about (after
+    // sign-in, if the sign-in has ended meanwhile).
+    onOpened: (url) => {
+      pendingFocus = alertFromUrl(url);
       if (session.user) loadAlerts().catch(report);
     },
   });

@@ -51,10 +51,21 @@ function readPayload(text) {
   };
 }
 
-// A path in this app: whatever the payload says, a click never leaves the site.
+// A path in this app: whatever the payload says, a click (or the acknowledge request, which
+// carries the token) never leaves the site. Resolved as the browser will resolve it - which
+// reads "/\\evil.example" as "//evil.example" and drops tabs - and kept only when it stays on
+// this origin; the path returned never starts with "//" (that would name another host).
 function appPath(url) {
-  if (typeof url !== "string" || !url.startsWith("/") || url.startsWith("//")) return "/";
-  return url;
+  if (typeof url !== "string") return "/";
+  let resolved;
+  try {
+    resolved = new URL(url, self.location.origin);
+  } catch {
+    return "/";
+  }
+  if (resolved.origin !== self.location.origin) return "/";
+  const path = `${resolved.pathname}${resolved.search}${resolved.hash}`;
+  return path.startsWith("/") && !path.startsWith("//") ? path : "/";
 }
 
 // An alarm is a notice that must wake someone: it has to be acknowledged, or the baby may be sick.
@@ -64,9 +75,26 @@ function isAlarm(payload) {
   return Boolean(alert && (alert.needs_ack || alert.sick_detected || alert.kind === "TEST_ALERT"));
 }
 
+// "14:12" (or "2:12 PM") in the phone's language and time zone; locale and timeZone are for the
+// tests. Null when the time cannot be read.
+function localTime(iso, locale = undefined, timeZone = undefined) {
+  const time = typeof iso === "string" ? Date.parse(iso) : NaN;
+  if (!Number.isFinite(time)) return null;
+  return new Date(time).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", timeZone });
+}
+
+// The acknowledgement's text: who took it, at the phone's own time. The server writes the body in
+// UTC (it does not know the phone's zone); that stays when the payload has no name field or time.
+function takenText(payload) {
+  const at = localTime(payload.alert && payload.alert.acknowledged_at);
+  if (at === null || !("taken_by" in payload)) return payload.body;
+  const name = typeof payload.taken_by === "string" && payload.taken_by ? payload.taken_by : null;
+  return `${name ? `${name} took it` : "Taken"} at ${at}`;
+}
+
 // showNotification's arguments for a payload ("alert", "acknowledged" or unreadable).
 function notificationFor(payload) {
-  if (payload.type === "acknowledged") return quietNotification(payload, payload.title, payload.body);
+  if (payload.type === "acknowledged") return quietNotification(payload, payload.title, takenText(payload));
   const alert = payload.alert || {};
   const needsAck = Boolean(alert.needs_ack);
   const alarm = isAlarm(payload);
@@ -107,9 +135,30 @@ function quietNotification(payload, title, body) {
   };
 }
 
-// After this phone's own "Acknowledge" worked (the server's "acknowledged" push follows).
-function acknowledgedHere(payload) {
-  return quietNotification(payload, "Acknowledged", "You took it from this notification.");
+// What POST /push/ack answered, for the notification: when it was taken and, when someone else
+// had taken it first, by whom (the X-Acknowledged-By-Name header, percent-encoded; "" for an
+// account without a name). takenBy null: this phone's user took it.
+function readAckAnswer(alert, takenByHeader) {
+  let takenBy = null;
+  if (typeof takenByHeader === "string") {
+    try {
+      takenBy = decodeURIComponent(takenByHeader);
+    } catch {
+      takenBy = "";
+    }
+  }
+  const at = alert && typeof alert.acknowledged_at === "string" ? alert.acknowledged_at : null;
+  return { takenBy, at };
+}
+
+// After this phone's "Acknowledge" was answered (the server's "acknowledged" push follows when it
+// took the alarm): "You took it" - or who had, when someone was quicker.
+function acknowledgedHere(payload, answer = { takenBy: null, at: null }) {
+  const at = localTime(answer.at);
+  const when = at ? ` at ${at}` : "";
+  if (answer.takenBy === null) return quietNotification(payload, "Acknowledged", `You took it${when}.`);
+  const who = answer.takenBy || "another caregiver";
+  return quietNotification(payload, "Acknowledged", `Already taken by ${who}${when}.`);
 }
 
 // The request the "Acknowledge" button sends: no access token (a worker has none), the
@@ -134,14 +183,16 @@ async function showPush(text) {
   await self.registration.showNotification(title, options);
 }
 
-// POST /push/ack; true when the server took it (the alert is acknowledged now).
+// POST /push/ack; what it answered when the alert is acknowledged now (readAckAnswer), else null.
 async function acknowledge(payload) {
   const { url, init } = ackRequest(payload);
   try {
     const response = await fetch(new URL(url, self.location.origin).href, init);
-    return response.ok;
+    if (!response.ok) return null;
+    const alert = await response.json().catch(() => null);
+    return readAckAnswer(alert, response.headers.get("X-Acknowledged-By-Name"));
   } catch {
-    return false; // offline, server restarting
+    return null; // offline, server restarting
   }
 }
 
@@ -150,10 +201,11 @@ async function acknowledge(payload) {
 async function handleClick(notification, action) {
   const payload = readPayload(JSON.stringify(notification.data || {}));
   if (action === ACK_ACTION && payload.ack) {
-    if (await acknowledge(payload)) {
-      const { title, options } = acknowledgedHere(payload);
+    const answer = await acknowledge(payload);
+    if (answer) {
+      const { title, options } = acknowledgedHere(payload, answer);
       await self.registration.showNotification(title, options);
-      return "acknowledged";
+      return answer.takenBy === null ? "acknowledged" : "taken-already";
     }
     await openApp(payload.url);
     return "ack-failed";

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, HTTPException, Path, Response, status
 from fastapi.exceptions import RequestValidationError
 
-from cloud.api.deps import AUTH_RESPONSES, UNDECODABLE_BODY_RESPONSES, CurrentUser, ServicesDep
+from cloud.api.deps import (
+    AUTH_RESPONSES,
+    UNDECODABLE_BODY_RESPONSES,
+    AppServices,
+    CurrentUser,
+    ServicesDep,
+)
 from cloud.api.device_schemas import AlertRead
 from cloud.api.push_schemas import (
     PushAck,
@@ -32,6 +39,8 @@ NOT_CONFIGURED = (
     "NURSERY_VAPID_PRIVATE_KEY and NURSERY_VAPID_SUBJECT; see `nursery-cloud push-keys`)"
 )
 MAX_USER_AGENT = 300
+# On POST /push/ack's answer when someone else had taken the alarm: who (their name).
+TAKEN_BY_HEADER = "X-Acknowledged-By-Name"
 
 
 def _read(subscription: PushSubscription) -> PushSubscriptionRead:
@@ -157,16 +166,26 @@ async def delete_subscription(
     response_model=AlertRead,
     responses={
         **UNDECODABLE_BODY_RESPONSES,
-        401: {"description": "the token is invalid, expired, or its sign-in has ended"},
+        401: {
+            "description": "the token is invalid or expired, its sign-in has ended, or its "
+            "subscription was removed or belongs to another account now"
+        },
         404: {"description": "the alert is no longer visible to the token's user"},
     },
 )
-async def acknowledge_from_notification(body: PushAck, services: ServicesDep) -> AlertView:
+async def acknowledge_from_notification(
+    body: PushAck, services: ServicesDep, response: Response
+) -> AlertView:
     """ "Acknowledge" on an alarm's notification: the service worker posts the token the push
     payload carried (it has no access token). Acknowledges exactly like
     ``POST /alerts/{id}/ack`` as the token's user - escalation stops, every screen is told, the
     other phones' notifications become "Acknowledged" - and records that it was done from this
-    notification. Logging out everywhere revokes the token."""
+    notification. Logging out everywhere revokes the token, and so does removing the
+    subscription (Sign out, Turn off) or its browser signing in to another account.
+
+    An alarm someone else took already is answered 200 as well (repeating changes nothing);
+    then ``X-Acknowledged-By-Name`` carries the taker's name, percent-encoded UTF-8 (empty
+    when the account has none), so the notification can say "Already taken by ..."."""
     if services.ack_tokens is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "acknowledge tokens are not accepted")
     try:
@@ -180,9 +199,35 @@ async def acknowledge_from_notification(body: PushAck, services: ServicesDep) ->
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "the token's sign-in has ended (signed out everywhere)"
         )
+    await _check_subscription(services, grant.subscription_id, user.id)
     now = datetime.now(UTC)
     taken = await services.storage.acknowledge_alert(user.id, grant.alert_id, now)
     if taken is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Alert not found")
-    await services.storage.acknowledge_push_delivery(grant.alert_id, grant.subscription_id, now)
+    # "acknowledged" only when this request took it: acknowledged before (by someone else, or
+    # by this user elsewhere), it was not taken from this notification.
+    if taken.announcement == "acknowledged":
+        await services.storage.acknowledge_push_delivery(grant.alert_id, grant.subscription_id, now)
+    elif taken.acknowledged_by is not None and taken.acknowledged_by != user.id:
+        taker = await services.storage.get_user(taken.acknowledged_by)
+        name = "" if taker is None or taker.name is None else taker.name
+        response.headers[TAKEN_BY_HEADER] = quote(name, safe="")
     return acknowledged_view(taken)
+
+
+async def _check_subscription(services: AppServices, subscription_id: int, user_id: int) -> None:
+    """The token speaks for the notification of one subscription of its user: once that is
+    removed (Sign out, Turn off) or its endpoint moved to another account (the browser signed
+    in there), the notifications still on that phone no longer act for the old user."""
+    found = await services.storage.get_push_subscriptions([subscription_id])
+    if not found:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "this notification's subscription was removed (signed out or alarms turned off "
+            "on that browser)",
+        )
+    if found[0].user_id != user_id:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "this notification's browser is signed in to another account now",
+        )
