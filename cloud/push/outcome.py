@@ -71,7 +71,8 @@ def retry_after_s(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    # ASCII only: str.isdigit() also takes "\u00b2", which float() refuses.
+    if text.isascii() and text.isdigit():
         return min(float(text), MAX_RETRY_AFTER_S)
     try:
         moment = parsedate_to_datetime(text)

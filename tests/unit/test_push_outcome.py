@@ -47,6 +47,13 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
     assert retry_after_s("999999", NOW) == 3600.0
 
 
+def test_retry_after_with_non_ascii_digits_is_unreadable_not_an_error() -> None:
+    # str.isdigit() takes superscripts and other scripts' digits that float() refuses.
+    assert retry_after_s("\u00b2", NOW) is None
+    # RFC 9110 delay-seconds are ASCII digits only.
+    assert retry_after_s("\u0663", NOW) is None
+
+
 def test_accepted_gone_and_refused_end_the_row() -> None:
     accepted = decide(SendOutcome(201), 1, NOW, NOW, ALARM_TTL)
     assert (accepted.status, accepted.next_attempt_at, accepted.error) == ("accepted", None, None)
