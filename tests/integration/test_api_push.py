@@ -375,3 +375,32 @@ def test_a_push_whose_sender_died_is_sent_once_its_lease_passes(
     ]
     assert (pushed["status"], pushed["attempts"]) == ("accepted", 2)
     assert row.attempts == 1
+
+
+def test_a_redirect_from_the_push_service_is_not_followed(
+    push_api: Api, push_service: LocalPushService, vapid_keys: VapidKeyPair
+) -> None:
+    """The endpoint's host was checked at registration; a 307 to anywhere else (an internal
+    address) must not carry the request there."""
+    _owner, headers, _ = push_api.signup("Anna")
+    device_id = push_api.claimed_device(headers)
+    phone = push_service.subscribe()
+    with LocalPushService(vapid_keys.public_key) as internal:
+        target = internal.subscribe()
+        push_service.script(phone, Answer(307, {"Location": target.endpoint}))
+        register(push_api, headers, phone)
+
+        alert = device_alarm(push_api, device_id)
+        push_service.wait_for(lambda all_: any(r.endpoint == phone.endpoint for r in all_))
+        deadline = time.monotonic() + 5
+        pushed: list[Any] = []
+        while time.monotonic() < deadline:
+            rows = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
+            pushed = [r for r in rows if r["channel"] == "webpush"]
+            if pushed and pushed[0]["status"] != "sending":
+                break
+            time.sleep(0.05)
+        assert internal.requests() == [], "the redirect was followed"
+    assert [(r["status"], r["last_status"], r["error"]) for r in pushed] == [
+        ("failed", 307, "redirect refused")
+    ]
