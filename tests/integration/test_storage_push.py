@@ -199,7 +199,7 @@ async def test_acknowledging_cancels_pending_pushes(storage: Storage) -> None:
     await storage.record_push_result(
         PushResult(retrying.id, 1, "retrying", NOW, NOW + timedelta(seconds=1), 429)
     )
-    after = await storage.cancel_pending_push(alert.id, NOW + timedelta(seconds=1))
+    after = await storage.cancel_pending_push(alert.id)
     assert {r.id: r.status for r in after} == {
         accepted.id: "accepted",
         retrying.id: "cancelled",
