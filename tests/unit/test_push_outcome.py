@@ -12,6 +12,7 @@ from cloud.push.outcome import (
     backoff_s,
     decide,
     give_up_reason,
+    remaining_ttl_s,
     retry_after_s,
     verdict,
 )
@@ -98,3 +99,10 @@ def test_errors_are_kept_short() -> None:
     decision = decide(SendOutcome(400, error="x" * 1000), 1, NOW, NOW, ALARM_TTL)
     assert decision.error is not None
     assert len(decision.error) == 200
+
+
+def test_a_request_carries_what_is_left_of_the_messages_ttl() -> None:
+    assert remaining_ttl_s(ALARM_TTL, NOW, NOW + timedelta(milliseconds=300)) == ALARM_TTL
+    assert remaining_ttl_s(ALARM_TTL, NOW, NOW + timedelta(seconds=61.5)) == ALARM_TTL - 61
+    assert remaining_ttl_s(ALARM_TTL, NOW, NOW + timedelta(seconds=ALARM_TTL)) == 0
+    assert remaining_ttl_s(ALARM_TTL, NOW, NOW + timedelta(seconds=ALARM_TTL + 5)) < 0
