@@ -116,13 +116,14 @@ class PushPipeline:
             claims, now, now + timedelta(seconds=LEASE_S)
         )
         by_id = {sub.id: sub for sub in subscriptions}
-        sends = [row for row in rows if row.subscription_id is not None]
+        sends = [
+            (row, by_id[row.subscription_id]) for row in rows if row.subscription_id is not None
+        ]
         # return_exceptions: one send failing must not leave its siblings running untracked.
         results = await asyncio.gather(
-            *(self._send(alert, row, by_id[row.subscription_id]) for row in sends),  # type: ignore[index]
-            return_exceptions=True,
+            *(self._send(alert, row, sub) for row, sub in sends), return_exceptions=True
         )
-        for row, result in zip(sends, results, strict=True):
+        for (row, _sub), result in zip(sends, results, strict=True):
             if isinstance(result, Exception):
                 logger.error("push %d of alert %d failed", row.id, alert.id, exc_info=result)
 
