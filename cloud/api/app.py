@@ -40,7 +40,7 @@ from cloud.collector import Collector
 from cloud.config import ApiSettings, CollectorSettings
 from cloud.delivery.dispatch import AlertChannel, AlertDispatcher
 from cloud.push.ack_token import AckTokens
-from cloud.push.channel import SEND_TIMEOUT_S, WebPushChannel
+from cloud.push.channel import WebPushChannel, new_push_session
 from cloud.push.keys import application_server_key
 from cloud.push.pipeline import PushPipeline
 from cloud.storage import open_storage
@@ -94,10 +94,7 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
             push_public_key = None
             if settings.push is not None:
                 push_public_key = application_server_key(settings.push.vapid_private_key)
-                # One session for every push request: connections to each push service reused.
-                push_session = aiohttp.ClientSession(
-                    timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT_S)
-                )
+                push_session = new_push_session()
                 webpush = WebPushChannel(
                     settings.push.vapid_private_key, settings.push.vapid_subject, push_session
                 )

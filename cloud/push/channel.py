@@ -27,6 +27,36 @@ from cloud.storage.push_records import PushSubscription
 logger = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 10.0
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class RedirectRefusedError(aiohttp.ClientError):
+    """A push service answered with a redirect; it is not followed."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"redirect {status} refused")
+        self.status = status
+
+
+async def _refuse_redirects(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Runs for every hop aiohttp makes: a redirect stops here instead of being followed. The
+    endpoint's host was checked when the subscription was registered; a redirect could point
+    anywhere (an internal address) and would carry the encrypted body there (SSRF)."""
+    response = await handler(request)
+    if response.status in REDIRECTS:
+        response.release()
+        raise RedirectRefusedError(response.status)
+    return response
+
+
+def new_push_session(timeout_s: float = SEND_TIMEOUT_S) -> aiohttp.ClientSession:
+    """The one session every push request goes through (connections to each push service are
+    reused); it never follows redirects."""
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout_s), middlewares=(_refuse_redirects,)
+    )
 
 
 class PushChannel(Protocol):
@@ -88,6 +118,9 @@ class WebPushChannel:
                 retry_after_s(exc.retry_after, datetime.now(UTC)),
                 None if isinstance(status, int) else "no answer",
             )
+        except RedirectRefusedError as exc:
+            # Not retried: the same request is redirected the same way again.
+            return SendOutcome(exc.status, None, "redirect refused")
         except TimeoutError:
             return SendOutcome(None, None, f"no answer within {self._timeout_s:.0f} s")
         except aiohttp.ClientError as exc:

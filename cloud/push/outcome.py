@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -27,6 +28,7 @@ MAX_RETRY_AFTER_S = 3600.0
 ACCEPTED = frozenset({200, 201, 202})
 GONE = frozenset({404, 410})
 MAX_ERROR_LENGTH = 200
+TTL_PASSED = "its TTL passed before it could be sent"
 
 Verdict = Literal["accepted", "retry", "expired", "failed"]
 
@@ -71,7 +73,8 @@ def retry_after_s(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    # ASCII only: str.isdigit() also takes "\u00b2", which float() refuses.
+    if text.isascii() and text.isdigit():
         return min(float(text), MAX_RETRY_AFTER_S)
     try:
         moment = parsedate_to_datetime(text)
@@ -119,5 +122,12 @@ def give_up_reason(attempt: int, now: datetime, created_at: datetime, ttl_s: int
     if attempt > MAX_ATTEMPTS:
         return f"gave up after {attempt - 1} attempts"
     if now > created_at + timedelta(seconds=ttl_s):
-        return "its TTL passed before it could be sent"
+        return TTL_PASSED
     return None
+
+
+def remaining_ttl_s(ttl_s: int, created_at: datetime, now: datetime) -> int:
+    """The TTL a request made at ``now`` carries: what is left of the message's ``ttl_s`` since
+    the pipeline took it (a retry must not extend its life), in whole seconds; 0 or less when
+    it has passed."""
+    return ttl_s - math.floor((now - created_at).total_seconds())

@@ -7,7 +7,14 @@ claims one row per subscription (the database lets exactly one API process inser
 that process sends it), sends the claimed ones and records each answer (cloud/push/outcome.py).
 
 ``run_sweeper`` claims due retries every ``SWEEP_INTERVAL_S``, and rows whose sender died
-mid-send once their lease (``LEASE_S``) has passed, and sends them the same way.
+mid-send once their lease (``LEASE_S``) has passed, and sends them the same way. When it starts
+it catches up: alarms committed while no API process listened (a restart) and never pushed go
+through the same claim path (``catch_up``).
+
+A claimed row may wait for a free slot; its lease is renewed right before its request goes out,
+and a row whose lease passed meanwhile (another process's sweeper took it) is left to that
+process. ``close`` lets requests in flight finish (the push service may already have accepted
+them: cancelling would leave them to be sent twice) and releases the rows not sent yet.
 
 An acknowledgement cancels the alarm's pending pushes and tells every phone that got the alarm
 (cloud/push/targets.py). A push in flight when the alarm was acknowledged is cancelled too; if
@@ -25,9 +32,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloud.push.ack_token import AckTokens
-from cloud.push.channel import PushChannel, endpoint_host
-from cloud.push.outcome import decide, give_up_reason
-from cloud.push.payload import alert_payload, push_options
+from cloud.push.channel import SEND_TIMEOUT_S, PushChannel, endpoint_host
+from cloud.push.outcome import TTL_PASSED, decide, give_up_reason, remaining_ttl_s
+from cloud.push.payload import ALARM_TTL_S, alert_payload, push_options
 from cloud.push.targets import acknowledged_targets, as_sent, claims_for
 from cloud.storage import Storage
 from cloud.storage.push_records import PushDelivery, PushResult, PushStatus, PushSubscription
@@ -40,6 +47,8 @@ SWEEP_INTERVAL_S = 0.5
 # (cloud/push/channel.py), so only a process that died mid-send loses it.
 LEASE_S = 30.0
 MAX_CONCURRENCY = 64
+# At most this many missed alarms are caught up at start (the newest first).
+CATCH_UP_LIMIT = 500
 Clock = Callable[[], datetime]
 
 
@@ -64,7 +73,9 @@ class PushPipeline:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._sending = 0
-        self.accepted = 0
+        # Rows claimed whose request has not gone out yet: delivery id -> attempt.
+        self._unsent: dict[int, int] = {}
+        self._closing = False
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)
@@ -88,7 +99,7 @@ class PushPipeline:
         await self._claim_and_send(alert, subscriptions, users)
 
     async def _acknowledged(self, alert: StoredAlert, users: list[int]) -> None:
-        rows = await self._storage.cancel_pending_push(alert.id, self._clock())
+        rows = await self._storage.cancel_pending_push(alert.id)
         targets = acknowledged_targets(rows)
         if targets:
             subscriptions = await self._storage.get_push_subscriptions(targets)
@@ -105,16 +116,22 @@ class PushPipeline:
             claims, now, now + timedelta(seconds=LEASE_S)
         )
         by_id = {sub.id: sub for sub in subscriptions}
-        await asyncio.gather(*(
-            self._send(alert, row, by_id[row.subscription_id])
-            for row in rows
-            if row.subscription_id is not None
-        ))  # fmt: skip
+        sends = [
+            (row, by_id[row.subscription_id]) for row in rows if row.subscription_id is not None
+        ]
+        # return_exceptions: one send failing must not leave its siblings running untracked.
+        results = await asyncio.gather(
+            *(self._send(alert, row, sub) for row, sub in sends), return_exceptions=True
+        )
+        for (row, _sub), result in zip(sends, results, strict=True):
+            if isinstance(result, Exception):
+                logger.error("push %d of alert %d failed", row.id, alert.id, exc_info=result)
 
     async def _send(
         self, alert: StoredAlert, delivery: PushDelivery, subscription: PushSubscription
     ) -> None:
         """One attempt of one claimed row: send, then record the answer."""
+        self._unsent[delivery.id] = delivery.attempts
         self._sending += 1
         try:
             await self._attempt(alert, delivery, subscription)
@@ -127,11 +144,30 @@ class PushPipeline:
         channel = self._channels.get(subscription.channel)
         options = push_options(alert)
         if channel is None:
+            del self._unsent[delivery.id]
             await self._record(delivery, "failed", None, f"no {subscription.channel} channel")
             return
         async with self._slots:
+            if self._closing:
+                return  # close() releases its lease
+            del self._unsent[delivery.id]
+            sent_at = self._clock()
+            ttl = remaining_ttl_s(options.ttl, delivery.created_at, sent_at)
+            if ttl <= 0:
+                await self._record(delivery, "failed", delivery.last_status, TTL_PASSED)
+                return
+            lease_until = sent_at + timedelta(seconds=LEASE_S)
+            if not await self._storage.renew_push_lease(
+                delivery.id, delivery.attempts, sent_at, lease_until
+            ):
+                # Its lease passed while it waited for a slot: another process took it.
+                logger.info("push %d: taken over by another process; not sent here", delivery.id)
+                return
             payload = await self._payload(alert, delivery, subscription)
-            outcome = await channel.send(subscription, payload, options)
+            # A retry carries what is left of the message's life, not its whole TTL.
+            outcome = await channel.send(
+                subscription, payload, dataclasses.replace(options, ttl=ttl)
+            )
         now = self._clock()
         decision = decide(outcome, delivery.attempts, now, delivery.created_at, options.ttl)
         host = endpoint_host(subscription.endpoint)
@@ -151,11 +187,11 @@ class PushPipeline:
                 decision.next_attempt_at, outcome.status, decision.error,
             )
         )  # fmt: skip
-        if decision.status == "accepted":
-            self.accepted += 1
-            if stored == "cancelled" and delivery.purpose == "alert":
-                # Acknowledged while this alarm was in flight, and it reached the phone anyway.
-                await self._follow_up(alert.id, subscription)
+        if decision.status == "accepted" and stored is not None and delivery.purpose == "alert":
+            # Acknowledged while this alarm was in flight (or before its claim committed, which
+            # the acknowledgement's cancel could not see), and it reached the phone anyway: the
+            # phone gets "Acknowledged" too. The unique key keeps this to one per phone.
+            await self._follow_up(alert.id, subscription)
 
     async def _follow_up(self, alert_id: int, subscription: PushSubscription) -> None:
         alert = await self._storage.get_alert(alert_id)
@@ -196,9 +232,20 @@ class PushPipeline:
     # --- retries ---------------------------------------------------------------------------
 
     async def run_sweeper(self) -> None:
-        """Send due retries (and rows whose sender died) until cancelled."""
+        """Catch up once, then send due retries (and rows whose sender died) until cancelled."""
+        caught_up = False
         while True:
+            # The first sleep also lets the alert listener start: an alarm committed after
+            # the catch-up's read is then announced to it.
             await asyncio.sleep(SWEEP_INTERVAL_S)
+            if not caught_up:
+                try:
+                    await self.catch_up()
+                    caught_up = True
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("push catch-up failed; trying again")
             try:
                 await self.sweep()
             except asyncio.CancelledError:
@@ -240,11 +287,41 @@ class PushPipeline:
             )
         return len(jobs)
 
-    async def close(self) -> None:
-        """Stop sending: rows in flight stay ``sending`` and another process (or this one's
-        next start) retries them once their lease passes."""
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    async def catch_up(self) -> int:
+        """Push the alarms of the last ``ALARM_TTL_S`` that never were: committed while no API
+        process listened (LISTEN/NOTIFY keeps nothing), or whose claim died with its process.
+        Several processes doing this at once send each push once (the claims' unique key).
+        Returns how many alerts were taken up."""
+        since = self._clock() - timedelta(seconds=ALARM_TTL_S)
+        alerts = await self._storage.unpushed_alarms(since, CATCH_UP_LIMIT)
+        for alert in alerts:
+            if alert.escalation_level > 0:
+                # Its targets were named by the escalation, which is gone; the next
+                # escalation (or the acknowledgement) announces it again.
+                continue
+            users = await self._storage.alert_recipients(alert)
+            if users:
+                self._spawn(self._alert(alert, users), f"push-catch-up-{alert.id}")
+        if alerts:
+            logger.info("push catch-up: %d alarm(s) not pushed yet", len(alerts))
+        return len(alerts)
+
+    async def close(self, wait_s: float = SEND_TIMEOUT_S) -> None:
+        """Stop sending. Requests in flight may finish for up to ``wait_s`` (the push service
+        may have taken them already: cancelling would have them sent twice); rows claimed but
+        not sent yet are released, due now, for another process or the next start."""
+        self._closing = True
+        if self._tasks:
+            _done, pending = await asyncio.wait(list(self._tasks), timeout=wait_s)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._unsent:
+            leases = list(self._unsent.items())
+            self._unsent.clear()
+            try:
+                await self._storage.release_push_leases(leases, self._clock())
+            except Exception:
+                logger.exception("releasing %d unsent push(es) failed", len(leases))

@@ -360,7 +360,26 @@ class Storage(Protocol):
         is no longer the row's (its lease passed and another attempt took it)."""
         ...
 
-    async def cancel_pending_push(self, alert_id: int, now: datetime) -> list[PushDelivery]:
+    async def renew_push_lease(
+        self, delivery_id: int, attempt: int, now: datetime, lease_until: datetime
+    ) -> bool:
+        """Right before its request goes out: the row is still this attempt's and ``sending``
+        -> lease it until ``lease_until``, set ``sent_at`` and return True; False when another
+        process took it meanwhile (its lease passed while it waited for a free slot)."""
+        ...
+
+    async def release_push_leases(self, leases: list[tuple[int, int]], now: datetime) -> None:
+        """(delivery id, attempt) rows claimed but never sent (the process is stopping): due
+        again at ``now``, so another process (or the next start) sends them promptly."""
+        ...
+
+    async def unpushed_alarms(self, since: datetime, limit: int) -> list[StoredAlert]:
+        """Up to ``limit`` alerts created since ``since`` that ring like alarms (needs_ack, sick,
+        the device's test alert), are not acknowledged and have no alert push row at their
+        current escalation level: committed while no API process listened."""
+        ...
+
+    async def cancel_pending_push(self, alert_id: int) -> list[PushDelivery]:
         """The alert was acknowledged: its ``sending``/``retrying`` alert pushes become
         ``cancelled``. Returns every alert push row of the alert, as it is now."""
         ...

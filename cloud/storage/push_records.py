@@ -9,8 +9,6 @@ from typing import Literal
 
 PushPurpose = Literal["alert", "acknowledged"]
 PushStatus = Literal["sending", "retrying", "accepted", "failed", "expired", "cancelled"]
-# Rows still owed a request: being sent now (under a lease) or waiting for their next attempt.
-PENDING_STATUSES: tuple[PushStatus, ...] = ("sending", "retrying")
 # At most this many subscriptions per user: registering one more removes the oldest.
 MAX_SUBSCRIPTIONS_PER_USER = 20
 

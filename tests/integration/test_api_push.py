@@ -74,17 +74,17 @@ def device_alarm(api: Api, device_id: str, seq: int = 1) -> StoredAlert:
     return alert  # type: ignore[no-any-return]
 
 
-def deliveries_once(
-    api: Api, alert_id: int, headers: dict[str, str], settled: Any, timeout_s: float = 5.0
-) -> Any:
-    """``GET /alerts/{id}/deliveries`` once ``settled(rows)``: the push service answers before
-    the pipeline records the answer, so a test that read at once would race the recording."""
+def settled_deliveries(
+    api: Api, alert_id: int, headers: dict[str, str], timeout_s: float = 5.0
+) -> list[dict[str, Any]]:
+    """``GET /alerts/{id}/deliveries`` once no push is being sent: the push service records a
+    request before it answers, so the sender records the answer a moment after a test saw it."""
     deadline = time.monotonic() + timeout_s
     while True:
         answer = api.client.get(f"/alerts/{alert_id}/deliveries", headers=headers)
         assert answer.status_code == 200, answer.text
-        rows = answer.json()
-        if settled(rows) or time.monotonic() > deadline:
+        rows: list[dict[str, Any]] = answer.json()
+        if all(r["status"] != "sending" for r in rows) or time.monotonic() > deadline:
             return rows
         time.sleep(0.05)
 
@@ -223,10 +223,7 @@ def test_a_device_alarm_reaches_the_phone_encrypted_and_its_action_acknowledges_
     grant = AckTokens(API_TEST_SECRET, "HS256").verify(payload["ack"]["token"])
     assert (grant.user_id, grant.alert_id, grant.subscription_id) == (owner, alert.id, sub_id)
 
-    deliveries = deliveries_once(
-        push_api, alert.id, headers,
-        lambda rows: any(d["channel"] == "webpush" and d["status"] == "accepted" for d in rows),
-    )  # fmt: skip
+    deliveries = settled_deliveries(push_api, alert.id, headers)
     (pushed,) = [d for d in deliveries if d["channel"] == "webpush"]
     assert pushed["status"] == "accepted"
     assert (pushed["subscription_id"], pushed["user_id"]) == (sub_id, owner)
@@ -248,7 +245,7 @@ def test_a_device_alarm_reaches_the_phone_encrypted_and_its_action_acknowledges_
     assert done.payload["body"].startswith("Anna took it")
     assert "ack" not in done.payload
     assert (done.urgency, done.topic) == ("high", f"alert-{alert.id}")
-    rows = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
+    rows = settled_deliveries(push_api, alert.id, headers)
     marked = [r for r in rows if r["channel"] == "webpush" and r["purpose"] == "alert"]
     assert marked[0]["acknowledged_at"] is not None, "acknowledged from this notification"
     assert {r["purpose"] for r in rows if r["channel"] == "webpush"} == {"alert", "acknowledged"}
@@ -271,11 +268,11 @@ def test_a_throttled_push_is_retried_and_a_gone_subscription_removed(
     # Retry-After 1 s, then the backoff's 2 s after the 500.
     assert time.monotonic() - started >= 2.5
     assert [r.status for r in push_service.requests(busy)] == [429, 500, 201]
-
-    def busy_accepted(rows: list[dict[str, Any]]) -> bool:
-        return any(r["subscription_id"] == busy_id and r["status"] == "accepted" for r in rows)
-
-    rows = deliveries_once(push_api, alert.id, headers, busy_accepted)
+    ttls = [r.ttl for r in push_service.requests(busy)]
+    assert ttls[0] == 900
+    assert ttls[2] is not None
+    assert ttls[2] <= 897, "a retry carries what is left of the TTL"
+    rows = settled_deliveries(push_api, alert.id, headers)
     (retried,) = [r for r in rows if r["subscription_id"] == busy_id]
     assert (retried["status"], retried["attempts"], retried["last_status"]) == ("accepted", 3, 201)
     (expired,) = [r for r in rows if r["channel"] == "webpush" and r["status"] == "expired"]
@@ -437,7 +434,7 @@ def test_an_alarm_in_flight_when_acknowledged_is_followed_by_its_acknowledgement
     push_service.wait_for_accepted(slow, where=is_acknowledged)
     time.sleep(2.5)  # the 500's retry would have come by now
     assert [r.status for r in push_service.requests(waiting)] == [500], "cancelled, not retried"
-    rows = push_api.client.get(f"/alerts/{alert.id}/deliveries", headers=headers).json()
+    rows = settled_deliveries(push_api, alert.id, headers)
     pushes = {(r["subscription_id"], r["purpose"]): r for r in rows if r["channel"] == "webpush"}
     assert pushes[(waiting_id, "alert")]["status"] == "cancelled"
     assert (waiting_id, "acknowledged") not in pushes, "that phone never showed the alarm"
@@ -465,9 +462,32 @@ def test_a_push_whose_sender_died_is_sent_once_its_lease_passes(
     (request,) = push_service.wait_for_accepted(phone, timeout_s=5)
     assert request.payload is not None
     assert (request.payload["type"], request.payload["alert"]["id"]) == ("alert", alert.id)
-    rows = deliveries_once(
-        push_api, alert.id, headers, lambda rows: any(r["status"] == "accepted" for r in rows)
-    )
-    (pushed,) = [r for r in rows if r["channel"] == "webpush"]
+    (pushed,) = [
+        r for r in settled_deliveries(push_api, alert.id, headers) if r["channel"] == "webpush"
+    ]
     assert (pushed["status"], pushed["attempts"]) == ("accepted", 2)
     assert row.attempts == 1
+
+
+def test_a_redirect_from_the_push_service_is_not_followed(
+    push_api: Api, push_service: LocalPushService, vapid_keys: VapidKeyPair
+) -> None:
+    """The endpoint's host was checked at registration; a 307 to anywhere else (an internal
+    address) must not carry the request there."""
+    _owner, headers, _ = push_api.signup("Anna")
+    device_id = push_api.claimed_device(headers)
+    phone = push_service.subscribe()
+    with LocalPushService(vapid_keys.public_key) as internal:
+        target = internal.subscribe()
+        push_service.script(phone, Answer(307, {"Location": target.endpoint}))
+        register(push_api, headers, phone)
+
+        alert = device_alarm(push_api, device_id)
+        push_service.wait_for(lambda all_: any(r.endpoint == phone.endpoint for r in all_))
+        pushed = [
+            r for r in settled_deliveries(push_api, alert.id, headers) if r["channel"] == "webpush"
+        ]
+        assert internal.requests() == [], "the redirect was followed"
+    assert [(r["status"], r["last_status"], r["error"]) for r in pushed] == [
+        ("failed", 307, "redirect refused")
+    ]

@@ -199,7 +199,7 @@ async def test_acknowledging_cancels_pending_pushes(storage: Storage) -> None:
     await storage.record_push_result(
         PushResult(retrying.id, 1, "retrying", NOW, NOW + timedelta(seconds=1), 429)
     )
-    after = await storage.cancel_pending_push(alert.id, NOW + timedelta(seconds=1))
+    after = await storage.cancel_pending_push(alert.id)
     assert {r.id: r.status for r in after} == {
         accepted.id: "accepted",
         retrying.id: "cancelled",
@@ -255,3 +255,45 @@ async def test_deliveries_of_an_alert_show_sockets_and_pushes_to_its_audience(
     stored = await storage.get_alert(alert.id)
     assert stored is not None
     assert (stored.id, stored.needs_ack) == (alert.id, True)
+
+
+async def test_a_lease_is_renewed_only_by_its_attempt_and_released_rows_are_due(
+    storage: Storage,
+) -> None:
+    owner_id, alert = await _alarm(storage)
+    sub, _ = await storage.register_push_subscription(browser(owner_id), NOW)
+    claim = _claim(alert, sub.id, owner_id)
+    (row,) = await storage.claim_push_deliveries([claim], NOW, NOW + LEASE)
+    assert row.sent_at is None, "claimed, not sent yet"
+    sent = NOW + timedelta(seconds=1)
+    assert await storage.renew_push_lease(row.id, 1, sent, sent + LEASE)
+    assert not await storage.renew_push_lease(row.id, 2, sent, sent + LEASE), "not its attempt"
+    records = await storage.list_alert_deliveries(owner_id, alert.id)
+    assert records is not None
+    assert [r.sent_at for r in records if r.channel == "webpush"] == [sent]
+    # Not due before the renewed lease passes; released, due at once.
+    # (Other tests' rows may share the database: only this row counts.)
+    early = await storage.claim_due_push_deliveries(NOW + LEASE, NOW + 2 * LEASE, 1000)
+    assert [j for j in early if j.delivery.id == row.id] == []
+    await storage.release_push_leases([(row.id, 1)], NOW + timedelta(seconds=2))
+    due = await storage.claim_due_push_deliveries(NOW + timedelta(seconds=2), NOW + LEASE, 1000)
+    (job,) = [j for j in due if j.delivery.id == row.id]
+    assert job.delivery.attempts == 2
+
+
+async def test_unpushed_alarms_are_the_recent_unacknowledged_ones_without_a_push(
+    storage: Storage,
+) -> None:
+    owner_id, pushed = await _alarm(storage)
+    other_owner, taken = await _alarm(storage)
+    _third_owner, missed = await _alarm(storage)
+    sub, _ = await storage.register_push_subscription(browser(owner_id), NOW)
+    await storage.claim_push_deliveries([_claim(pushed, sub.id, owner_id)], NOW, NOW + LEASE)
+    assert await storage.acknowledge_alert(other_owner, taken.id, datetime.now(UTC))
+    since = missed.created_at - timedelta(seconds=1)
+    found = {a.id for a in await storage.unpushed_alarms(since, 100)}
+    assert missed.id in found
+    assert pushed.id not in found, "it has a push row at its level"
+    assert taken.id not in found, "acknowledged"
+    later = {a.id for a in await storage.unpushed_alarms(missed.created_at + timedelta(1), 100)}
+    assert missed.id not in later, "older than the window"

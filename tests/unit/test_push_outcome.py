@@ -12,6 +12,7 @@ from cloud.push.outcome import (
     backoff_s,
     decide,
     give_up_reason,
+    remaining_ttl_s,
     retry_after_s,
     verdict,
 )
@@ -45,6 +46,13 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
     assert retry_after_s(None, NOW) is None
     assert retry_after_s("soon", NOW) is None
     assert retry_after_s("999999", NOW) == 3600.0
+
+
+def test_retry_after_with_non_ascii_digits_is_unreadable_not_an_error() -> None:
+    # str.isdigit() takes superscripts and other scripts' digits that float() refuses.
+    assert retry_after_s("\u00b2", NOW) is None
+    # RFC 9110 delay-seconds are ASCII digits only.
+    assert retry_after_s("\u0663", NOW) is None
 
 
 def test_accepted_gone_and_refused_end_the_row() -> None:
@@ -91,3 +99,10 @@ def test_errors_are_kept_short() -> None:
     decision = decide(SendOutcome(400, error="x" * 1000), 1, NOW, NOW, ALARM_TTL)
     assert decision.error is not None
     assert len(decision.error) == 200
+
+
+def test_a_request_carries_what_is_left_of_the_messages_ttl() -> None:
+    assert remaining_ttl_s(ALARM_TTL, NOW, NOW + timedelta(milliseconds=300)) == ALARM_TTL
+    assert remaining_ttl_s(ALARM_TTL, NOW, NOW + timedelta(seconds=61.5)) == ALARM_TTL - 61
+    assert remaining_ttl_s(ALARM_TTL, NOW, NOW + timedelta(seconds=ALARM_TTL)) == 0
+    assert remaining_ttl_s(ALARM_TTL, NOW, NOW + timedelta(seconds=ALARM_TTL + 5)) < 0

@@ -25,17 +25,8 @@ from cloud.storage.push_records import (
     PushStatus,
     PushSubscription,
 )
+from cloud.storage.push_sql import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS, UNPUSHED_ALARM
 from cloud.storage.records import StoredAlert
-
-SUBSCRIPTION_COLUMNS = (
-    "id, user_id, channel, endpoint, p256dh, auth, label, user_agent, created_at, updated_at,"
-    " last_success_at, last_failure_at, failures"
-)
-DELIVERY_COLUMNS = (
-    "id, alert_id, escalation_level, purpose, subscription_id, user_id, channel, status,"
-    " attempts, next_attempt_at, created_at, sent_at, accepted_at, acknowledged_at,"
-    " last_status, error"
-)
 
 
 async def register_subscription(
@@ -118,9 +109,9 @@ async def claim_deliveries(
         return []
     cursor = await conn.execute(
         "INSERT INTO push_deliveries (alert_id, escalation_level, purpose, subscription_id,"  # noqa: S608 - fixed columns
-        " user_id, channel, status, attempts, next_attempt_at, created_at, sent_at)"
+        " user_id, channel, status, attempts, next_attempt_at, created_at)"
         " SELECT c.alert_id, c.level, c.purpose, c.sub_id, c.user_id, c.channel, 'sending', 1,"
-        " %s, %s, %s FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::bigint[],"
+        " %s, %s FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::bigint[],"
         " %s::bigint[], %s::text[]) AS c(alert_id, level, purpose, sub_id, user_id, channel)"
         # A subscription deleted since it was read is skipped, not an error; so is an alarm
         # push of an alert acknowledged meanwhile (its acknowledgement has cancelled the rest).
@@ -128,7 +119,7 @@ async def claim_deliveries(
         " AND (c.purpose <> 'alert' OR NOT EXISTS (SELECT 1 FROM alerts a"
         "   WHERE a.id = c.alert_id AND a.acknowledged_at IS NOT NULL))"
         f" ON CONFLICT DO NOTHING RETURNING {DELIVERY_COLUMNS}",
-        (lease_until, now, now,
+        (lease_until, now,
          [c.alert_id for c in claims], [c.escalation_level for c in claims],
          [c.purpose for c in claims], [c.subscription_id for c in claims],
          [c.user_id for c in claims], [c.channel for c in claims]),
@@ -142,7 +133,7 @@ async def claim_due(
     async with conn.transaction():
         cursor = await conn.execute(
             "UPDATE push_deliveries SET status = 'sending', attempts = attempts + 1,"  # noqa: S608 - fixed columns
-            " next_attempt_at = %(lease)s, sent_at = %(now)s"
+            " next_attempt_at = %(lease)s"
             " WHERE id IN (SELECT id FROM push_deliveries"
             "   WHERE status IN ('sending', 'retrying') AND next_attempt_at <= %(now)s"
             "   ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
@@ -200,9 +191,41 @@ async def record_result(conn: AsyncConnection[Any], result: PushResult) -> PushS
         return status
 
 
-async def cancel_pending(
-    conn: AsyncConnection[Any], alert_id: int, now: datetime
-) -> list[PushDelivery]:
+async def renew_lease(
+    conn: AsyncConnection[Any], delivery_id: int, attempt: int, now: datetime, lease_until: datetime
+) -> bool:
+    cursor = await conn.execute(
+        "UPDATE push_deliveries SET next_attempt_at = %s, sent_at = %s"
+        " WHERE id = %s AND attempts = %s AND status = 'sending' RETURNING id",
+        (lease_until, now, delivery_id, attempt),
+    )
+    return await cursor.fetchone() is not None
+
+
+async def release_leases(
+    conn: AsyncConnection[Any], leases: list[tuple[int, int]], now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE push_deliveries d SET next_attempt_at = %s"
+        " FROM unnest(%s::bigint[], %s::int[]) AS l(id, attempt)"
+        " WHERE d.id = l.id AND d.attempts = l.attempt AND d.status = 'sending'",
+        (now, [lease[0] for lease in leases], [lease[1] for lease in leases]),
+    )
+
+
+async def unpushed_alarms(
+    conn: AsyncConnection[Any], since: datetime, limit: int
+) -> list[StoredAlert]:
+    cursor = await conn.execute(
+        f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.created_at >= %(since)s"  # noqa: S608 - fixed columns
+        f" AND a.acknowledged_at IS NULL AND {UNPUSHED_ALARM}"
+        " ORDER BY a.id DESC LIMIT %(limit)s",
+        {"since": since, "limit": limit},
+    )
+    return [StoredAlert(**row) for row in await cursor.fetchall()]
+
+
+async def cancel_pending(conn: AsyncConnection[Any], alert_id: int) -> list[PushDelivery]:
     async with conn.transaction():
         await conn.execute(
             "UPDATE push_deliveries SET status = 'cancelled', next_attempt_at = NULL,"

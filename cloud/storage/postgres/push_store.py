@@ -19,8 +19,11 @@ from cloud.storage.postgres.push import (
     list_subscriptions,
     record_result,
     register_subscription,
+    release_leases,
+    renew_lease,
     subscriptions_by_id,
     subscriptions_of_users,
+    unpushed_alarms,
 )
 from cloud.storage.push_records import (
     DeliveryRecord,
@@ -79,9 +82,23 @@ class PostgresPushStorage:
         async with self._connection() as conn:
             return await record_result(conn, result)
 
-    async def cancel_pending_push(self, alert_id: int, now: datetime) -> list[PushDelivery]:
+    async def renew_push_lease(
+        self, delivery_id: int, attempt: int, now: datetime, lease_until: datetime
+    ) -> bool:
         async with self._connection() as conn:
-            return await cancel_pending(conn, alert_id, now)
+            return await renew_lease(conn, delivery_id, attempt, now, lease_until)
+
+    async def release_push_leases(self, leases: list[tuple[int, int]], now: datetime) -> None:
+        async with self._connection() as conn:
+            await release_leases(conn, leases, now)
+
+    async def unpushed_alarms(self, since: datetime, limit: int) -> list[StoredAlert]:
+        async with self._connection() as conn:
+            return await unpushed_alarms(conn, since, limit)
+
+    async def cancel_pending_push(self, alert_id: int) -> list[PushDelivery]:
+        async with self._connection() as conn:
+            return await cancel_pending(conn, alert_id)
 
     async def acknowledge_push_delivery(
         self, alert_id: int, subscription_id: int, now: datetime

@@ -17,6 +17,7 @@ from cloud.storage.push_records import (
     PushStatus,
     PushSubscription,
 )
+from cloud.storage.push_sql import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS, UNPUSHED_ALARM
 from cloud.storage.records import StoredAlert
 from cloud.storage.sqlite.alarms import _VISIBLE_TO_USER, ALERT_COLUMNS, stored_alert
 from cloud.storage.sqlite.database import (
@@ -24,16 +25,6 @@ from cloud.storage.sqlite.database import (
     from_db_time,
     optional_time,
     to_db_time,
-)
-
-SUBSCRIPTION_COLUMNS = (
-    "id, user_id, channel, endpoint, p256dh, auth, label, user_agent, created_at, updated_at,"
-    " last_success_at, last_failure_at, failures"
-)
-DELIVERY_COLUMNS = (
-    "id, alert_id, escalation_level, purpose, subscription_id, user_id, channel, status,"
-    " attempts, next_attempt_at, created_at, sent_at, accepted_at, acknowledged_at,"
-    " last_status, error"
 )
 
 
@@ -135,15 +126,15 @@ def claim_deliveries(
             row = conn.execute(
                 "INSERT OR IGNORE INTO push_deliveries (alert_id, escalation_level, purpose,"  # noqa: S608 - fixed columns
                 " subscription_id, user_id, channel, status, attempts, next_attempt_at,"
-                " created_at, sent_at)"
-                " SELECT ?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?, ?"
+                " created_at)"
+                " SELECT ?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?"
                 " WHERE EXISTS (SELECT 1 FROM push_subscriptions WHERE id = ?)"
                 " AND (? <> 'alert' OR NOT EXISTS (SELECT 1 FROM alerts"
                 "   WHERE id = ? AND acknowledged_at IS NOT NULL))"
                 f" RETURNING {DELIVERY_COLUMNS}",
                 (claim.alert_id, claim.escalation_level, claim.purpose, claim.subscription_id,
                  claim.user_id, claim.channel, to_db_time(lease_until), to_db_time(now),
-                 to_db_time(now), claim.subscription_id, claim.purpose, claim.alert_id),
+                 claim.subscription_id, claim.purpose, claim.alert_id),
             ).fetchone()  # fmt: skip
             if row is not None:
                 claimed.append(_delivery(row))
@@ -153,10 +144,19 @@ def claim_deliveries(
 def claim_due(
     conn: sqlite3.Connection, now: datetime, lease_until: datetime, limit: int
 ) -> list[PushJob]:
+    # A read first: the sweeper asks every 0.5 s, and a write transaction each time would
+    # contend with ingest for SQLite's one writer when (almost always) nothing is due.
+    due = conn.execute(
+        "SELECT 1 FROM push_deliveries WHERE status IN ('sending', 'retrying')"
+        " AND next_attempt_at <= ? LIMIT 1",
+        (to_db_time(now),),
+    ).fetchone()
+    if due is None:
+        return []
     with Transaction(conn):
         rows = conn.execute(
             "UPDATE push_deliveries SET status = 'sending', attempts = attempts + 1,"  # noqa: S608 - fixed columns
-            " next_attempt_at = :lease, sent_at = :now"
+            " next_attempt_at = :lease"
             " WHERE id IN (SELECT id FROM push_deliveries"
             "   WHERE status IN ('sending', 'retrying') AND next_attempt_at <= :now"
             "   ORDER BY next_attempt_at LIMIT :limit)"
@@ -222,6 +222,37 @@ def cancel_pending(conn: sqlite3.Connection, alert_id: int) -> list[PushDelivery
             (alert_id,),
         ).fetchall()
     return [_delivery(row) for row in rows]
+
+
+def renew_lease(
+    conn: sqlite3.Connection, delivery_id: int, attempt: int, now: datetime, lease_until: datetime
+) -> bool:
+    with Transaction(conn):
+        row = conn.execute(
+            "UPDATE push_deliveries SET next_attempt_at = ?, sent_at = ?"
+            " WHERE id = ? AND attempts = ? AND status = 'sending' RETURNING id",
+            (to_db_time(lease_until), to_db_time(now), delivery_id, attempt),
+        ).fetchone()
+    return row is not None
+
+
+def release_leases(conn: sqlite3.Connection, leases: list[tuple[int, int]], now: datetime) -> None:
+    with Transaction(conn):
+        conn.executemany(
+            "UPDATE push_deliveries SET next_attempt_at = ?"
+            " WHERE id = ? AND attempts = ? AND status = 'sending'",
+            [(to_db_time(now), delivery_id, attempt) for delivery_id, attempt in leases],
+        )
+
+
+def unpushed_alarms(conn: sqlite3.Connection, since: datetime, limit: int) -> list[StoredAlert]:
+    rows = conn.execute(
+        f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.created_at >= :since"  # noqa: S608 - fixed columns
+        f" AND a.acknowledged_at IS NULL AND {UNPUSHED_ALARM}"
+        " ORDER BY a.id DESC LIMIT :limit",
+        {"since": to_db_time(since), "limit": limit},
+    ).fetchall()
+    return [stored_alert(row) for row in rows]
 
 
 def acknowledge_delivery(

@@ -30,7 +30,10 @@ from cloud.storage.sqlite.push import (
     list_subscriptions,
     record_result,
     register_subscription,
+    release_leases,
+    renew_lease,
     subscriptions_where,
+    unpushed_alarms,
 )
 
 T = TypeVar("T")
@@ -74,7 +77,20 @@ class SqlitePushStorage:
     async def record_push_result(self, result: PushResult) -> PushStatus | None:
         return await self._run(lambda conn: record_result(conn, result))
 
-    async def cancel_pending_push(self, alert_id: int, now: datetime) -> list[PushDelivery]:
+    async def renew_push_lease(
+        self, delivery_id: int, attempt: int, now: datetime, lease_until: datetime
+    ) -> bool:
+        return await self._run(
+            lambda conn: renew_lease(conn, delivery_id, attempt, now, lease_until)
+        )
+
+    async def release_push_leases(self, leases: list[tuple[int, int]], now: datetime) -> None:
+        await self._run(lambda conn: release_leases(conn, leases, now))
+
+    async def unpushed_alarms(self, since: datetime, limit: int) -> list[StoredAlert]:
+        return await self._run(lambda conn: unpushed_alarms(conn, since, limit))
+
+    async def cancel_pending_push(self, alert_id: int) -> list[PushDelivery]:
         return await self._run(lambda conn: cancel_pending(conn, alert_id))
 
     async def acknowledge_push_delivery(
