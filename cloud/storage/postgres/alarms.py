@@ -305,14 +305,19 @@ async def delivery_stats(
     )
 
 
-async def list_transitions(
-    conn: AsyncConnection[Any], user_id: int, alert_id: int
-) -> list[AlertTransition] | None:
+async def alert_visible_to(conn: AsyncConnection[Any], user_id: int, alert_id: int) -> bool:
+    """Whether the user may see the alert's history (its transitions, its deliveries)."""
     cursor = await conn.execute(
         f"SELECT 1 FROM alerts a WHERE a.id = %(id)s AND {_VISIBLE_TO_USER}",  # noqa: S608
         {"id": alert_id, "user": user_id},
     )
-    if await cursor.fetchone() is None:
+    return await cursor.fetchone() is not None
+
+
+async def list_transitions(
+    conn: AsyncConnection[Any], user_id: int, alert_id: int
+) -> list[AlertTransition] | None:
+    if not await alert_visible_to(conn, user_id, alert_id):
         return None
     cursor = await conn.execute(
         "SELECT time, transition, user_id, level FROM alert_transitions"

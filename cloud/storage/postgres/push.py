@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from cloud.storage.postgres.alarms import _VISIBLE_TO_USER, ALERT_COLUMNS
+from cloud.storage.postgres.alarms import ALERT_COLUMNS, alert_visible_to
 from cloud.storage.push_records import (
     MAX_SUBSCRIPTIONS_PER_USER,
     DeliveryRecord,
@@ -263,11 +263,7 @@ async def get_alert(conn: AsyncConnection[Any], alert_id: int) -> StoredAlert | 
 async def list_alert_deliveries(
     conn: AsyncConnection[Any], user_id: int, alert_id: int
 ) -> list[DeliveryRecord] | None:
-    cursor = await conn.execute(
-        f"SELECT 1 FROM alerts a WHERE a.id = %(id)s AND {_VISIBLE_TO_USER}",  # noqa: S608
-        {"id": alert_id, "user": user_id},
-    )
-    if await cursor.fetchone() is None:
+    if not await alert_visible_to(conn, user_id, alert_id):
         return None
     cursor = await conn.execute(
         "SELECT 'websocket' AS channel, user_id, level AS escalation_level, 'alert' AS purpose,"

@@ -234,14 +234,19 @@ def delivery_stats(
     )
 
 
-def list_transitions(
-    conn: sqlite3.Connection, user_id: int, alert_id: int
-) -> list[AlertTransition] | None:
+def alert_visible_to(conn: sqlite3.Connection, user_id: int, alert_id: int) -> bool:
+    """Whether the user may see the alert's history (its transitions, its deliveries)."""
     visible = conn.execute(
         f"SELECT 1 FROM alerts a WHERE a.id = :id AND {_VISIBLE_TO_USER}",  # noqa: S608
         {"id": alert_id, "user": user_id},
     ).fetchone()
-    if visible is None:
+    return visible is not None
+
+
+def list_transitions(
+    conn: sqlite3.Connection, user_id: int, alert_id: int
+) -> list[AlertTransition] | None:
+    if not alert_visible_to(conn, user_id, alert_id):
         return None
     rows = conn.execute(
         "SELECT time, transition, user_id, level FROM alert_transitions WHERE alert_id = ?"

@@ -19,7 +19,7 @@ from cloud.storage.push_records import (
 )
 from cloud.storage.push_sql import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS, UNPUSHED_ALARM
 from cloud.storage.records import StoredAlert
-from cloud.storage.sqlite.alarms import _VISIBLE_TO_USER, ALERT_COLUMNS, stored_alert
+from cloud.storage.sqlite.alarms import ALERT_COLUMNS, alert_visible_to, stored_alert
 from cloud.storage.sqlite.database import (
     Transaction,
     from_db_time,
@@ -278,11 +278,7 @@ def list_alert_deliveries(
     conn: sqlite3.Connection, user_id: int, alert_id: int
 ) -> list[DeliveryRecord] | None:
     with Transaction(conn, "DEFERRED"):
-        visible = conn.execute(
-            f"SELECT 1 FROM alerts a WHERE a.id = :id AND {_VISIBLE_TO_USER}",  # noqa: S608
-            {"id": alert_id, "user": user_id},
-        ).fetchone()
-        if visible is None:
+        if not alert_visible_to(conn, user_id, alert_id):
             return None
         rows = conn.execute(
             "SELECT 'websocket' AS channel, user_id, level AS escalation_level,"
