@@ -14,9 +14,11 @@ Without the material the test skips with one line naming what it needs - except 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -31,6 +33,22 @@ _FALSE_WORDS = {"", "0", "false", "no", "off"}
 def under_ci(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether this run is CI's (CI services set ``CI=true``)."""
     return environ.get("CI", "").strip().lower() not in _FALSE_WORDS
+
+
+def missing_tool(message: str) -> NoReturn:
+    """A tool a test needs is not installed: a clone skips with ``message``; CI, whose setup
+    installs it (.ci/setup tests), fails instead."""
+    if under_ci():
+        pytest.fail(f"{message}: required under CI", pytrace=False)
+    pytest.skip(message)
+
+
+def node_executable() -> str:
+    """Node.js, which runs the dashboard's scripts in unit tests (or :func:`missing_tool`)."""
+    node = shutil.which("node")
+    if node is None:
+        missing_tool("Node.js is not installed (apt-get install nodejs; .ci/setup tests does)")
+    return node
 
 
 def shared_dir(environ: Mapping[str, str] = os.environ) -> Path:

@@ -4,16 +4,12 @@ Node as the browser runs the module; the browser test shows it on a real alert."
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from tests.harness.external_material import under_ci
+from tests.harness.external_material import node_executable
 
 HEARD_JS = Path(__file__).resolve().parents[2] / "cloud" / "api" / "dashboard" / "heard.js"
-NODE = shutil.which("node")
 
 CASES: list[tuple[object, str]] = [
     (
@@ -39,17 +35,8 @@ CASES: list[tuple[object, str]] = [
 ]
 
 
-def _node() -> str:
-    if NODE is None:
-        message = "Node.js is not installed (apt-get install nodejs; .ci/setup tests does)"
-        if under_ci():
-            pytest.fail(f"{message}: required under CI", pytrace=False)
-        pytest.skip(message)
-    return NODE
-
-
 def test_heard_text_names_the_labels_with_percentages() -> None:
-    node = _node()
+    node = node_executable()
     script = (
         f"import {{ heardText }} from {json.dumps(HEARD_JS.as_uri())};\n"
         f"const cases = {json.dumps([details for details, _ in CASES])};\n"

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.unit.test_dashboard_heard import _node
+from tests.harness.external_material import node_executable
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "cloud" / "api" / "dashboard"
 
@@ -57,7 +57,7 @@ console.log(JSON.stringify(result === undefined ? null : result));
 """
     environment = {**os.environ, "TZ": time_zone, "LANG": "en_US.UTF-8", "LC_ALL": "en_US.UTF-8"}
     done = subprocess.run(
-        [_node(), "-e", script],
+        [node_executable(), "-e", script],
         capture_output=True, text=True, timeout=60, check=False, env=environment,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -263,7 +263,7 @@ def run_page(expression: str, module: str = "push.js") -> Any:
         "console.log(JSON.stringify(result));\n"
     )
     done = subprocess.run(
-        [_node(), "--input-type=module", "-e", script],
+        [node_executable(), "--input-type=module", "-e", script],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -11,7 +11,7 @@ import pytest
 from models.artifacts import ARTIFACTS_DIR
 from models.cry.backbone import CLASS_COUNT, EMBEDDING_SIZE, PATCH_SAMPLES, YamnetBackbone
 from models.training.backbone_build import BackboneBuildError, build_backbone
-from tests.harness.external_material import material_path, under_ci
+from tests.harness.external_material import material_path, missing_tool
 
 YAMNET_SOURCE = "models/yamnet"
 
@@ -21,10 +21,7 @@ def _tensorflow() -> None:
     """The flatbuffer tools come with TensorFlow (the train extra); found without importing
     it. A clone without the extra skips; CI, whose setup installs it, fails instead."""
     if importlib.util.find_spec("tensorflow") is None:
-        message = "needs TensorFlow (pip install -e '.[train]'; .ci/setup tests does)"
-        if under_ci():
-            pytest.fail(f"{message}: required under CI", pytrace=False)
-        pytest.skip(message)
+        missing_tool("needs TensorFlow (pip install -e '.[train]'; .ci/setup tests does)")
 
 
 @pytest.mark.needs_material(YAMNET_SOURCE, "Google's YAMNet TFLite file")

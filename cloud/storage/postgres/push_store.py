@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
@@ -41,8 +42,7 @@ from cloud.storage.records import StoredAlert
 class PostgresPushStorage:
     """The push part of PostgresStorage (mixed in; it provides ``_connection``)."""
 
-    def _connection(self) -> AbstractAsyncContextManager[AsyncConnection[DictRow]]:
-        raise NotImplementedError
+    _connection: Callable[[], AbstractAsyncContextManager[AsyncConnection[DictRow]]]
 
     async def register_push_subscription(
         self, subscription: NewPushSubscription, now: datetime
