@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
@@ -23,6 +23,7 @@ from cloud.rules import (
     NurserySettings,
     PresenceState,
     cry_alert,
+    cry_ignored_notice,
     evaluate_climate_series,
     evaluate_faults,
     evaluate_offline,
@@ -201,10 +202,14 @@ def evaluate_batch(
     events: list[EventRow],
     status_changes: list[StatusRow],
     statuses: Sequence[StatusRow] = (),
+    marked: Mapping[str, Collection[int]] | None = None,
 ) -> list[NewAlert]:
     """Update ``rules`` in place from the batch's new rows (in device time order) and return the
     alerts they raise. ``status_changes`` changed a device's online state; ``statuses`` are all
-    the statuses applied (their faults are checked)."""
+    the statuses applied (their faults are checked). ``marked`` holds, per device, the episode
+    ids marked "not a cry" now (loaded in the batch's transaction; needed only for the devices
+    with an ignored cry in ``events``, cloud.storage.not_a_cry_plan.devices_citing_marks)."""
+    marked = marked or {}
     alerts: list[NewAlert] = []
     for device_id, device_readings in _per_device(readings).items():
         alerts.extend(_evaluate_climate(device_id, rules[device_id], device_readings))
@@ -212,7 +217,9 @@ def evaluate_batch(
     alerts.sort(key=lambda alert: alert.time)
     for event in sorted(events, key=lambda row: (row.time, row.seq)):
         try:
-            alerts.extend(_evaluate_event(rules[event.device_id], event))
+            alerts.extend(
+                _evaluate_event(rules[event.device_id], event, marked.get(event.device_id, ()))
+            )
         except Exception:
             _rule_failed(event.device_id, "event")
     for status in sorted(statuses, key=lambda row: row.time):
@@ -267,12 +274,31 @@ def _evaluate_faults(device: DeviceRules, status: StatusRow) -> list[NewAlert]:
     return alerts
 
 
-def _evaluate_event(device: DeviceRules, event: EventRow) -> list[NewAlert]:
-    """A cry or loud sound (one alarm per cooldown), or the installer's test event."""
+def _evaluate_event(
+    device: DeviceRules, event: EventRow, marked: Collection[int]
+) -> list[NewAlert]:
+    """A cry or loud sound (one alarm per cooldown), or the installer's test event. ``marked``:
+    the device's episode ids marked "not a cry" now."""
     if event.kind == TEST_EVENT:
         return [test_alert(event.device_id, event.time)]
     if event.kind not in (CRY_STARTED, LOUD_SOUND):
         return []
+    # The device decided on the list it held then. An episode it cites that is no longer
+    # marked (an undo or a clear still on its way to it, a list from before the device changed
+    # hands, an outbox backlog sent long after) is no reason to stay quiet: it alarms as any
+    # cry, with the device's reason attached so the app can tell.
+    ignored = event.ignored if event.kind == CRY_STARTED else None
+    if ignored is not None and ignored.like_episode_id in marked:
+        # Before the cooldown, and without starting it: the device decided not to alert, so a
+        # real cry right after must still alarm. One notice per ignored episode (the device
+        # already holds episodes apart); never an alarm, so nobody is woken.
+        return [
+            cry_ignored_notice(
+                event.device_id, event.time, event.confidence, event.episode_id, ignored,
+                received_at=event.received_at, room=(event.temperature, event.humidity),
+                heard=event.heard,
+            )
+        ]  # fmt: skip
     last = device.last_alarm.get(event.kind)
     if in_cooldown(last, event.time, device.settings):
         return []
@@ -283,7 +309,7 @@ def _evaluate_event(device: DeviceRules, event: EventRow) -> list[NewAlert]:
             cry_alert(
                 event.device_id, event.time, event.confidence, device.settings,
                 received_at=event.received_at, room=(event.temperature, event.humidity),
-                heard=event.heard,
+                heard=event.heard, episode_id=event.episode_id, ignored_stale=ignored,
             )
         ]  # fmt: skip
     return [

@@ -44,6 +44,23 @@ class AlertKind(StrEnum):
     LOUD_SOUND = "LOUD_SOUND"
     # A self-check failed on the device (dead microphone, stuck sensor, clock, ...).
     DEVICE_FAULT = "DEVICE_FAULT"
+    # The device heard a cry episode but did not alert: it sounded like one the home marked
+    # "not a cry". A notice (the parents can see it and undo the mark), never an alarm.
+    CRY_IGNORED = "CRY_IGNORED"
+
+
+class IgnoredLike(Protocol):
+    """Why the device did not alert on a cry: it was like a marked episode (the storage's
+    record, cloud.storage.records.IgnoredEpisodeRow, has this shape)."""
+
+    @property
+    def like_episode_id(self) -> int: ...
+
+    @property
+    def marked_at(self) -> datetime: ...
+
+    @property
+    def similarity(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,24 +101,73 @@ def cry_alert(
     received_at: datetime | None = None,
     room: tuple[float | None, float | None] = (None, None),
     heard: Sequence[HeardLabel] = (),
+    episode_id: int | None = None,
+    ignored_stale: IgnoredLike | None = None,
 ) -> NewAlert:
     """``room`` is the (temperature, humidity) the device measured as it heard the cry: the
     alert's ``data.temperature`` / ``data.humidity`` (null when the device had no reading).
     ``heard`` is what the detector heard besides its cry score: ``data.heard``, a list of
-    ``{"label", "score"}`` best first (empty when the device named nothing)."""
+    ``{"label", "score"}`` best first (empty when the device named nothing). ``episode_id`` is
+    the device's episode (``data.episode_id``, which a caregiver can mark "not a cry"); absent
+    for an upload's alert, which has no episode. ``ignored_stale`` is the device's reason for
+    not alerting when the episode it cites is no longer marked (``data.ignored_stale``): the
+    device decided on a list the home has changed since, so the cry alarms after all."""
     sick = is_sick(True, body_temperature_c, settings)
     message = "Baby is crying" + (" and may be sick" if sick else "")
+    details = _cry_details(confidence, room, heard)
+    if episode_id is not None:
+        details["episode_id"] = episode_id
+    if ignored_stale is not None:
+        details["ignored_stale"] = _ignored_details(ignored_stale)
+    return NewAlert(
+        device_id, AlertKind.CRY_DETECTED, time, message, sick, details,
+        received_at=received_at, escalate_after_s=settings.cry_escalate_after_s,
+    )  # fmt: skip
+
+
+def cry_ignored_notice(
+    device_id: str,
+    time: datetime,
+    confidence: float,
+    episode_id: int,
+    ignored: IgnoredLike,
+    received_at: datetime | None = None,
+    room: tuple[float | None, float | None] = (None, None),
+    heard: Sequence[HeardLabel] = (),
+) -> NewAlert:
+    """A cry episode the device did not alert on because it sounded like one marked "not a
+    cry": a notice (no escalation), so the parents see it and can undo the mark. The date is
+    the mark's, in UTC (the app shows its own local date from ``data.ignored.marked_at``)."""
+    details = _cry_details(confidence, room, heard)
+    details["episode_id"] = episode_id
+    details["ignored"] = _ignored_details(ignored)
+    message = (
+        'Not alerted: it sounded like the sound you marked "not a cry" on'
+        f" {ignored.marked_at:%Y-%m-%d}"
+    )
+    return NewAlert(
+        device_id, AlertKind.CRY_IGNORED, time, message, details=details, received_at=received_at
+    )
+
+
+def _ignored_details(ignored: IgnoredLike) -> dict[str, Any]:
+    return {
+        "like_episode_id": ignored.like_episode_id,
+        "marked_at": ignored.marked_at.isoformat(),
+        "similarity": ignored.similarity,
+    }
+
+
+def _cry_details(
+    confidence: float, room: tuple[float | None, float | None], heard: Sequence[HeardLabel]
+) -> dict[str, Any]:
     temperature, humidity = room
-    details = {
+    return {
         "confidence": confidence,
         "temperature": temperature,
         "humidity": humidity,
         "heard": [{"label": item.label, "score": item.score} for item in heard],
     }
-    return NewAlert(
-        device_id, AlertKind.CRY_DETECTED, time, message, sick, details,
-        received_at=received_at, escalate_after_s=settings.cry_escalate_after_s,
-    )  # fmt: skip
 
 
 def loud_sound_alert(
@@ -149,6 +215,8 @@ FAULT_ADVICE = {
     "(timedatectl status).",
     "outbox_full": "The monitor could not send for a long time and is dropping old "
     "readings: check its network connection.",
+    "sound_memory": 'The monitor cannot write its memory of the sounds you marked "not a '
+    'cry": it keeps them only until it restarts. Check its storage (SD card full or failing).',
 }
 
 

@@ -29,6 +29,9 @@ from models.cry.detector import default_model_manifest_path
 
 logger = logging.getLogger(__name__)
 
+# Beside the outbox: the episodes' fingerprints and the home's "not a cry" list.
+SOUND_MEMORY_FILE = "sound-memory.sqlite3"
+
 
 class AssemblyError(RuntimeError):
     """A part the config asks for cannot be set up (model missing, audio files unreadable)."""
@@ -163,6 +166,7 @@ def build_agent(config: AgentConfig, env: Mapping[str, str]) -> EdgeAgent:
         backoff=BackoffPolicy(initial_s=broker.reconnect_initial_s, max_s=broker.reconnect_max_s),
         max_in_flight=config.outbox.max_in_flight,
         remote_state_path=state_dir / "remote-settings.json",
+        sound_memory_path=state_dir / SOUND_MEMORY_FILE,
         state_dir=state_dir,
         sampler=sampler,
         sensor_interval_s=config.sensor.read_interval_s,

@@ -35,6 +35,7 @@ from edge.detection import (
     heard_for_event,
 )
 from edge.health import HealthSnapshot, StatusReporter
+from edge.ignored_episode import IgnoredEpisodeWatch
 from edge.local_status import (
     REQUEST_POLL_INTERVAL_S,
     REQUESTS_DIR,
@@ -48,9 +49,10 @@ from edge.publish.mqtt_client import BrokerSettings
 from edge.publish.outbox import Outbox
 from edge.remote_config import RemoteConfig
 from edge.sensors import ClimateSampler
+from edge.sounds_to_ignore import SoundsToIgnore, ignored_because, log_not_alerted
 from edge.systemd import SystemdNotifier
 from edge.timesync import ClockMonitor
-from models.contract import DeviceSettings, Event, ReportedConfig, Telemetry
+from models.contract import DeviceSettings, Event, IgnoredBecause, ReportedConfig, Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ EPISODE_ALIVE_EVERY_S = 2.0
 # Why an episode ended without the detector hearing it end.
 RESTARTED = "device_restarted"
 MAX_DURATION_S = 86_400.0
+# The contract's bound on a fault's sentence (models/contract/payloads.py FaultDetail).
+FAULT_DETAIL_MAX = 300
 
 
 @dataclass
@@ -105,6 +109,9 @@ class AgentParts:
     # and when stage two failed to load, the ``cry_model_degraded`` fault's sentence.
     detector_mode: str | None = None
     detector_fault: str | None = None
+    # The episodes' fingerprints and the home's "not a cry" list (edge.sounds_to_ignore);
+    # None keeps them in RAM.
+    sound_memory_path: Path | None = None
 
 
 class EdgeAgent:
@@ -145,6 +152,12 @@ class EdgeAgent:
             high_water_seq=self._outbox.last_assigned_seq,
         )
         self._settings = self._remote.restore()
+        self._sounds = SoundsToIgnore.open(
+            parts.sound_memory_path,
+            parts.live.fingerprint_model if parts.live is not None else None,
+            on_changed=self._publish_status,
+        )
+        self._watch = IgnoredEpisodeWatch(parts.live, self._sounds.rule.must_alert_confidence)
         if parts.live is not None:
             parts.live.update_settings(self._settings)
         if parts.loud is not None:
@@ -155,6 +168,7 @@ class EdgeAgent:
             parts.outbox,
             status=self._reporter.status,
             on_desired_config=self._remote.handle,
+            on_ignore_list=self._sounds.handle,
             backoff=parts.backoff,
             max_in_flight=parts.max_in_flight,
         )
@@ -380,6 +394,7 @@ class EdgeAgent:
             "last_reading": self._last_reading,
             "last_event": self._last_event,
             "test_alert": self._test_alert,
+            "ignore_list": self._sounds.local_status(),
         }
 
     def _feed_watchdog(self) -> None:
@@ -435,6 +450,7 @@ class EdgeAgent:
                 continue
             self._last_audio_at = time.monotonic()
             self._emit(live.process(chunk.samples))
+            self._emit(self._watch.promotion())  # an ignored episode that became a cry
             self._note_alive_in_episode()
             if loud is not None:
                 self._emit(loud.process(chunk.samples))
@@ -457,12 +473,22 @@ class EdgeAgent:
                 loud = self._outbox.append(partial(self._loud_event, timed))
                 self._last_event = {"kind": "loud_sound", "time": loud.ts.isoformat()}
             elif timed.event.kind == "cry_started":
-                started = self._outbox.append(partial(self._event, timed, None), episode="open")
+                ignored = ignored_because(self._sounds.check(timed.event))
+                started = self._outbox.append(
+                    partial(self._event, timed, None, ignored=ignored), episode="open"
+                )
+                self._sounds.remember(started.seq, timed.event, timed.occurred_at)
+                self._watch.started(timed, ignored is not None)
                 self._episode_id = started.seq
                 self._episode_alive_noted = time.monotonic()
                 self._last_event = {"kind": "cry_started", "time": started.ts.isoformat()}
-                logger.info("cry started (confidence %.2f)", timed.event.confidence)
+                if ignored is None:
+                    logger.info("cry started (confidence %.2f)", timed.event.confidence)
+                else:
+                    log_not_alerted(ignored, timed.event.confidence)
             elif self._episode_id is not None:
+                timed = self._watch.ended(timed)
+                self._sounds.remember(self._episode_id, timed.event, timed.occurred_at)
                 ended = self._outbox.append(
                     partial(self._event, timed, self._episode_id), episode="close"
                 )
@@ -470,8 +496,15 @@ class EdgeAgent:
                 self._last_event = {"kind": "cry_ended", "time": ended.ts.isoformat()}
                 logger.info("cry ended after %.1f s", timed.event.duration_s or 0.0)
 
-    def _event(self, timed: TimedCryEvent, episode_id: int | None, seq: int) -> Event:
-        """The payload of one event; a start is its own episode's id."""
+    def _event(
+        self,
+        timed: TimedCryEvent,
+        episode_id: int | None,
+        seq: int,
+        ignored: IgnoredBecause | None = None,
+    ) -> Event:
+        """The payload of one event; a start is its own episode's id. ``ignored``: a start
+        that sounded like a marked "not a cry" (still sent: the app shows it, no alarm)."""
         event = timed.event
         temperature_c, humidity_pct = self._room()
         return Event(
@@ -486,6 +519,8 @@ class EdgeAgent:
             temperature_c=temperature_c,
             humidity_pct=humidity_pct,
             heard=heard_for_event(event.heard),
+            end_reason=timed.end_reason,
+            ignored=ignored,
         )
 
     def _room(self) -> tuple[float | None, float | None]:
@@ -517,6 +552,10 @@ class EdgeAgent:
 
     # ---- settings, health, shutdown ----
 
+    def _publish_status(self) -> None:
+        # A new "not a cry" list was applied (MQTT thread): the app shows it at once.
+        self._connection.publish_state(self._reporter.status("online"))
+
     def _publish_report(self, report: ReportedConfig) -> None:
         # Called once the connection exists (RemoteConfig reports only after start-up).
         self._connection.publish_state(report)
@@ -546,6 +585,7 @@ class EdgeAgent:
             audio_errors=self._audio_errors,
             faults=list(faults),
             fault_details=faults,
+            ignore_list=self._sounds.status(),
         )
 
     def _faults(self) -> dict[str, str]:
@@ -574,6 +614,8 @@ class EdgeAgent:
             faults["cry_model_degraded"] = parts.detector_fault
         if parts.clock.problem is not None:
             faults["clock"] = parts.clock.problem
+        if self._sounds.fault is not None:
+            faults["sound_memory"] = self._sounds.fault[:FAULT_DETAIL_MAX]
         if self._outbox.depth >= self._outbox.max_messages:
             faults["outbox_full"] = (
                 f"{self._outbox.depth} messages waiting, the most it keeps: the oldest "
@@ -615,6 +657,7 @@ class EdgeAgent:
         if parts.sampler is not None:
             parts.sampler.close()
         self._outbox.close()
+        self._sounds.close()
         logger.info("stopped")
 
     def _write_last_status(self) -> None:

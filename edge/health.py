@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from edge.sounds_to_ignore import IgnoreListStatus
 from models.contract import Status
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class HealthSnapshot:
     faults: list[str] = field(default_factory=list)
     # For each fault, what the device saw, in a sentence.
     fault_details: dict[str, str] = field(default_factory=dict)
+    # The home's "not a cry" list as the device holds it; None: the status omits it.
+    ignore_list: IgnoreListStatus | None = None
 
 
 def read_cpu_temperature(path: Path = CPU_THERMAL_ZONE) -> float | None:
@@ -70,6 +73,7 @@ class StatusReporter:
 
     def status(self, state: str) -> Status:
         health = self._snapshot()
+        ignored = health.ignore_list
         return Status(
             device_id=self._device_id,
             seq=max(self._high_water_seq(), 0),
@@ -86,4 +90,8 @@ class StatusReporter:
             cpu_temperature_c=self._cpu_temperature(),
             faults=health.faults,
             fault_details=health.fault_details or None,
+            ignore_list_size=ignored.size if ignored else None,
+            ignore_list_changed_at=ignored.changed_at if ignored else None,
+            ignore_list_revision=ignored.revision if ignored else None,
+            ignore_list_unknown=ignored.unknown if ignored else None,
         )

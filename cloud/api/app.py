@@ -19,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 from cloud.api.cry_analysis import CryAnalyzer
 from cloud.api.deps import AppServices
 from cloud.api.device_config import DesiredConfigPublisher
+from cloud.api.ignore_list_sync import IgnoreListSync
 from cloud.api.password_work import PasswordWork
 from cloud.api.ratelimit import LoginRateLimiter, LoginThrottle
 from cloud.api.realtime import AlertBroadcaster
@@ -30,6 +31,7 @@ from cloud.api.routes import (
     devices,
     health,
     installer,
+    not_a_cry,
     ops,
     push,
     realtime,
@@ -145,6 +147,11 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
             ]
             if pipeline is not None:
                 listeners.append(asyncio.create_task(pipeline.run_sweeper(), name="push-retries"))
+            if publisher is not None:
+                # Sends the "not a cry" lists no route sent (cloud/api/ignore_list_sync.py);
+                # cancelled with the listeners, before the publisher stops.
+                sync = IgnoreListSync(storage, publisher)
+                listeners.append(asyncio.create_task(sync.run(), name="ignore-list-sync"))
             if collector is not None:
                 embedded = Collector(collector, storage)
                 await embedded.start()
@@ -195,6 +202,7 @@ def create_app(settings: ApiSettings, collector: CollectorSettings | None = None
     app.include_router(devices.router)
     app.include_router(installer.router)
     app.include_router(alerts.router)
+    app.include_router(not_a_cry.router)
     app.include_router(push.router)
     app.include_router(realtime.router)
     app.include_router(ops.router)

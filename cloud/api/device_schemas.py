@@ -15,6 +15,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from cloud.api.not_a_cry_schemas import IgnoredRead, IgnoreListRead, NotACryMarkRead
 from cloud.rules import NurserySettings, SettingsError, repair_stored_settings
 from models.contract import ContractError, SettingValue, parse_device_settings
 
@@ -67,6 +68,11 @@ class DeviceRead(BaseModel):
     reported_at: datetime | None = Field(description="the device's time of its last report")
     reported_settings: dict[str, object] | None = Field(
         description="the settings the device said it runs with in its last report"
+    )
+    ignore_list: IgnoreListRead | None = Field(
+        default=None,
+        description='the sounds the monitor is told to ignore ("not a cry" marks, newest '
+        "first) and what it reported of its list (docs/api.md, Not a cry)",
     )
 
 
@@ -220,7 +226,9 @@ class CryEpisodeRead(BaseModel):
         description="Why the episode ended without the detector hearing it end: null for an"
         " ordinary end (and while still crying); device_restarted when the monitor lost power"
         " or crashed mid-cry and closed the episode on its next start, at the last time it"
-        " knew it was alive. A short lowercase word; more reasons may be added.",
+        " knew it was alive; became_a_cry when an episode the monitor was ignoring (it sounded"
+        " like a sound marked not a cry) turned into crying it was sure of: a new, alerting"
+        " episode starts at that moment. A short lowercase word; more reasons may be added.",
     )
     heard: list[HeardLabelRead] = Field(
         default_factory=list,
@@ -228,6 +236,17 @@ class CryEpisodeRead(BaseModel):
         " best first - the end's (the whole episode) once ended, else the start's. Empty when"
         " the monitor named nothing (older firmware, a model without labels). Labels and"
         " scores only: no audio leaves the home.",
+    )
+    ignored: IgnoredRead | None = Field(
+        default=None,
+        description="Set when the monitor did not alert on this episode because it sounded"
+        ' like one the home marked "not a cry": which one, when it was marked and how alike.'
+        " Null for an episode it alerted on.",
+    )
+    not_a_cry: NotACryMarkRead | None = Field(
+        default=None,
+        description='Set while this episode is marked "not a cry": when and by whom. Null'
+        " when it is not marked (or the mark was undone).",
     )
 
 

@@ -15,6 +15,7 @@ from cloud.storage.records import (
     DeadLetter,
     EventRow,
     HeardLabel,
+    IgnoredEpisodeRow,
     ReportedConfigRow,
     StatusRow,
     TelemetryRow,
@@ -101,6 +102,7 @@ def _to_row(topic: str, raw: bytes, received_at: datetime, window: TimeWindow) -
             humidity=payload.humidity_pct,
             end_reason=payload.end_reason,
             heard=tuple(HeardLabel(h.label, h.score) for h in payload.heard or ()),
+            ignored=_ignored(payload),
         )
     if isinstance(payload, Status):
         details = payload.model_dump(mode="json", exclude=_STATUS_BASE_FIELDS, exclude_none=True)
@@ -128,6 +130,15 @@ def _to_row(topic: str, raw: bytes, received_at: datetime, window: TimeWindow) -
             raw=raw,
         )
     raise ContractError(f"{type(payload).__name__} is not collected")
+
+
+def _ignored(event: Event) -> IgnoredEpisodeRow | None:
+    """Why the device did not alert on a cry start; only a ``cry_started`` can be ignored (a
+    reason on any other kind means nothing and is dropped)."""
+    if event.ignored is None or event.kind != "cry_started":
+        return None
+    reason = event.ignored
+    return IgnoredEpisodeRow(reason.like_episode_id, reason.marked_at, reason.similarity)
 
 
 def _device_time(payload: Envelope, received_at: datetime, window: TimeWindow) -> datetime:

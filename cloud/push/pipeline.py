@@ -35,7 +35,7 @@ from cloud.push.ack_token import AckTokens
 from cloud.push.channel import SEND_TIMEOUT_S, PushChannel, endpoint_host
 from cloud.push.outcome import TTL_PASSED, decide, give_up_reason, remaining_ttl_s
 from cloud.push.payload import ALARM_TTL_S, alert_payload, push_options
-from cloud.push.targets import acknowledged_targets, as_sent, claims_for
+from cloud.push.targets import acknowledged_targets, as_sent, claims_for, is_pushed
 from cloud.storage import Storage
 from cloud.storage.push_records import PushDelivery, PushResult, PushStatus, PushSubscription
 from cloud.storage.records import StoredAlert
@@ -76,6 +76,8 @@ class PushPipeline:
         # Rows claimed whose request has not gone out yet: delivery id -> attempt.
         self._unsent: dict[int, int] = {}
         self._closing = False
+        # Set once the start-up catch-up has run: from then on only the sweep takes rows up.
+        self.caught_up = asyncio.Event()
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)
@@ -89,6 +91,8 @@ class PushPipeline:
 
     def deliver(self, alert: StoredAlert, users: list[int]) -> None:
         """Push ``alert`` to ``users`` in the background; never blocks, never raises."""
+        if not is_pushed(alert):
+            return
         if alert.announcement == "acknowledged":
             self._spawn(self._acknowledged(alert, users), f"push-ack-{alert.id}")
         elif users:
@@ -242,6 +246,7 @@ class PushPipeline:
                 try:
                     await self.catch_up()
                     caught_up = True
+                    self.caught_up.set()
                 except asyncio.CancelledError:
                     raise
                 except Exception:

@@ -1,5 +1,7 @@
 """Who gets which push (pure):
 
+- nobody, for what wakes nobody (``is_pushed``): a cry the monitor ignored because it sounded
+  like one the family marked "not a cry" is listed and shown on open screens only;
 - a raised alert: every subscription of its recipients (the same people its sockets reach);
 - an escalated one: every subscription of ``alert.targets``, as a new row at its level;
 - an acknowledgement: every subscription whose alert push the push service accepted - the
@@ -12,8 +14,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Iterable
 
+from cloud.rules import AlertKind
 from cloud.storage.push_records import PushClaim, PushDelivery, PushPurpose, PushSubscription
 from cloud.storage.records import StoredAlert
+
+# Kinds that reach sockets and the alert list but never a locked phone.
+UNPUSHED_KINDS = frozenset({AlertKind.CRY_IGNORED.value})
+
+
+def is_pushed(alert: StoredAlert) -> bool:
+    return alert.kind not in UNPUSHED_KINDS
 
 
 def purpose_of(alert: StoredAlert) -> PushPurpose:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cloud.storage.interface import (
     AccessDeniedError,
+    AmbiguousEpisodeError,
     ClaimCodeInUseError,
     DuplicateDeviceError,
     DuplicateEmailError,
@@ -45,6 +46,7 @@ async def check_database(database_url: str) -> None:
 
 __all__ = [
     "AccessDeniedError",
+    "AmbiguousEpisodeError",
     "ClaimCodeInUseError",
     "DuplicateDeviceError",
     "DuplicateEmailError",

@@ -32,6 +32,7 @@ from cloud.storage.records import (
     HealthRecord,
     HealthStats,
     HistoryQuery,
+    IgnoreListState,
     IngestBatch,
     IngestResult,
     ProvisionedDevice,
@@ -68,6 +69,13 @@ class NotFoundError(StorageError):
     def __init__(self, subject: Literal["device", "user"], message: str | None = None) -> None:
         super().__init__(message or f"no such {subject}")
         self.subject = subject
+
+
+class AmbiguousEpisodeError(StorageError):
+    """The device has used this episode id for more than one cry episode in the current claim
+    period (its state folder was wiped and its message numbers started again): the device
+    remembers only its newest sound under that id, so a mark could make it ignore a sound
+    nobody marked. Marking it is refused."""
 
 
 class AccessDeniedError(StorageError):
@@ -231,6 +239,53 @@ class Storage(Protocol):
     ) -> list[CryEpisode]:
         """The device's cry episodes started in ``[start, end]`` (both included, either open),
         newest first; NotFoundError when the user is not a member."""
+        ...
+
+    # --- "not a cry": the home's list of sounds to ignore (cloud/storage/not_a_cry_plan.py) ---
+    # Any member of the device may change it (NotFoundError for anyone else); every change
+    # raises the list's revision, which the API sends the device with the whole list. Claiming
+    # and unclaiming the device (and the operator handing it to another owner) empty the list
+    # and raise its revision if anything was marked: a new family starts with nothing marked.
+    async def mark_not_a_cry(
+        self, user_id: int, device_id: str, episode_id: int, now: datetime
+    ) -> IgnoreListState:
+        """Put the device's cry episode ``episode_id`` (a ``cry_started`` of its current claim
+        period) on its list, marked at ``now`` by ``user_id``; NotFoundError (subject
+        ``device``) when the user is not a member or there is no such episode;
+        AmbiguousEpisodeError when the device used that id for more than one cry episode in
+        the period (a wiped device starts its ids again). Marking it again changes nothing
+        (no new revision). The list keeps the newest MAX_IGNORE_MARKS
+        marks: an older one beyond them is dropped."""
+        ...
+
+    async def unmark_not_a_cry(
+        self, user_id: int, device_id: str, episode_id: int
+    ) -> IgnoreListState:
+        """Take ``episode_id`` off the list (undo); nothing changes when it is not on it."""
+        ...
+
+    async def clear_ignore_list(self, user_id: int, device_id: str) -> IgnoreListState:
+        """Empty the list (a new revision unless it was empty already)."""
+        ...
+
+    async def get_ignore_list(self, user_id: int, device_id: str) -> IgnoreListState:
+        """The list as the device is sent it, and what the device last reported of it."""
+        ...
+
+    async def ignore_list_for_device(self, device_id: str) -> IgnoreListState:
+        """The list of a device, whoever holds it (the API republishes it), its marks and
+        revision read together; NotFoundError when there is no such device."""
+        ...
+
+    async def unpublished_ignore_lists(self, limit: int) -> list[IgnoreListState]:
+        """At most ``limit`` lists whose revision is above the highest one noted as published,
+        in device id order: changed in storage and not yet handed to the broker (the API's
+        sync sends them, cloud/api/ignore_list_sync.py)."""
+        ...
+
+    async def note_ignore_list_published(self, device_id: str, revision: int) -> None:
+        """Revision ``revision`` of the device's list was handed to the broker. Only raises
+        what is noted, never lowers it; a device that is gone is no error."""
         ...
 
     # --- alerts as each user sees them ---

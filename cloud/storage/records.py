@@ -123,6 +123,18 @@ class HeardLabel:
 
 
 @dataclass(frozen=True, slots=True)
+class IgnoredEpisodeRow:
+    """Why the device did not alert on a cry episode, as stored in ``events.ignored`` (from the
+    contract's ``Event.ignored``, models.contract.IgnoredBecause): it sounded like episode
+    ``like_episode_id``, marked "not a cry" at ``marked_at``, this alike (cosine similarity of
+    the two fingerprints, 0..1)."""
+
+    like_episode_id: int
+    marked_at: datetime
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
 class EventRow:
     """One device event (cry started/ended) as the collector stores it."""
 
@@ -144,6 +156,8 @@ class EventRow:
     end_reason: str | None = None
     # What the detector heard (the contract's ``heard``), best first; empty when it said nothing.
     heard: tuple[HeardLabel, ...] = ()
+    # Set on a ``cry_started`` the device did not alert on: it sounded like a marked episode.
+    ignored: IgnoredEpisodeRow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +289,37 @@ class DeviceState:
 
 # --- devices, sharing, alerts and sessions (the parents' API) -------------------------------
 
+
+@dataclass(frozen=True, slots=True)
+class NotACryMark:
+    """A cry episode of a device a member marked "not a cry": the device ignores episodes that
+    sound like it. ``marked_by`` is None once that account is deleted."""
+
+    device_id: str
+    episode_id: int
+    marked_at: datetime
+    marked_by: int | None
+    marked_by_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreListState:
+    """A device's "not a cry" list: the cloud's side - ``revision`` (the ``ignore/desired``
+    ``seq``, raised by every change) and ``marks``, newest first, at most ``MAX_IGNORE_MARKS``
+    (exactly what the device is sent) - and the device's side from its latest status (all None,
+    ``device_unknown`` empty, until it has reported its list): how many fingerprints it uses,
+    when its list last changed, the revision it applied and the marked episodes it has no
+    fingerprint for."""
+
+    device_id: str
+    revision: int
+    marks: list[NotACryMark]
+    device_size: int | None = None
+    device_changed_at: datetime | None = None
+    device_revision: int | None = None
+    device_unknown: list[int] = field(default_factory=list)
+
+
 MemberRole = Literal["owner", "caregiver"]
 # What presenting a refresh token did; see ``Storage.use_refresh_token``.
 RefreshUse = Literal["ok", "reused", "unknown", "expired", "revoked"]
@@ -305,6 +350,8 @@ class DeviceSummary:
     reported_error: str | None = None
     reported_at: datetime | None = None
     reported_settings: dict[str, object] | None = None
+    # The "not a cry" list (None only where a caller built a summary without it).
+    ignore_list: IgnoreListState | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,7 +417,9 @@ class CryEpisode:
     which the end event carries. ``end_reason`` is the end's: None for an end the detector
     heard (and while still crying), "device_restarted" for one the device closed on its next
     start after a power cut or crash. ``heard`` is what the detector heard: the end's labels (the
-    whole episode) once ended, else the start's; empty when the device named nothing."""
+    whole episode) once ended, else the start's; empty when the device named nothing.
+    ``ignored`` is set when the device did not alert on it (it sounded like a marked episode);
+    ``not_a_cry`` when a member marked this episode "not a cry" (and it is on the list)."""
 
     device_id: str
     episode_id: int
@@ -381,6 +430,8 @@ class CryEpisode:
     sound_dbfs: float | None
     end_reason: str | None = None
     heard: tuple[HeardLabel, ...] = ()
+    ignored: IgnoredEpisodeRow | None = None
+    not_a_cry: NotACryMark | None = None
 
 
 @dataclass(frozen=True, slots=True)

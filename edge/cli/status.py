@@ -82,6 +82,25 @@ def _faults(document: dict[str, Any]) -> str:
     return "; ".join(shown) or "none"
 
 
+def _ignore_list(document: dict[str, Any]) -> str:
+    """The home's "not a cry" list: how many sounds, which revision, when it changed, and the
+    marked episodes the device has no fingerprint for."""
+    listed = document.get("ignore_list")
+    if not isinstance(listed, dict):
+        return "not reported (an older agent)"
+    revision = listed.get("revision")
+    text = f"{listed.get('size')} in use, " + (
+        f"revision {revision}, changed at {_age(listed.get('changed_at'))}"
+        if revision is not None
+        else "no list received yet"
+    )
+    if unknown := listed.get("unknown"):
+        text += f"; no fingerprint for episode(s) {', '.join(str(i) for i in unknown)}"
+    if problem := listed.get("problem"):
+        text += f"; PROBLEM: {problem}"
+    return text
+
+
 def on_state_dir(
     command: str, body: Callable[[argparse.Namespace, Path], int]
 ) -> Callable[[argparse.Namespace], int]:
@@ -165,6 +184,7 @@ def _show(args: argparse.Namespace, state_dir: Path) -> int:
         ),
         ("last event", f"{event.get('kind')} at {_age(event.get('time'))}" if event else "none"),
         ("faults", _faults(document)),
+        ("ignored sounds", _ignore_list(document)),
         ("sensor failures", document.get("sensor_failures")),
         (
             "audio",

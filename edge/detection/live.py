@@ -19,7 +19,7 @@ import numpy.typing as npt
 from edge.detection.level import SoundLevelMeter
 from edge.detection.sensitivity import hysteresis_for
 from models.contract import DeviceSettings
-from models.cry import CryDetector, CryEvent, HysteresisParams
+from models.cry import CryDetector, CryEvent, HysteresisParams, WindowScore
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ class TimedCryEvent:
     event: CryEvent
     # Wall-clock time of ``event.t`` - when the cry started or ended, not when it was noticed.
     occurred_at: datetime
+    # Why a ``cry_ended`` was not heard as quiet (the contract's ``end_reason``); None when the
+    # detector heard it end.
+    end_reason: str | None = None
 
 
 def _utc_now() -> datetime:
@@ -53,6 +56,11 @@ class LiveDetector:
         self._settings_lock = threading.Lock()
 
     @property
+    def fingerprint_model(self) -> str | None:
+        """The backbone the events' fingerprints come from (None: they carry none)."""
+        return self._detector.fingerprint_model
+
+    @property
     def hysteresis(self) -> HysteresisParams:
         return self._detector.hysteresis
 
@@ -72,6 +80,22 @@ class LiveDetector:
     def finish(self) -> list[TimedCryEvent]:
         """End of the audio (shutdown, file end): close an open episode."""
         return self._timed(self._detector.finish()) if self._enabled else []
+
+    # ---- an episode the agent did not alert on (edge/ignored_episode.py) ----
+
+    def take_peak(self) -> WindowScore | None:
+        """The detector's highest window since the last look or the latest onset
+        (CryDetector.take_peak); None while detection is off."""
+        peak = self._detector.take_peak()
+        return peak if self._enabled else None
+
+    def onset_at(self, window: WindowScore) -> TimedCryEvent:
+        """A ``cry_started`` at that window (CryDetector.onset_at), on the wall clock."""
+        [timed] = self._timed([self._detector.onset_at(window)])
+        return timed
+
+    def skip_cooldown(self) -> None:
+        self._detector.skip_cooldown()
 
     def _apply_pending_settings(self) -> list[TimedCryEvent]:
         with self._settings_lock:

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
@@ -34,6 +35,7 @@ from models.contract import (
     ContractError,
     DesiredConfig,
     Envelope,
+    IgnoreList,
     MessageKind,
     ReportedConfig,
     Status,
@@ -49,6 +51,9 @@ ALIVE_SLICE_S = 5.0
 
 StatusFactory = Callable[[str], Status]
 DesiredConfigHandler = Callable[[DesiredConfig], None]
+IgnoreListHandler = Callable[[IgnoreList], None]
+# A retained message the cloud keeps for the device (its settings, its sounds to ignore).
+_State = TypeVar("_State", DesiredConfig, IgnoreList)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,7 @@ class DeviceConnection:
         backoff: BackoffPolicy | None = None,
         max_in_flight: int = 20,
         poll_s: float = 0.05,
+        on_ignore_list: IgnoreListHandler | None = None,
     ) -> None:
         self._device_id = device_id
         self._settings = settings
@@ -88,6 +94,8 @@ class DeviceConnection:
         self._client.on_publish = self._handle_publish
         self._client.on_message = self._handle_message
         self._desired_topic = topic_for(device_id, MessageKind.DESIRED_CONFIG)
+        self._on_ignore_list = on_ignore_list
+        self._ignore_topic = topic_for(device_id, MessageKind.IGNORE_LIST)
 
         self._lock = threading.Lock()
         self._latest_state: dict[MessageKind, Envelope] = {}
@@ -252,6 +260,8 @@ class DeviceConnection:
         logger.info("connected to %s:%s", self._settings.host, self._settings.port)
         self.publish_state(self._status("online"))
         client.subscribe(self._desired_topic, qos=DELIVERY_POLICIES[MessageKind.DESIRED_CONFIG].qos)
+        if self._on_ignore_list is not None:
+            client.subscribe(self._ignore_topic, qos=DELIVERY_POLICIES[MessageKind.IGNORE_LIST].qos)
 
     def _handle_publish(
         self,
@@ -277,18 +287,23 @@ class DeviceConnection:
             self._acknowledged += 1
 
     def _handle_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic != self._desired_topic or self._on_desired_config is None:
-            return
+        """The cloud's retained state for this device: its settings or its sounds to ignore."""
+        if msg.topic == self._desired_topic and self._on_desired_config is not None:
+            config = self._decoded(msg, "desired config")
+            if isinstance(config, DesiredConfig):
+                _apply(self._on_desired_config, config, "desired config")
+        elif msg.topic == self._ignore_topic and self._on_ignore_list is not None:
+            sounds = self._decoded(msg, "list of sounds to ignore")
+            if isinstance(sounds, IgnoreList):
+                _apply(self._on_ignore_list, sounds, "sounds-to-ignore")
+
+    @staticmethod
+    def _decoded(msg: mqtt.MQTTMessage, what: str) -> Envelope | None:
         try:
-            payload = decode_message(msg.topic, bytes(msg.payload))
+            return decode_message(msg.topic, bytes(msg.payload))
         except ContractError as exc:
-            logger.error("ignoring malformed desired config: %s", exc)
-            return
-        assert isinstance(payload, DesiredConfig)
-        try:
-            self._on_desired_config(payload)
-        except Exception:
-            logger.exception("applying desired config revision %d failed", payload.seq)
+            logger.error("ignoring a malformed %s: %s", what, exc)
+            return None
 
     def _feed(self) -> None:
         room = self._max_in_flight - len(self._in_flight)
@@ -343,3 +358,11 @@ class DeviceConnection:
             self._last_error = message
         # A broker that is down for an hour must not fill the log with one line per attempt.
         logger.log(logging.DEBUG if repeated else logging.WARNING, "%s", message)
+
+
+def _apply(handler: Callable[[_State], None], payload: _State, what: str) -> None:
+    """Hand a decoded message to its handler; a failing handler must not stop the MQTT loop."""
+    try:
+        handler(payload)
+    except Exception:
+        logger.exception("applying the %s revision %d failed", what, payload.seq)

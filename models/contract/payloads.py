@@ -21,6 +21,9 @@ SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 16 * 1024
 # Sequence numbers are stored as PostgreSQL BIGINT.
 MAX_SEQ = 2**63 - 1
+# The most "not a cry" marks a home's ignore list holds (the cloud sends the newest ones): enough
+# for every sound a family has, few enough that matching one episode against all costs nothing.
+MAX_IGNORE_MARKS = 32
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -97,6 +100,18 @@ class HeardLabel(BaseModel):
     score: float = Field(ge=0.0, le=1.0)
 
 
+class IgnoredBecause(BaseModel):
+    """Why the device did not alert on a cry episode: it sounded like one the home marked
+    "not a cry". ``like_episode_id`` is that marked episode, ``marked_at`` when it was marked,
+    ``similarity`` how alike the two sounds' fingerprints are (cosine, 0..1)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+    like_episode_id: Sequence
+    marked_at: UtcDatetime
+    similarity: float = Field(ge=0.0, le=1.0)
+
+
 # "test": sent on request by `nursery-edge test-alert`, to check that alerts reach the app.
 # "loud_sound": the level stayed above the loud-sound threshold (the fallback for missed cries).
 EventKind = Literal["cry_started", "cry_ended", "test", "loud_sound"]
@@ -127,6 +142,11 @@ class Event(Envelope):
     # would tell no reader anything it needs, and the contract bumps it only with the topic
     # root (``nursery/v2/``) for a change an older reader cannot take (docs/protocol.md).
     heard: list[HeardLabel] | None = Field(default=None, max_length=MAX_HEARD_LABELS)
+    # Set on a ``cry_started`` the device heard but did not alert on, because it sounded like
+    # an episode the home marked "not a cry" (the ``ignore/desired`` list). The episode is still
+    # sent and recorded, so parents see it in the history and can undo the mark. Optional and
+    # added to v1 like ``heard``: an older collector drops it (and alerts as before).
+    ignored: IgnoredBecause | None = None
 
 
 # Bounded: fault text ends up in alerts, which PostgreSQL NOTIFY carries (8000 bytes at most).
@@ -153,10 +173,18 @@ class Status(Envelope):
     # (digital zeros, no variance or a stuck DC level: unplugged, muted or broken, unlike a
     # quiet room, which always has a noise floor), "cry_model_degraded" (the cry model's stage
     # two did not load: the small model alone listens), "clock" (not synchronised),
-    # "outbox_full".
+    # "outbox_full", "sound_memory" (the "not a cry" memory cannot be written: kept in RAM).
     faults: list[FaultName] = Field(default_factory=list, max_length=32)
     # For each fault, what the device saw, in a sentence ("all samples zero for 60 s").
     fault_details: dict[FaultName, FaultDetail] | None = Field(default=None, max_length=32)
+    # The home's list of sounds to ignore as the device holds it: how many fingerprints it
+    # uses, when the list last changed on the device, the ``ignore/desired`` revision it has
+    # applied, and the marked episodes it has no fingerprint for (too old, not a cry episode
+    # of this device, or recorded by another model), which therefore change nothing.
+    ignore_list_size: int | None = Field(default=None, ge=0)
+    ignore_list_changed_at: UtcDatetime | None = None
+    ignore_list_revision: Sequence | None = None
+    ignore_list_unknown: list[Sequence] | None = Field(default=None, max_length=MAX_IGNORE_MARKS)
 
 
 SettingValue = float | int | bool | Text
@@ -169,6 +197,24 @@ class DesiredConfig(Envelope):
     settings: dict[SettingName, SettingValue]
 
 
+class IgnoreMark(BaseModel):
+    """One episode a caregiver marked "not a cry": its id (the device's own ``episode_id``) and
+    when it was marked. No sound, no fingerprint: the device keeps those itself."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+    episode_id: Sequence
+    marked_at: UtcDatetime
+
+
+class IgnoreList(Envelope):
+    """The home's "not a cry" marks, newest first; ``seq`` is the list's revision. The whole
+    list every time (an undo or a clear is a shorter list), so a device that missed messages
+    only needs the latest one."""
+
+    marks: list[IgnoreMark] = Field(default_factory=list, max_length=MAX_IGNORE_MARKS)
+
+
 class ReportedConfig(Envelope):
     """The device's answer to a desired config: what it now runs with, or why it refused."""
 
@@ -178,7 +224,7 @@ class ReportedConfig(Envelope):
     error: Text | None = Field(default=None, max_length=500)
 
 
-Payload = Telemetry | Event | Status | DesiredConfig | ReportedConfig
+Payload = Telemetry | Event | Status | DesiredConfig | ReportedConfig | IgnoreList
 
 PAYLOAD_MODELS: dict[MessageKind, type[Envelope]] = {
     MessageKind.TELEMETRY: Telemetry,
@@ -186,6 +232,7 @@ PAYLOAD_MODELS: dict[MessageKind, type[Envelope]] = {
     MessageKind.STATUS: Status,
     MessageKind.DESIRED_CONFIG: DesiredConfig,
     MessageKind.REPORTED_CONFIG: ReportedConfig,
+    MessageKind.IGNORE_LIST: IgnoreList,
 }
 
 

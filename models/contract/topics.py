@@ -31,6 +31,9 @@ class MessageKind(StrEnum):
     STATUS = "status"
     DESIRED_CONFIG = "config/desired"
     REPORTED_CONFIG = "config/reported"
+    # The episodes a home marked "not a cry" (ids and dates only, never sound): the device
+    # ignores new episodes that sound like them (docs/alarms.md, "Not a cry").
+    IGNORE_LIST = "ignore/desired"
 
 
 class Direction(StrEnum):
@@ -57,6 +60,9 @@ DELIVERY_POLICIES: dict[MessageKind, DeliveryPolicy] = {
     MessageKind.STATUS: DeliveryPolicy(1, True, Direction.DEVICE_TO_CLOUD, False),
     MessageKind.DESIRED_CONFIG: DeliveryPolicy(1, True, Direction.CLOUD_TO_DEVICE, False),
     MessageKind.REPORTED_CONFIG: DeliveryPolicy(1, True, Direction.DEVICE_TO_CLOUD, False),
+    # Retained like the desired config: the latest list is what counts, and a device that was
+    # offline when a parent pressed "Not a cry" gets it from the broker when it reconnects.
+    MessageKind.IGNORE_LIST: DeliveryPolicy(1, True, Direction.CLOUD_TO_DEVICE, False),
 }
 
 

@@ -76,11 +76,13 @@ class StageCounters:
 
 @dataclass(frozen=True)
 class BackboneRun:
-    """One stage-two result, kept to explain an episode (what YAMNet heard, and when)."""
+    """One stage-two result, kept to explain an episode (what YAMNet heard, and when) and to
+    fingerprint it (its embedding; models/cry/fingerprint.py)."""
 
     centre_s: float
     cry_score: float
     class_scores: FloatArray
+    embedding: FloatArray
 
 
 class CascadeScorer:
@@ -140,6 +142,6 @@ class CascadeScorer:
             full = len(self._recent) == self.gate.smoothing_runs
             self._held_score = min(self._recent) if full else 0.0
             self.last_run = BackboneRun(
-                start_s + self.window_s / 2.0, run_score, output.class_scores
+                start_s + self.window_s / 2.0, run_score, output.class_scores, output.embedding
             )
         return self._held_score

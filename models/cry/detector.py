@@ -37,6 +37,7 @@ from models.cry.features import (
     normalise_window,
     window_starts,
 )
+from models.cry.fingerprint import episode_fingerprint
 from models.cry.manifest import ModelManifest, load_manifest
 
 LOG = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class CryDetector:
         class_names: list[str] | None = None,
         explain_top_labels: int = 3,
         degraded_reason: str | None = None,
+        fingerprint_model: str | None = None,
     ) -> None:
         self.scorer = scorer  # the small model: stage one of the cascade, or the detector alone
         self.cascade = cascade
@@ -91,6 +93,10 @@ class CryDetector:
         self.explain_top_labels = explain_top_labels
         # Why stage two is not running although the manifest has one (shown by the agent).
         self.degraded_reason = degraded_reason
+        # Which embedding the events' fingerprints come from (the backbone file's sha256):
+        # fingerprints of two different backbones cannot be compared, so the device's list of
+        # ignored sounds keeps it beside each one. None without stage two.
+        self.fingerprint_model = fingerprint_model
         self.on_window = on_window  # sees every scored window (tests, level meters, debugging)
         self.features = features
         self.windows = windows
@@ -140,6 +146,7 @@ class CryDetector:
             cascade=cascade,
             class_names=names,
             explain_top_labels=spec.explain_top_labels,
+            fingerprint_model=spec.backbone_sha256,
         )
 
     @property
@@ -164,6 +171,7 @@ class CryDetector:
         self._samples_seen = 0
         self._runs: deque[BackboneRun] = deque(maxlen=EXPLAIN_HISTORY)
         self._episode_start_s: float | None = None
+        self._peak: WindowScore | None = None  # see take_peak
         if self.cascade is not None:
             self.cascade.reset()
 
@@ -175,6 +183,31 @@ class CryDetector:
     @property
     def in_episode(self) -> bool:
         return self._tracker.in_episode
+
+    def take_peak(self) -> WindowScore | None:
+        """The highest-scoring window handed to the tracker since the last call or the latest
+        onset, whichever came later (None: none scored since). What the agent watches while an
+        episode it did not alert on goes on (edge/ignored_episode.py): the onset's confidence
+        says how the episode began, not what it became."""
+        peak, self._peak = self._peak, None
+        return peak
+
+    def skip_cooldown(self) -> None:
+        """Let the next onset start an episode at once, as if the last episode had not ended
+        in a cooldown: the cooldown spares a parent a second alarm, and an episode the agent
+        did not alert on (edge/ignored_episode.py) woke nobody."""
+        self._tracker.skip_cooldown()
+
+    def onset_at(self, window: WindowScore) -> CryEvent:
+        """A ``cry_started`` at ``window``, with its score and level, explained like an onset
+        (heard labels and fingerprint of the stage-two runs from EXPLAIN_LEAD_S before it)."""
+        event = CryEvent(
+            "cry_started", window.centre_s, window.end_s, window.score, window.level_dbfs
+        )
+        if self.cascade is None:
+            return event
+        heard, fingerprint = self._describe(window.centre_s - EXPLAIN_LEAD_S, window.end_s)
+        return replace(event, heard=heard, fingerprint=fingerprint)
 
     @property
     def stream_time_s(self) -> float:
@@ -210,10 +243,16 @@ class CryDetector:
                 start = event.t - EXPLAIN_LEAD_S
             else:
                 start = self._episode_start_s if self._episode_start_s is not None else event.t
-            heard = self.heard(start, max(event.emitted_at_s, event.t))
-            labels = tuple(HeardLabel(label, score) for label, score in heard)
-            explained.append(replace(event, heard=labels))
+            heard, fingerprint = self._describe(start, max(event.emitted_at_s, event.t))
+            explained.append(replace(event, heard=heard, fingerprint=fingerprint))
         return explained
+
+    def _describe(
+        self, start_s: float, end_s: float
+    ) -> tuple[tuple[HeardLabel, ...], FloatArray | None]:
+        runs = self._runs_between(start_s, end_s)
+        heard = top_labels(runs, self.class_names, self.explain_top_labels)
+        return tuple(HeardLabel(label, score) for label, score in heard), episode_fingerprint(runs)
 
     def _score_ready_windows(self) -> list[CryEvent]:
         events: list[CryEvent] = []
@@ -224,7 +263,12 @@ class CryDetector:
             audio_offset = offset * self.features.hop_length
             audio = self._audio[audio_offset : audio_offset + self.window_samples]
             scored = self._score(window, self._next_window, audio)
-            events += self._explained(self._tracker.update(scored))
+            if self._peak is None or scored.score > self._peak.score:
+                self._peak = scored
+            new = self._explained(self._tracker.update(scored))
+            if any(event.kind == "cry_started" for event in new):
+                self._peak = None  # take_peak: from the onset on
+            events += new
             self._next_window += self.windows.hop_frames
         drop = self._next_window - self._first_frame
         if drop > 0:
@@ -270,8 +314,12 @@ class CryDetector:
 
     def heard(self, start_s: float, end_s: float) -> list[tuple[str, float]]:
         """What stage two heard between two stream times: the top AudioSet labels by mean score."""
-        runs = [run for run in self._runs if start_s <= run.centre_s <= end_s]
-        return top_labels(runs, self.class_names, self.explain_top_labels)
+        return top_labels(
+            self._runs_between(start_s, end_s), self.class_names, self.explain_top_labels
+        )
+
+    def _runs_between(self, start_s: float, end_s: float) -> list[BackboneRun]:
+        return [run for run in self._runs if start_s <= run.centre_s <= end_s]
 
     def analyze(self, samples: npt.ArrayLike, sample_rate: int) -> Analysis:
         audio = resample(

@@ -10,8 +10,11 @@ window is placed at its centre.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
 
 EventKind = Literal["cry_started", "cry_ended"]
 
@@ -64,7 +67,10 @@ class HeardLabel:
 @dataclass(frozen=True)
 class CryEvent:
     """``t`` is when the cry started (or ended); ``emitted_at_s`` is when the detector knew.
-    ``heard`` is the episode's top labels, best first; empty when the detector gives none."""
+    ``heard`` is the episode's top labels, best first; empty when the detector gives none.
+    ``fingerprint`` is the unit mean embedding of the stage-two runs the event covers (a
+    start: the runs that decided the onset; an end: the whole episode), None without stage
+    two (models/cry/fingerprint.py). It stays on the device."""
 
     kind: EventKind
     t: float
@@ -73,6 +79,10 @@ class CryEvent:
     level_dbfs: float
     duration_s: float | None = None
     heard: tuple[HeardLabel, ...] = ()
+    # Not compared: an array has no single truth value, and two events are the same event
+    # whatever their fingerprints' float noise. Not in repr: a log line or a traceback must
+    # never print a fingerprint's values (it stays on the device).
+    fingerprint: npt.NDArray[np.float32] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,10 @@ class EpisodeTracker:
         if params.onset_n != self.params.onset_n:
             self._recent = deque(self._recent, maxlen=params.onset_n)
         self.params = params
+
+    def skip_cooldown(self) -> None:
+        """The next onset may start an episode at once (CryDetector.skip_cooldown)."""
+        self._quiet_until_s = float("-inf")
 
     def update(self, window: WindowScore) -> list[CryEvent]:
         if self._active is None:

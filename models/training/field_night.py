@@ -48,12 +48,13 @@ class FieldNightParams:
         )
 
 
-def _event(
+def field_event(
     negatives: Sequence[Clip],
     audio: Mapping[str, FloatArray],
     params: FieldNightParams,
     rng: np.random.Generator,
 ) -> FloatArray:
+    """One non-cry event: a synthesized household sound or one of ``negatives``."""
     if not negatives or rng.random() < params.household_share:
         kinds = sorted(HOUSEHOLD)
         return household_sound(kinds[int(rng.integers(len(kinds)))], 2.0, RATE, rng)
@@ -78,7 +79,7 @@ def synthesize_field_night(
     cries = place_cries(night, bed, cry_clips, reverberant, RATE, params.night_params(), rng)
     position = float(rng.uniform(*params.event_gap_s))
     while position < n / RATE:
-        event = apply_room(_event(non_cry_clips, audio, params, rng), RATE, room, rng)[0]
+        event = apply_room(field_event(non_cry_clips, audio, params, rng), RATE, room, rng)[0]
         end = position + len(event) / RATE
         guard = params.guard_s
         if not any(start - guard < end and position < stop + guard for start, stop in cries):

@@ -64,7 +64,8 @@ def _rms(signal: FloatArray) -> float:
     return float(np.sqrt(np.mean(np.square(signal, dtype=np.float64)))) if signal.size else 0.0
 
 
-def _bed(n: int, rate: int, params: NightParams, rng: np.random.Generator) -> FloatArray:
+def changing_bed(n: int, rate: int, params: NightParams, rng: np.random.Generator) -> FloatArray:
+    """A stationary noise whose kind and level change every ``params.bed_segment_s``."""
     bed = np.zeros(n, dtype=np.float32)
     segment = int(params.bed_segment_s * rate)
     for start in range(0, n, segment):
@@ -161,7 +162,7 @@ def synthesize_night(
 ) -> Night:
     rng = np.random.default_rng(params.seed)
     n = int(params.hours * 3600 * rate)
-    bed = _bed(n, rate, params, rng)
+    bed = changing_bed(n, rate, params, rng)
     night = bed.copy()
     cries = place_cries(night, bed, cry_clips, audio, rate, params, rng)
     guard = params.guard_s

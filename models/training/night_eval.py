@@ -35,14 +35,20 @@ class NightMetrics:
 
 
 def stream_events(
-    detector: CryDetector, night: Night, progress: Callable[[float], None] | None = None
+    detector: CryDetector,
+    night: Night,
+    progress: Callable[[float], None] | None = None,
+    after_chunk: Callable[[float], None] | None = None,
 ) -> list[CryEvent]:
-    """Feed the night through the streaming (daemon) path."""
+    """Feed the night through the streaming (daemon) path. ``after_chunk`` is called with the
+    stream time after every chunk, where the agent looks at the detector between chunks."""
     detector.reset()
     chunk = int(STREAM_CHUNK_S * night.sample_rate)
     events: list[CryEvent] = []
     for index, start in enumerate(range(0, len(night.audio), chunk)):
         events += detector.feed(night.audio[start : start + chunk])
+        if after_chunk is not None:
+            after_chunk(detector.stream_time_s)
         if progress is not None and index % 600 == 0:
             progress(start / len(night.audio))
     return events + detector.finish()

@@ -81,3 +81,49 @@ def apply_room(
         signal = clip_peaks(signal, peak * float(rng.uniform(0.2, 0.6)))
         done.append("clipped")
     return signal, done
+
+
+@dataclass(frozen=True)
+class HomeRoom:
+    """One nursery heard through one microphone: the room's reverberant tail and the mic's
+    roll-off are drawn once (``draw_home_room``) and shared by every sound of a night; what
+    changes from one sound to the next is where the source is (``apply_home_room``)."""
+
+    rt60_s: float | None  # None: a dry room (no reverberation modelled)
+    tail: FloatArray  # the diffuse tail at unit energy (empty when dry)
+    cutoff_hz: float | None  # the microphone's roll-off, None when it has none
+
+
+def draw_home_room(rate: int, params: RoomParams, rng: np.random.Generator) -> HomeRoom:
+    """The home's room and microphone, drawn as ``apply_room`` draws a sound's (no clipping:
+    an overdriven input is a per-sound accident, not a property of the room)."""
+    rt60: float | None = None
+    tail = np.zeros(0, dtype=np.float32)
+    if rng.random() < params.reverb_probability:
+        rt60 = float(rng.uniform(*params.rt60_range_s))
+        rir = synth_rir(rt60, rate, rng, 0.0)
+        tail = rir[1 + int(0.002 * rate) :].astype(np.float32)
+    cutoff = None
+    if rng.random() < params.far_field_probability:
+        cutoff = float(rng.uniform(*params.far_field_cutoff_hz))
+    return HomeRoom(rt60, tail, cutoff)
+
+
+def apply_home_room(
+    signal: FloatArray,
+    rate: int,
+    home: HomeRoom,
+    params: RoomParams,
+    rng: np.random.Generator,
+) -> FloatArray:
+    """``signal`` from a source somewhere in ``home``: the same tail and microphone for every
+    sound, at a direct-to-reverberant ratio of this placement's own (its distance: the cot
+    beside the mic, the cat across the room) drawn from ``params.direct_ratio_db_range``."""
+    if home.rt60_s is not None and len(home.tail):
+        direct_ratio_db = float(rng.uniform(*params.direct_ratio_db_range))
+        gain = np.float32(np.sqrt(10.0 ** (-direct_ratio_db / 10.0)))
+        rir = np.concatenate(([1.0], np.zeros(int(0.002 * rate)), home.tail * gain))
+        signal = reverberate(signal, rir.astype(np.float32))
+    if home.cutoff_hz is not None:
+        signal = far_field(signal, rate, home.cutoff_hz)
+    return signal

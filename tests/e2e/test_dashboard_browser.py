@@ -25,7 +25,15 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from cloud.rules import NurserySettings
-from models.contract import Event, HeardLabel, MessageKind, Status, Telemetry, topic_for
+from models.contract import (
+    Event,
+    HeardLabel,
+    IgnoredBecause,
+    MessageKind,
+    Status,
+    Telemetry,
+    topic_for,
+)
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import ProbeClient
 from tests.harness.network import free_port
@@ -227,7 +235,9 @@ class Device:
         )
         self._publish(MessageKind.TELEMETRY, reading.to_json())
 
-    def cry(self) -> None:
+    def cry(self, ignored: IgnoredBecause | None = None) -> int:
+        """A cry_started (episode = its seq, returned); ``ignored``: one the monitor did not
+        alert on because it sounded like a sound marked "not a cry"."""
         seq = self._next()
         event = Event(
             device_id=self.device_id,
@@ -243,8 +253,10 @@ class Device:
                 HeardLabel(label="Whimper", score=0.41),
                 HeardLabel(label="Speech", score=0.08),
             ],
+            ignored=ignored,
         )
         self._publish(MessageKind.EVENT, event.to_json())
+        return seq
 
     def close(self) -> None:
         self.mqtt.close()

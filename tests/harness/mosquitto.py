@@ -10,6 +10,7 @@ production's (``mosquitto/mosquitto.conf``).
 from __future__ import annotations
 
 import getpass
+import secrets
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from cloud.broker.acl import render_acl
 from tests.harness.errors import ServiceUnavailableError
+from tests.harness.mqtt import probe
 from tests.harness.network import free_port, wait_for_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +27,10 @@ MOSQUITTO_DIR = REPO_ROOT / "mosquitto"
 INSTALL_HINT = "install it with: apt-get install mosquitto (Debian/Ubuntu)"
 START_TIMEOUT_S = 10.0
 AUTOSAVE_KEYS = ("autosave_interval", "autosave_on_changes")
+# An account only the harness uses, to see that a reload has landed (no ACL grants: it can
+# connect and nothing else).
+RELOAD_PROBE_USER = "harness.reload-probe"
+RELOAD_TIMEOUT_S = 10.0
 
 
 def production_autosave() -> list[str]:
@@ -133,18 +139,36 @@ class MosquittoBroker:
         self.add_users({username: password})
 
     def add_users(self, accounts: dict[str, str]) -> None:
-        """Add or replace several accounts with one reload."""
-        for username, password in accounts.items():
+        """Add or replace several accounts with one reload, and return once the running broker
+        accepts them."""
+        # The reload probe's password changes with every reload: the broker accepts it only
+        # once it has read this password file, with the accounts above in it.
+        probe_password = secrets.token_urlsafe(16)
+        for username, password in {**accounts, RELOAD_PROBE_USER: probe_password}.items():
             subprocess.run(
                 [self._passwd, "-b", str(self.password_file), username, password],
                 check=True,
                 capture_output=True,
             )
         self._write_acl()
-        self.reload()
+        self._reload(probe_password)
 
-    def reload(self) -> None:
-        if self._process is not None:
-            self._process.send_signal(signal.SIGHUP)
-            # Mosquitto reloads asynchronously; give it a moment before the next connect.
-            time.sleep(0.2)
+    def _reload(self, probe_password: str) -> None:
+        """SIGHUP, then wait until the reload has happened. Mosquitto reloads asynchronously,
+        in its main loop: a fixed pause was too short on a busy machine, where a service
+        started just after an account was added was refused as not authorized."""
+        if self._process is None:
+            return  # the next start reads the files
+        self._process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + RELOAD_TIMEOUT_S
+        while not self._accepts(RELOAD_PROBE_USER, probe_password):
+            if time.monotonic() > deadline:
+                raise ServiceUnavailableError(
+                    f"mosquitto on port {self.port} did not reload its accounts within "
+                    f"{RELOAD_TIMEOUT_S:g} s (log: {self.log_file})"
+                )
+            time.sleep(0.05)
+
+    def _accepts(self, username: str, password: str) -> bool:
+        with probe(self.host, self.port, username, username, password) as client:
+            return not client.connect(self.host, self.port).is_failure

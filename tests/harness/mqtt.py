@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -94,3 +96,23 @@ def probe(
         yield client
     finally:
         client.close()
+
+
+def retained_messages(
+    host: str, port: int, username: str, password: str, topics: list[str]
+) -> list[mqtt.MQTTMessage]:
+    """What a client of this account gets on subscribing to ``topics`` now: their retained
+    messages (as a device reconnecting would), waited for one per topic, then a moment more so
+    that a second one per topic - which would be a bug - shows too."""
+    client = ProbeClient(f"{username}-{uuid.uuid4().hex[:6]}", username, password)
+    client.connect(host, port)
+    try:
+        for topic in topics:
+            client.subscribe(topic)
+        deadline = time.monotonic() + TIMEOUT_S
+        while len(client.messages) < len(topics) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+    finally:
+        client.close()
+    return list(client.messages)

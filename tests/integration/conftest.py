@@ -45,6 +45,21 @@ def provisioning_settings(mosquitto: MosquittoBroker) -> ProvisioningSettings:
     )
 
 
+def api_settings(url: str, mosquitto: MosquittoBroker, tmp_path: Path) -> ApiSettings:
+    """An API on ``url`` with the broker: a broker account of its own, so that tests may probe
+    the broker as svc.api alongside it (and two APIs may run on one broker)."""
+    api_account = create_instance_account(mosquitto, "api", uuid.uuid4().hex[:8])
+    return ApiSettings(
+        database_url=url,
+        jwt_secret=API_TEST_SECRET,
+        upload_dir=str(tmp_path / "uploads"),
+        mqtt=MqttSettings(
+            mosquitto.host, mosquitto.port, api_account.username, api_account.password
+        ),
+        provisioning=provisioning_settings(mosquitto),
+    )
+
+
 @asynccontextmanager
 async def migrated_storage(url: str) -> AsyncIterator[Storage]:
     store = await open_storage(url)
@@ -105,18 +120,7 @@ def api(
     tmp_path: Path,
 ) -> Iterator[Api]:
     url = backend_url(request, request.param, tmp_path / "api.db")
-    # Its own account, so that tests may probe the broker as svc.api alongside it.
-    api_account = create_instance_account(mosquitto, "api", uuid.uuid4().hex[:8])
-    settings = ApiSettings(
-        database_url=url,
-        jwt_secret=API_TEST_SECRET,
-        upload_dir=str(tmp_path / "uploads"),
-        mqtt=MqttSettings(
-            mosquitto.host, mosquitto.port, api_account.username, api_account.password
-        ),
-        provisioning=provisioning_settings(mosquitto),
-    )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(api_settings(url, mosquitto, tmp_path))) as client:
         yield Api(client)
 
 

@@ -228,6 +228,19 @@ EDGE_CASES: list[tuple[str, dict[str, Any], int]] = [
     ("POST /alerts/read", {"body": {"alert_ids": [TOO_BIG - 1]}}, 200),
     ("GET /alerts/{alert_id}/deliveries", {"path_parameters": {"alert_id": TOO_BIG}}, 422),
     ("GET /alerts/{alert_id}/deliveries", {"path_parameters": {"alert_id": 1}}, 404),
+    ("POST /alerts/{alert_id}/not-a-cry", {"path_parameters": {"alert_id": TOO_BIG}}, 422),
+    ("POST /alerts/{alert_id}/not-a-cry", {"path_parameters": {"alert_id": TOO_BIG - 1}}, 404),
+    ("DELETE /alerts/{alert_id}/not-a-cry", {"path_parameters": {"alert_id": 1}}, 404),
+    (
+        "DELETE /devices/{device_id}/ignored-sounds/{episode_id}",
+        {"path_parameters": {"device_id": "dev-1", "episode_id": TOO_BIG}},
+        422,
+    ),
+    (
+        "DELETE /devices/{device_id}/ignored-sounds/{episode_id}",
+        {"path_parameters": {"device_id": "dev-1", "episode_id": 0}},
+        404,
+    ),
     (
         "DELETE /push/subscriptions/{subscription_id}",
         {"path_parameters": {"subscription_id": 1}},

@@ -36,6 +36,7 @@ from cloud.storage.records import (
     EventRow,
     HealthStats,
     HistoryQuery,
+    IgnoreListState,
     IngestBatch,
     MemberRole,
     StoredAlert,
@@ -88,10 +89,12 @@ def summary(
     claimed_at: datetime = T0,
     device_settings_revision: int = 0,
 ) -> DeviceSummary:
-    """A device as a member sees it before it has sent anything or been configured."""
+    """A device as a member sees it before it has sent anything or been configured (nothing
+    marked "not a cry" either)."""
     return DeviceSummary(
-        device_id, name, role, False, None, None, None, claimed_at, {}, {}, device_settings_revision
-    )
+        device_id, name, role, False, None, None, None, claimed_at, {}, {},
+        device_settings_revision, ignore_list=IgnoreListState(device_id, 0, []),
+    )  # fmt: skip
 
 
 def reading(

@@ -74,7 +74,12 @@ def test_every_kind_has_a_policy_and_a_model() -> None:
     assert set(DELIVERY_POLICIES) == set(MessageKind) == set(PAYLOAD_MODELS)
     assert all(policy.qos == 1 for policy in DELIVERY_POLICIES.values())
     retained = {kind for kind, policy in DELIVERY_POLICIES.items() if policy.retain}
-    assert retained == {MessageKind.STATUS, MessageKind.DESIRED_CONFIG, MessageKind.REPORTED_CONFIG}
+    assert retained == {
+        MessageKind.STATUS,
+        MessageKind.DESIRED_CONFIG,
+        MessageKind.REPORTED_CONFIG,
+        MessageKind.IGNORE_LIST,
+    }
 
 
 def test_shared_subscription_filter() -> None:

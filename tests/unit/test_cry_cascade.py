@@ -260,7 +260,7 @@ def run_with(scores: dict[int, float], centre_s: float = 0.5) -> BackboneRun:
     class_scores = np.zeros(CLASS_COUNT, dtype=np.float32)
     for index, value in scores.items():
         class_scores[index] = value
-    return BackboneRun(centre_s, 0.0, class_scores)
+    return BackboneRun(centre_s, 0.0, class_scores, np.zeros(1024, dtype=np.float32))
 
 
 def test_top_labels_are_the_highest_mean_scores_best_first() -> None:

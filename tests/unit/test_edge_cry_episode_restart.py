@@ -26,7 +26,7 @@ from edge.sensors import ClimateSampler, SimulatedClimateSensor
 from edge.sensors.simulated import SimulatedClimate
 from models.contract import DeviceSettings, Event, MessageKind, decode_message, topic_for
 from models.cry import CryDetector
-from tests.unit.test_edge_daemon_selfchecks import DEVICE, agent_parts
+from tests.harness.edge_parts import DEVICE, agent_parts
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
 T0 = datetime(2026, 11, 23, 2, 10, 3, 250_000, tzinfo=UTC)
@@ -183,5 +183,5 @@ def test_the_cry_alert_carries_the_room_the_device_measured() -> None:
     [alert] = evaluate_batch(rules, [], [row], [])
     assert alert.kind == "CRY_DETECTED"
     assert alert.details == {
-        "confidence": 0.97, "temperature": 21.4, "humidity": 48.5, "heard": [],
+        "confidence": 0.97, "temperature": 21.4, "humidity": 48.5, "heard": [], "episode_id": 7,
     }  # fmt: skip

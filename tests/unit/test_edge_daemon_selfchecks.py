@@ -10,52 +10,22 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from edge.audio import FileReplaySource
-from edge.daemon import AgentParts, EdgeAgent
+from edge.daemon import EdgeAgent
 from edge.detection import LiveDetector, LoudSoundDetector, MicrophoneHealth, SoundLevelMeter
 from edge.health import HealthSnapshot, StatusReporter
-from edge.publish.backoff import BackoffPolicy
-from edge.publish.mqtt_client import BrokerSettings
 from edge.publish.outbox import Outbox
 from edge.sensors import ClimateSampler, SimulatedClimateSensor
 from edge.sensors.simulated import SimulatedClimate
-from edge.systemd import SystemdNotifier
 from edge.timesync import ClockMonitor
 from models.contract import DeviceSettings, Event, MessageKind, Status, decode_message, topic_for
 from models.cry import CryDetector
+from tests.harness.edge_parts import DEVICE, agent_parts
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
-DEVICE = "unit-selfcheck"
-
-
-def agent_parts(tmp_path: Path, **parts: Any) -> AgentParts:
-    defaults: dict[str, Any] = {
-        "device_id": DEVICE,
-        "settings": DeviceSettings(),
-        "outbox": Outbox(tmp_path / "outbox.sqlite3"),
-        # Port 9 (discard) on the loopback: refused at once, so nothing is ever sent.
-        "broker": BrokerSettings("127.0.0.1", 9),
-        "backoff": BackoffPolicy(initial_s=0.5, max_s=1.0),
-        "max_in_flight": 1,
-        "remote_state_path": tmp_path / "remote-settings.json",
-        "sampler": None,
-        "sensor_interval_s": 2.0,
-        "audio": None,
-        "live": None,
-        "meter": None,
-        "loud": None,
-        "microphone": None,
-        "clock": ClockMonitor(lambda: None),
-        "firmware_version": "test",
-        "model_version": None,
-        "flush_timeout_s": 0.0,
-        "notifier": SystemdNotifier(None, None),
-    }
-    return AgentParts(**{**defaults, **parts})
 
 
 def test_stuck_sensor_dead_microphone_and_clock_are_faults_with_details(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from edge.detection import TimedCryEvent, heard_for_event
 from models.contract import MAX_HEARD_LABELS, MessageKind, decode_message, topic_for
 from models.contract import HeardLabel as WireLabel
 from models.cry import CryEvent, HeardLabel
-from tests.unit.test_edge_daemon_selfchecks import DEVICE, agent_parts
+from tests.harness.edge_parts import DEVICE, agent_parts
 
 T0 = datetime(2026, 11, 23, 2, 10, 3, tzinfo=UTC)
 HEARD = (

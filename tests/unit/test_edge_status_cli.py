@@ -18,7 +18,7 @@ import pytest
 from edge.cli import main
 from edge.daemon import EdgeAgent
 from edge.local_status import read_status, write_status
-from tests.unit.test_edge_daemon_selfchecks import agent_parts
+from tests.harness.edge_parts import agent_parts
 
 
 def document(**changes: Any) -> dict[str, Any]:

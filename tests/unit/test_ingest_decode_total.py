@@ -52,6 +52,7 @@ def envelope(kind: MessageKind, /, **fields: Any) -> dict[str, Any]:
         MessageKind.STATUS: {"state": "online", "firmware_version": "0.1.0"},
         MessageKind.DESIRED_CONFIG: {"settings": {"cry_sensitivity": 0.5}},
         MessageKind.REPORTED_CONFIG: {"revision": 1, "accepted": True, "settings": {}},
+        MessageKind.IGNORE_LIST: {"marks": [{"episode_id": 3, "marked_at": NOW.isoformat()}]},
     }
     return {**base, **extra[kind], **fields}
 

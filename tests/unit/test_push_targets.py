@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cloud.delivery.dispatch import fixed_audience
-from cloud.push.targets import acknowledged_targets, as_sent, claims_for, purpose_of
+from cloud.push.targets import acknowledged_targets, as_sent, claims_for, is_pushed, purpose_of
 from cloud.storage.push_records import PushDelivery, PushSubscription
 from cloud.storage.records import StoredAlert
 
@@ -73,3 +73,12 @@ def test_the_dispatcher_looks_up_recipients_except_for_an_escalation() -> None:
     assert fixed_audience(alert()) is None
     assert fixed_audience(alert(announcement="acknowledged")) is None
     assert fixed_audience(alert(announcement="escalated", targets=(10, 11))) == [10, 11]
+
+
+def test_a_cry_the_monitor_ignored_is_never_pushed_everything_else_is() -> None:
+    # The family said "not a cry" to a sound like it: listed and on open screens, waking nobody.
+    ignored = alert(kind="CRY_IGNORED", needs_ack=False, message="Not alerted")
+    assert not is_pushed(ignored)
+    kinds = ["CRY_DETECTED", "LOUD_SOUND", "DEVICE_OFFLINE", "CLIMATE_NORMAL", "TEST_ALERT"]
+    assert all(is_pushed(alert(kind=kind)) for kind in kinds)
+    assert is_pushed(alert(device_id=None, sick_detected=True))

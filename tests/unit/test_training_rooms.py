@@ -6,8 +6,10 @@ import numpy as np
 
 from models.training.rooms import (
     RoomParams,
+    apply_home_room,
     apply_room,
     clip_peaks,
+    draw_home_room,
     far_field,
     reverberate,
     synth_rir,
@@ -112,3 +114,46 @@ def test_a_room_does_what_its_label_says() -> None:
     out, done = apply_room(signal, RATE, everything, np.random.default_rng(1))
     assert [step.split(" ")[0] for step in done] == ["reverb", "far", "clipped"]
     assert float(np.max(np.abs(out))) < float(np.max(np.abs(signal)))
+
+
+ALWAYS = RoomParams(reverb_probability=1.0, far_field_probability=1.0, clipping_probability=0.0)
+
+
+def _click_response(home_seed: int, placement_seed: int, params: RoomParams = ALWAYS) -> np.ndarray:
+    home = draw_home_room(RATE, params, np.random.default_rng(home_seed))
+    click = np.zeros(RATE, dtype=np.float32)
+    click[0] = 1.0
+    return apply_home_room(click, RATE, home, params, np.random.default_rng(placement_seed))
+
+
+def test_a_home_room_is_drawn_once_and_shared_by_every_placement() -> None:
+    home = draw_home_room(RATE, ALWAYS, np.random.default_rng(3))
+    again = draw_home_room(RATE, ALWAYS, np.random.default_rng(3))
+    assert (home.rt60_s, home.cutoff_hz) == (again.rt60_s, again.cutoff_hz)
+    np.testing.assert_array_equal(home.tail, again.tail)  # seeded
+    assert home.rt60_s is not None
+    assert home.cutoff_hz is not None
+    assert abs(float(np.sum(home.tail.astype(np.float64) ** 2)) - 1.0) < 1e-3
+    # Two placements in the same home: the same tail, only its level (the distance) differs.
+    near, far = _click_response(3, 10), _click_response(3, 11)
+    window = slice(GAP + 40, RATE // 4)  # the tail, clear of the direct click and of the wrap
+    tail_near, tail_far = near[window], far[window]
+    assert cosine(tail_near, tail_far) > 0.99
+    assert abs(rms(tail_far) / rms(tail_near) - 1.0) > 0.01  # ... at a level of its own
+    # Another home: another tail, not a rescaled copy of this one.
+    assert abs(cosine(_click_response(4, 10)[window], tail_near)) < 0.5
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_a_dry_home_without_a_roll_off_leaves_the_sound_as_it_is() -> None:
+    dry = RoomParams(reverb_probability=0.0, far_field_probability=0.0)
+    home = draw_home_room(RATE, dry, np.random.default_rng(0))
+    assert home.rt60_s is None
+    assert home.cutoff_hz is None
+    signal = tone(440.0)
+    np.testing.assert_array_equal(
+        apply_home_room(signal, RATE, home, dry, np.random.default_rng(1)), signal
+    )

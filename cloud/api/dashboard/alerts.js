@@ -2,10 +2,12 @@
 // caller's own read state (POST /alerts/read; other caregivers keep theirs).
 
 import { heardText } from "./heard.js";
+import { notACryView } from "./not_a_cry.js";
 import { formatTime } from "./when.js";
 
 const KIND_LABELS = {
   CRY_DETECTED: "Cry",
+  CRY_IGNORED: "Ignored",
   CLIMATE_OUT_OF_RANGE: "Climate",
   CLIMATE_NORMAL: "Climate OK",
   DEVICE_OFFLINE: "Offline",
@@ -44,9 +46,11 @@ export function alertFromUrl(url) {
 }
 
 export class AlertList {
-  // deviceName(id) names a device; onMarkRead(ids) marks alerts read on the server.
-  constructor({ list, empty, template, deviceName, onMarkRead }) {
-    Object.assign(this, { list, empty, template, deviceName, onMarkRead });
+  // deviceName(id) names a device; onMarkRead(ids) marks alerts read on the server;
+  // markedEpisodes(id) is the Set of episodes the device's nursery marked "not a cry" (null
+  // when unknown); onNotACry(alert, action) makes a "Not a cry"/"Undo" button's API call.
+  constructor({ list, empty, template, deviceName, onMarkRead, markedEpisodes = () => null, onNotACry = () => {} }) {
+    Object.assign(this, { list, empty, template, deviceName, onMarkRead, markedEpisodes, onNotACry });
     this.alerts = new Map(); // id -> alert
     this.focused = null; // the alert a tapped notification was about, highlighted
   }
@@ -105,6 +109,7 @@ export class AlertList {
     const field = (name) => item.querySelector(`[data-field="${name}"]`);
     field("kind").textContent = alert.sick_detected ? "May be sick" : KIND_LABELS[alert.kind] || alert.kind;
     field("message").textContent = alert.message;
+    this.showNotACry(item, alert);
     const heard = field("heard");
     heard.textContent = heardText(alert.details);
     heard.hidden = !heard.textContent;
@@ -117,5 +122,29 @@ export class AlertList {
     item.querySelector("[data-role=read-label]").hidden = !alert.read;
     button.addEventListener("click", () => this.onMarkRead([alert.id]));
     return item;
+  }
+
+  // A monitor's cry: "Not a cry", or "Marked not a cry · Undo". A cry the monitor ignored is
+  // shown muted, in the viewer's date ("Ignored: like the sound you marked on 6 Dec 2026"),
+  // with "Undo" while that mark stands.
+  showNotACry(item, alert) {
+    const view = notACryView(alert, alert.device_id ? this.markedEpisodes(alert.device_id) : null);
+    item.dataset.notACry = view.state;
+    const ignored = view.state === "ignored" || view.state === "ignored-undone";
+    item.classList.toggle("ignored", ignored);
+    // An ignored cry's own words replace the server's message (which names the UTC date).
+    if (ignored) item.querySelector("[data-field=message]").textContent = view.text;
+    const line = item.querySelector("[data-field=not-a-cry]");
+    line.hidden = view.state === "none" || !view.action;
+    item.querySelector("[data-field=not-a-cry-text]").textContent = ignored ? "" : view.text || "";
+    const action = item.querySelector("[data-role=not-a-cry]");
+    action.hidden = !view.action;
+    action.textContent = view.label || "";
+    if (view.action) {
+      action.addEventListener("click", () => {
+        action.disabled = true;
+        this.onNotACry(alert, view.action);
+      });
+    }
   }
 }

@@ -8,6 +8,7 @@ import { AlertList, alertFromMessage, alertFromUrl } from "./alerts.js";
 import { renderChart } from "./chart.js";
 import { DeviceCard, effectiveSettings } from "./devices.js";
 import { LiveFeed } from "./live.js";
+import { markedEpisodes } from "./not_a_cry.js";
 import { PushAlarms, registerWorker } from "./push.js";
 import { formatTime } from "./when.js";
 
@@ -53,6 +54,11 @@ const alerts = new AlertList({
   template: $("alert-template"),
   deviceName: (id) => (cards.has(id) ? cards.get(id).name : id),
   onMarkRead: (ids) => markRead(ids).catch(report),
+  markedEpisodes: (id) => (cards.has(id) ? markedEpisodes(cards.get(id).device.ignore_list) : null),
+  onNotACry: (alert, action) => notACry(alert, action).catch((error) => {
+    alerts.render(); // the button comes back
+    report(error);
+  }),
 });
 
 function report(error) {
@@ -162,6 +168,7 @@ async function loadAll() {
 async function loadDevices() {
   const devices = await session.get("/devices");
   const seen = new Set();
+  const marksBefore = marksShown();
   for (const device of devices) {
     seen.add(device.device_id);
     const card = cards.get(device.device_id);
@@ -175,6 +182,7 @@ async function loadDevices() {
           created.update(saved);
           loadChart().catch(report); // the safe bands may have moved
         },
+        onIgnoreListChanged: () => alerts.render(),
       });
       cards.set(device.device_id, created);
       $("devices").append(created.root);
@@ -187,6 +195,22 @@ async function loadDevices() {
     }
   }
   $("no-devices").hidden = cards.size > 0;
+  // Another caregiver marked or undid a "not a cry": the alerts' buttons follow.
+  if (marksShown() !== marksBefore) alerts.render();
+}
+
+// Every nursery's marked episodes, to tell whether the alerts' buttons need redrawing.
+function marksShown() {
+  return JSON.stringify([...cards].map(([id, card]) => [id, card.device.ignore_list?.revision ?? null]));
+}
+
+// "Not a cry" / "Undo" on an alert: the API answers the nursery's whole list, which the card
+// and the alerts then show.
+async function notACry(alert, action) {
+  const answer = await session.request(action.method, action.path, action.method === "POST" ? {} : undefined);
+  const card = cards.get(alert.device_id);
+  if (card) card.updateIgnoreList(answer);
+  alerts.render();
 }
 
 // At most one extra devices fetch per few seconds, however many readings arrive.

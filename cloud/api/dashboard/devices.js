@@ -3,6 +3,7 @@
 // arriving every few seconds never resets a form someone is typing in.
 
 import { ApiError } from "./api.js";
+import { ignoreListSummary } from "./not_a_cry.js";
 import { formatTime, soundInWords } from "./when.js";
 
 const field = (root, name) => root.querySelector(`[data-field="${name}"]`);
@@ -37,16 +38,19 @@ function describeReported(device) {
 }
 
 export class DeviceCard {
-  // api: the Session; defaults: /dashboard/defaults.json; onChanged(device) after a save.
-  constructor(template, device, { api, defaults, onChanged }) {
+  // api: the Session; defaults: /dashboard/defaults.json; onChanged(device) after a save;
+  // onIgnoreListChanged(device_id) after its sounds to ignore were cleared here.
+  constructor(template, device, { api, defaults, onChanged, onIgnoreListChanged = () => {} }) {
     this.api = api;
     this.defaults = defaults;
     this.onChanged = onChanged;
+    this.onIgnoreListChanged = onIgnoreListChanged;
     this.root = template.content.firstElementChild.cloneNode(true);
     this.root.dataset.deviceId = device.device_id;
     this.reading = null;
     this.wireSettings();
     this.wireSharing();
+    this.wireIgnoreList();
     this.update(device);
   }
 
@@ -71,8 +75,43 @@ export class DeviceCard {
     const form = role(this.root, "settings-form");
     if (!role(this.root, "settings").open) this.fillSettings(form);
     field(this.root, "reported").textContent = owner ? describeReported(device) : "";
+    this.showIgnoreList();
     this.refreshTimes();
     this.showReading(this.reading);
+  }
+
+  // The nursery's "not a cry" list changed (a mark, an undo, a clear): `list` as the API
+  // answered it.
+  updateIgnoreList(list) {
+    const { delivery: _delivery, ...ignoreList } = list;
+    this.device = { ...this.device, ignore_list: ignoreList };
+    this.showIgnoreList();
+  }
+
+  showIgnoreList() {
+    const summary = ignoreListSummary(this.device.ignore_list, formatTime);
+    role(this.root, "ignore-list").hidden = !summary.shown;
+    if (!summary.shown) return;
+    field(this.root, "ignore-list-text").textContent = summary.text;
+    field(this.root, "ignore-list-note").textContent = summary.note;
+    role(this.root, "ignore-clear").hidden = !summary.clearable;
+  }
+
+  // Any member may clear it: the monitor alerts on every cry again.
+  wireIgnoreList() {
+    const clear = role(this.root, "ignore-clear");
+    clear.addEventListener("click", async () => {
+      clear.disabled = true;
+      try {
+        const answer = await this.api.delete(`/devices/${encodeURIComponent(this.device.device_id)}/ignored-sounds`);
+        this.updateIgnoreList(answer);
+        this.onIgnoreListChanged(this.device.device_id);
+      } catch (error) {
+        field(this.root, "ignore-list-note").textContent = `Not cleared: ${error.message}`;
+      } finally {
+        clear.disabled = false;
+      }
+    });
   }
 
   // reading: {temperature, humidity, sound_dbfs_avg, sound_dbfs_max, time} - any may be null.

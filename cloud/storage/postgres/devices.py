@@ -7,6 +7,7 @@ never acts on a role that a concurrent unclaim has just taken away.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -18,7 +19,9 @@ from cloud.storage.claim_plan import period_start_after_change
 from cloud.storage.emails import email_lookup_params
 from cloud.storage.heard import heard_from_stored
 from cloud.storage.interface import ClaimCodeInUseError, NotFoundError
-from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary, MemberRole
+from cloud.storage.not_a_cry_plan import ignored_from_stored
+from cloud.storage.postgres.ignore_lists import load_ignore_lists, reset_ignore_list
+from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary, MemberRole, NotACryMark
 from cloud.storage.sharing_plan import (
     MEMBER_ORDER,
     OWNER,
@@ -88,7 +91,8 @@ _EPISODES = """
 SELECT s.device_id, s.episode_id, s.time AS started_at, e.time AS ended_at,
        coalesce(e.confidence, s.confidence) AS confidence, e.duration_s,
        coalesce(e.sound_dbfs, s.sound_dbfs) AS sound_dbfs, e.end_reason,
-       coalesce(e.heard, s.heard) AS heard
+       coalesce(e.heard, s.heard) AS heard, s.ignored,
+       nm.marked_at, nm.marked_by, u.name AS marked_by_name
 FROM devices d
 JOIN events s ON s.device_id = d.device_id AND s.kind = 'cry_started'
 LEFT JOIN events e ON e.device_id = s.device_id AND e.id = (
@@ -96,6 +100,17 @@ LEFT JOIN events e ON e.device_id = s.device_id AND e.id = (
     WHERE x.device_id = s.device_id AND x.episode_id = s.episode_id AND x.kind = 'cry_ended'
     ORDER BY x.time, x.seq LIMIT 1
 )
+-- A mark is on the first episode of the period with its id (not_a_cry_plan.require_one_episode:
+-- the only one when it was marked), not on a later one of a device whose ids started again.
+LEFT JOIN not_a_cry_marks nm ON nm.device_id = s.device_id AND nm.episode_id = s.episode_id
+    AND NOT EXISTS (
+        SELECT 1 FROM events o
+        WHERE o.device_id = s.device_id AND o.kind = 'cry_started' AND o.episode_id = s.episode_id
+          AND o.time >= coalesce(d.history_from, '-infinity')
+          AND o.received_at >= coalesce(d.history_from, '-infinity')
+          AND (o.received_at, o.id) < (s.received_at, s.id)
+    )
+LEFT JOIN users u ON u.id = nm.marked_by
 WHERE d.device_id = %(device_id)s
   AND s.time >= coalesce(d.history_from, '-infinity')
   AND s.received_at >= coalesce(d.history_from, '-infinity')
@@ -108,6 +123,35 @@ LIMIT %(limit)s
 
 def _summary(row: dict[str, Any]) -> DeviceSummary:
     return DeviceSummary(**row)
+
+
+async def _with_ignore_lists(
+    conn: AsyncConnection[Any], summaries: list[DeviceSummary]
+) -> list[DeviceSummary]:
+    lists = await load_ignore_lists(conn, [device.device_id for device in summaries])
+    return [replace(device, ignore_list=lists.get(device.device_id)) for device in summaries]
+
+
+def _episode(row: dict[str, Any]) -> CryEpisode:
+    mark = None
+    if row["marked_at"] is not None:
+        mark = NotACryMark(
+            row["device_id"], row["episode_id"], row["marked_at"], row["marked_by"],
+            row["marked_by_name"],
+        )  # fmt: skip
+    return CryEpisode(
+        device_id=row["device_id"],
+        episode_id=row["episode_id"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        confidence=row["confidence"],
+        duration_s=row["duration_s"],
+        sound_dbfs=row["sound_dbfs"],
+        end_reason=row["end_reason"],
+        heard=heard_from_stored(row["heard"]),
+        ignored=ignored_from_stored(row["ignored"]),
+        not_a_cry=mark,
+    )
 
 
 async def member_role(
@@ -126,7 +170,10 @@ async def get_device(
         {"user_id": user_id, "device_id": device_id},
     )
     row = await cursor.fetchone()
-    return None if row is None else _summary(row)
+    if row is None:
+        return None
+    (device,) = await _with_ignore_lists(conn, [_summary(row)])
+    return device
 
 
 async def _get_visible(conn: AsyncConnection[Any], user_id: int, device_id: str) -> DeviceSummary:
@@ -138,7 +185,8 @@ async def _get_visible(conn: AsyncConnection[Any], user_id: int, device_id: str)
 
 async def list_devices(conn: AsyncConnection[Any], user_id: int) -> list[DeviceSummary]:
     cursor = await conn.execute(_SUMMARIES, {"user_id": user_id})
-    return sorted((_summary(row) for row in await cursor.fetchall()), key=device_order)
+    summaries = sorted((_summary(row) for row in await cursor.fetchall()), key=device_order)
+    return await _with_ignore_lists(conn, summaries)
 
 
 async def register_device(conn: AsyncConnection[Any], device_id: str, owner_id: int | None) -> None:
@@ -177,6 +225,8 @@ async def register_device(conn: AsyncConnection[Any], device_id: str, owner_id: 
                 " AND next_escalation_at IS NOT NULL",
                 (device_id,),
             )
+            # Nor do they inherit its "not a cry" list.
+            await reset_ignore_list(conn, device_id)
         if owner_id is not None:
             await conn.execute(
                 "INSERT INTO device_members (device_id, user_id, role) VALUES (%s, %s, 'owner')"
@@ -231,6 +281,8 @@ async def claim_device(
             " AND next_escalation_at IS NOT NULL",
             (device_id,),
         )
+        # A new family starts with nothing marked "not a cry" (the API sends the empty list).
+        await reset_ignore_list(conn, device_id)
         return await get_device(conn, user_id, device_id)
 
 
@@ -271,6 +323,8 @@ async def unclaim_device(conn: AsyncConnection[Any], user_id: int, device_id: st
             " AND next_escalation_at IS NOT NULL",
             (device_id,),
         )
+        # And their "not a cry" marks: the device forgets them with the next list it is sent.
+        await reset_ignore_list(conn, device_id)
 
 
 async def _members(
@@ -336,4 +390,4 @@ async def list_cry_episodes(
             _EPISODES, {"device_id": device_id, "start": start, "end": end, "limit": limit}
         )
         rows = await cursor.fetchall()
-    return [CryEpisode(**{**row, "heard": heard_from_stored(row["heard"])}) for row in rows]
+    return [_episode(row) for row in rows]

@@ -39,6 +39,13 @@ from cloud.storage.ingest_plan import (
     split_known,
 )
 from cloud.storage.live_readings import READING_CHANNEL, latest_per_device, reading_to_json
+from cloud.storage.not_a_cry_plan import (
+    devices_citing_marks,
+    ignored_json,
+    log_device_overtaken,
+    revision_held_by_device,
+    status_details_to_store,
+)
 from cloud.storage.postgres.alarms import insert_alert, settle_offline_alarms
 from cloud.storage.postgres.batch_order import Turn
 from cloud.storage.postgres.gaps import maintain_gaps
@@ -67,7 +74,7 @@ CREATE TEMP TABLE IF NOT EXISTS staging_readings (
 CREATE TEMP TABLE IF NOT EXISTS staging_events (
     time TIMESTAMPTZ, received_at TIMESTAMPTZ, device_id TEXT, seq BIGINT, kind TEXT,
     episode_id BIGINT, confidence DOUBLE PRECISION, sound_dbfs DOUBLE PRECISION,
-    duration_s DOUBLE PRECISION, end_reason TEXT, heard JSONB
+    duration_s DOUBLE PRECISION, end_reason TEXT, heard JSONB, ignored JSONB
 ) ON COMMIT DELETE ROWS;
 """
 
@@ -86,8 +93,9 @@ _EVENT_COLUMNS = (
     "time, received_at, device_id, seq, kind, episode_id, confidence, sound_dbfs, duration_s,"
     " end_reason"
 )
-# Stored, not returned: what the detector heard rides along from the batch's row (as the room).
-_EVENT_STORED_COLUMNS = f"{_EVENT_COLUMNS}, heard"
+# Stored, not returned: what the detector heard and why the device did not alert ride along
+# from the batch's row (as the room).
+_EVENT_STORED_COLUMNS = f"{_EVENT_COLUMNS}, heard, ignored"
 
 # The device clock's offset is taken from the newest message only: replayed old messages
 # legitimately arrive late and say nothing about the clock. The climate rules' newest
@@ -145,7 +153,7 @@ RETURNING {_EVENT_COLUMNS}
 _READING_TYPES = ["timestamptz", "timestamptz", "text", "int8", "float8", "float8", "float8",
                   "float8"]  # fmt: skip
 _EVENT_TYPES = ["timestamptz", "timestamptz", "text", "int8", "text", "int8", "float8", "float8",
-                "float8", "text", "jsonb"]  # fmt: skip
+                "float8", "text", "jsonb", "jsonb"]  # fmt: skip
 
 
 async def _copy(
@@ -190,12 +198,14 @@ async def _store_events(conn: AsyncConnection[Any], rows: list[EventRow]) -> lis
         return []
     await _copy(conn, "staging_events", _EVENT_STORED_COLUMNS, _EVENT_TYPES, [
         (r.time, r.received_at, r.device_id, r.seq, r.kind, r.episode_id, r.confidence,
-         r.sound_dbfs, r.duration_s, r.end_reason, _jsonb(heard_json(r.heard))) for r in rows
+         r.sound_dbfs, r.duration_s, r.end_reason, _jsonb(heard_json(r.heard)),
+         _jsonb(ignored_json(r.ignored))) for r in rows
     ])  # fmt: skip
     cursor = await conn.execute(_INSERT_EVENTS)
     stored = [EventRow(**row) for row in await cursor.fetchall()]
     # The room the device measured is not a column (the cry alert shows it), and what the
-    # detector heard is not returned: carry both over from the batch's first row of each key.
+    # detector heard and why it did not alert are not returned: carry them over from the
+    # batch's first row of each key.
     first: dict[tuple[str, int, datetime], EventRow] = {}
     for r in rows:
         first.setdefault((r.device_id, r.seq, r.time), r)
@@ -207,7 +217,11 @@ async def _store_events(conn: AsyncConnection[Any], rows: list[EventRow]) -> lis
             continue
         carried.append(
             replace(
-                row, temperature=source.temperature, humidity=source.humidity, heard=source.heard
+                row,
+                temperature=source.temperature,
+                humidity=source.humidity,
+                heard=source.heard,
+                ignored=source.ignored,
             )
         )
     return carried
@@ -238,6 +252,15 @@ WHERE received_at < %s
 """
 
 
+# A device that holds a newer "not a cry" list than the server (not_a_cry_plan's
+# revision_held_by_device): the server's list becomes one revision newer than the device's, so
+# the API's sync sends it and the device takes it.
+OVERTAKE_DEVICE_REVISION = (
+    "UPDATE devices SET ignore_list_revision = %s + 1"
+    " WHERE device_id = %s AND ignore_list_revision < %s"
+)
+
+
 async def _apply_statuses(
     conn: AsyncConnection[Any], statuses: list[StatusRow], devices: dict[str, dict[str, Any]]
 ) -> tuple[int, list[StatusRow], list[StatusRow]]:
@@ -246,16 +269,23 @@ async def _apply_statuses(
     applied, changes, applied_rows = 0, [], []
     for device_id, status in newest_statuses(statuses).items():
         device = devices[device_id]
-        if device["status_at"] is not None and (
-            status.received_at <= device["status_at"] or _redelivered(status, device)
-        ):
+        if device["status_at"] is not None and status.received_at <= device["status_at"]:
+            continue
+        stored = None if device["status_json"] is None else json.loads(device["status_json"])
+        details = status_details_to_store(status, stored)
+        if device["status_at"] is not None and _redelivered(status, details, device, stored):
             continue
         await conn.execute(
             "UPDATE devices SET online = %s, status_at = %s, firmware_version = %s,"
             " model_version = %s, status = %s WHERE device_id = %s",
             (status.online, status.received_at, status.firmware_version, status.model_version,
-             Jsonb(status.details), device_id),
+             Jsonb(details), device_id),
         )  # fmt: skip
+        held = revision_held_by_device(status)
+        if held is not None:
+            overtaken = await conn.execute(OVERTAKE_DEVICE_REVISION, (held, device_id, held))
+            if overtaken.rowcount:
+                log_device_overtaken(device_id, held)
         applied += 1
         applied_rows.append(status)
         if status.online != device["online"]:
@@ -263,15 +293,16 @@ async def _apply_statuses(
     return applied, changes, applied_rows
 
 
-def _redelivered(status: StatusRow, device: dict[str, Any]) -> bool:
+def _redelivered(
+    status: StatusRow,
+    details: dict[str, Any],
+    device: dict[str, Any],
+    stored: dict[str, Any] | None,
+) -> bool:
     """The stored status again: the broker re-sends a retained status to every new
-    subscription (a collector restarting), and its content - uptime included - is unchanged."""
-    stored = device["status_json"]
-    return bool(
-        status.online == device["online"]
-        and stored is not None
-        and status.details == json.loads(stored)
-    )
+    subscription (a collector restarting), and its content - uptime included - is unchanged.
+    ``details`` are what would be stored for it (``status_details_to_store``)."""
+    return bool(status.online == device["online"] and stored is not None and details == stored)
 
 
 async def _apply_reported(
@@ -395,6 +426,25 @@ async def save_rules_and_alerts(
     return stored, CommittedRules(revisions, changed)
 
 
+async def _marked_episodes(
+    conn: AsyncConnection[Any], events: Sequence[EventRow]
+) -> dict[str, set[int]]:
+    """The episode ids marked "not a cry" now, of the devices with an ignored cry in
+    ``events`` (one query per batch; none for most). Read under the batch's device locks, which
+    a change of the list waits for (postgres/not_a_cry.py locks the device row)."""
+    ids = devices_citing_marks(events)
+    if not ids:
+        return {}
+    marked: dict[str, set[int]] = {device_id: set() for device_id in ids}
+    async with conn.cursor(row_factory=tuple_row) as cursor:
+        await cursor.execute(
+            "SELECT device_id, episode_id FROM not_a_cry_marks WHERE device_id = ANY(%s)", (ids,)
+        )
+        for device_id, episode_id in await cursor.fetchall():
+            marked[device_id].add(episode_id)
+    return marked
+
+
 def _heal(rules: dict[str, DeviceRules], batch: IngestBatch) -> None:
     for device_id in heal_future_times(rules, batch.device_rows(), datetime.now(UTC)):
         logger.warning("rule state of %s held times in the future; set back", device_id)
@@ -461,7 +511,8 @@ async def ingest(
         rules = await load_rules(conn, touched, devices, cache) if touched else {}
         loaded = state_keys(rules)
         _heal(rules, known_batch)
-        raised = evaluate_batch(rules, new_readings, new_events, changes, statuses)
+        marked = await _marked_episodes(conn, new_events)
+        raised = evaluate_batch(rules, new_readings, new_events, changes, statuses, marked)
         latest = latest_per_device(new_readings)
         alerts: list[StoredAlert] = []
         # What is left only writes, and the batch holds its devices' locks until it commits:

@@ -39,6 +39,7 @@ from cloud.storage.postgres.migrations import (
     apply_migrations,
     bundled_migrations,
 )
+from cloud.storage.postgres.not_a_cry import PostgresNotACryStorage
 from cloud.storage.postgres.presence import check_offline, listen_alerts, listen_readings
 from cloud.storage.postgres.push_store import PostgresPushStorage
 from cloud.storage.postgres.timescale import (
@@ -130,7 +131,7 @@ def _user(row: dict[str, Any]) -> User:
     )
 
 
-class PostgresStorage(PostgresPushStorage):
+class PostgresStorage(PostgresPushStorage, PostgresNotACryStorage):
     def __init__(
         self,
         pool: AsyncConnectionPool[AsyncConnection[DictRow]],

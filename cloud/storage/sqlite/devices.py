@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import cast
 
@@ -15,7 +16,8 @@ from cloud.storage.claim_plan import period_start_after_change
 from cloud.storage.emails import email_lookup_params
 from cloud.storage.heard import heard_from_stored
 from cloud.storage.interface import ClaimCodeInUseError, NotFoundError
-from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary, MemberRole
+from cloud.storage.not_a_cry_plan import ignored_from_stored
+from cloud.storage.records import Caregiver, CryEpisode, DeviceSummary, MemberRole, NotACryMark
 from cloud.storage.sharing_plan import (
     MEMBER_ORDER,
     OWNER,
@@ -26,6 +28,7 @@ from cloud.storage.sharing_plan import (
     require_owner,
 )
 from cloud.storage.sqlite.database import Transaction, from_db_time, optional_time, to_db_time
+from cloud.storage.sqlite.ignore_lists import load_ignore_lists, reset_ignore_list
 
 # What the device last reported on config/reported (the collector keeps the latest revision).
 _REPORTED_COLUMNS = (
@@ -75,7 +78,8 @@ _EPISODES = """
 SELECT s.device_id, s.episode_id, s.time AS started_at, e.time AS ended_at,
        coalesce(e.confidence, s.confidence) AS confidence, e.duration_s,
        coalesce(e.sound_dbfs, s.sound_dbfs) AS sound_dbfs, e.end_reason,
-       coalesce(e.heard, s.heard) AS heard
+       coalesce(e.heard, s.heard) AS heard, s.ignored,
+       nm.marked_at, nm.marked_by, u.name AS marked_by_name
 FROM devices d
 JOIN events s ON s.device_id = d.device_id AND s.kind = 'cry_started'
 LEFT JOIN events e ON e.id = (
@@ -83,6 +87,17 @@ LEFT JOIN events e ON e.id = (
     WHERE x.device_id = s.device_id AND x.episode_id = s.episode_id AND x.kind = 'cry_ended'
     ORDER BY x.time, x.seq LIMIT 1
 )
+-- A mark is on the first episode of the period with its id (not_a_cry_plan.require_one_episode:
+-- the only one when it was marked), not on a later one of a device whose ids started again.
+LEFT JOIN not_a_cry_marks nm ON nm.device_id = s.device_id AND nm.episode_id = s.episode_id
+    AND NOT EXISTS (
+        SELECT 1 FROM events o
+        WHERE o.device_id = s.device_id AND o.kind = 'cry_started' AND o.episode_id = s.episode_id
+          AND o.time >= coalesce(d.history_from, '')
+          AND o.received_at >= coalesce(d.history_from, '')
+          AND (o.received_at, o.id) < (s.received_at, s.id)
+    )
+LEFT JOIN users u ON u.id = nm.marked_by
 WHERE d.device_id = :device_id
   AND s.time >= coalesce(d.history_from, '')
   AND s.received_at >= coalesce(d.history_from, '')
@@ -122,6 +137,13 @@ def _summary(row: sqlite3.Row) -> DeviceSummary:
     )
 
 
+def _with_ignore_lists(
+    conn: sqlite3.Connection, summaries: list[DeviceSummary]
+) -> list[DeviceSummary]:
+    lists = load_ignore_lists(conn, [device.device_id for device in summaries])
+    return [replace(device, ignore_list=lists.get(device.device_id)) for device in summaries]
+
+
 def _optional_bool(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
@@ -147,7 +169,10 @@ def get_device(conn: sqlite3.Connection, user_id: int, device_id: str) -> Device
     row = conn.execute(
         _SUMMARIES + " AND m.device_id = :device_id", {"user_id": user_id, "device_id": device_id}
     ).fetchone()
-    return None if row is None else _summary(row)
+    if row is None:
+        return None
+    (device,) = _with_ignore_lists(conn, [_summary(row)])
+    return device
 
 
 def _get_visible(conn: sqlite3.Connection, user_id: int, device_id: str) -> DeviceSummary:
@@ -159,7 +184,7 @@ def _get_visible(conn: sqlite3.Connection, user_id: int, device_id: str) -> Devi
 
 def list_devices(conn: sqlite3.Connection, user_id: int) -> list[DeviceSummary]:
     rows = conn.execute(_SUMMARIES, {"user_id": user_id})
-    return sorted((_summary(row) for row in rows), key=device_order)
+    return _with_ignore_lists(conn, sorted((_summary(row) for row in rows), key=device_order))
 
 
 def register_device(conn: sqlite3.Connection, device_id: str, owner_id: int | None) -> None:
@@ -196,6 +221,8 @@ def register_device(conn: sqlite3.Connection, device_id: str, owner_id: int | No
                 " AND next_escalation_at IS NOT NULL",
                 (device_id,),
             )
+            # Nor do they inherit its "not a cry" list.
+            reset_ignore_list(conn, device_id)
         if owner_id is not None:
             conn.execute(
                 "INSERT INTO device_members (device_id, user_id, role, added_at)"
@@ -249,6 +276,8 @@ def claim_device(
             " AND next_escalation_at IS NOT NULL",
             (device_id,),
         )
+        # A new family starts with nothing marked "not a cry" (the API sends the empty list).
+        reset_ignore_list(conn, device_id)
         return get_device(conn, user_id, device_id)
 
 
@@ -289,6 +318,8 @@ def unclaim_device(conn: sqlite3.Connection, user_id: int, device_id: str) -> No
             " AND next_escalation_at IS NOT NULL",
             (device_id,),
         )
+        # And their "not a cry" marks: the device forgets them with the next list it is sent.
+        reset_ignore_list(conn, device_id)
 
 
 def _members(
@@ -359,6 +390,17 @@ def list_cry_episodes(
             sound_dbfs=row["sound_dbfs"],
             end_reason=row["end_reason"],
             heard=heard_from_stored(row["heard"]),
+            ignored=ignored_from_stored(row["ignored"]),
+            not_a_cry=_mark(row),
         )
         for row in rows
     ]
+
+
+def _mark(row: sqlite3.Row) -> NotACryMark | None:
+    if row["marked_at"] is None:
+        return None
+    return NotACryMark(
+        row["device_id"], row["episode_id"], from_db_time(row["marked_at"]), row["marked_by"],
+        row["marked_by_name"],
+    )  # fmt: skip

@@ -29,6 +29,13 @@ from cloud.storage.ingest_plan import (
     split_known,
 )
 from cloud.storage.live_readings import latest_per_device
+from cloud.storage.not_a_cry_plan import (
+    devices_citing_marks,
+    ignored_text,
+    log_device_overtaken,
+    revision_held_by_device,
+    status_details_to_store,
+)
 from cloud.storage.records import (
     EventRow,
     IngestBatch,
@@ -52,8 +59,8 @@ ON CONFLICT (device_id, seq, time) DO NOTHING
 """
 _INSERT_EVENT = """
 INSERT INTO events (time, received_at, device_id, seq, kind, episode_id, confidence, sound_dbfs,
-                    duration_s, end_reason, heard)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    duration_s, end_reason, heard, ignored)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (device_id, seq, time) DO NOTHING
 """
 
@@ -76,11 +83,20 @@ def _insert_events(conn: sqlite3.Connection, rows: list[EventRow]) -> list[Event
         cursor = conn.execute(_INSERT_EVENT, (
             to_db_time(r.time), to_db_time(r.received_at), r.device_id, r.seq, r.kind,
             r.episode_id, r.confidence, r.sound_dbfs, r.duration_s, r.end_reason,
-            heard_text(r.heard),
+            heard_text(r.heard), ignored_text(r.ignored),
         ))  # fmt: skip
         if cursor.rowcount == 1:
             new.append(r)
     return new
+
+
+# A device that holds a newer "not a cry" list than the server (not_a_cry_plan's
+# revision_held_by_device): the server's list becomes one revision newer than the device's, so
+# the API's sync sends it and the device takes it.
+OVERTAKE_DEVICE_REVISION = (
+    "UPDATE devices SET ignore_list_revision = ? + 1"
+    " WHERE device_id = ? AND ignore_list_revision < ?"
+)
 
 
 def _apply_statuses(
@@ -90,21 +106,24 @@ def _apply_statuses(
     for device_id, status in newest_statuses(statuses).items():
         device = devices[device_id]
         stored_at = optional_time(device["status_at"])
+        stored = json.loads(device["status"])
+        details = status_details_to_store(status, stored)
         if stored_at is not None and (
             status.received_at <= stored_at
             # The stored status again (a retained status re-sent to a new subscription).
-            or (
-                status.online == bool(device["online"])
-                and status.details == json.loads(device["status"])
-            )
+            or (status.online == bool(device["online"]) and details == stored)
         ):
             continue
         conn.execute(
             "UPDATE devices SET online = ?, status_at = ?, firmware_version = ?, model_version = ?,"
             " status = ? WHERE device_id = ?",
             (status.online, to_db_time(status.received_at), status.firmware_version,
-             status.model_version, json.dumps(status.details), device_id),
+             status.model_version, json.dumps(details), device_id),
         )  # fmt: skip
+        held = revision_held_by_device(status)
+        overtake = (held, device_id, held)
+        if held is not None and conn.execute(OVERTAKE_DEVICE_REVISION, overtake).rowcount:
+            log_device_overtaken(device_id, held)
         applied += 1
         applied_rows.append(status)
         if status.online != bool(device["online"]):
@@ -172,6 +191,21 @@ def _load_rules(conn: sqlite3.Connection, device_ids: Sequence[str]) -> dict[str
         )
         rules[device_id] = device_rules
     return rules
+
+
+def _marked_episodes(conn: sqlite3.Connection, events: Sequence[EventRow]) -> dict[str, set[int]]:
+    """The episode ids marked "not a cry" now, of the devices with an ignored cry in
+    ``events`` (one query per batch; none for most)."""
+    ids = devices_citing_marks(events)
+    marked: dict[str, set[int]] = {device_id: set() for device_id in ids}
+    if ids:
+        marks = ",".join("?" * len(ids))
+        for row in conn.execute(
+            f"SELECT device_id, episode_id FROM not_a_cry_marks WHERE device_id IN ({marks})",  # noqa: S608
+            ids,
+        ):
+            marked[row["device_id"]].add(row["episode_id"])
+    return marked
 
 
 def _save_rules_and_alerts(
@@ -247,7 +281,8 @@ def ingest(conn: sqlite3.Connection, batch: IngestBatch) -> IngestResult:
             loaded = state_keys(rules)
             for device_id in heal_future_times(rules, known.device_rows(), datetime.now(UTC)):
                 logger.warning("rule state of %s held times in the future; set back", device_id)
-            raised = evaluate_batch(rules, new_readings, new_events, changes, statuses)
+            marked = _marked_episodes(conn, new_events)
+            raised = evaluate_batch(rules, new_readings, new_events, changes, statuses, marked)
             alerts = _save_rules_and_alerts(conn, rules, loaded, raised)
     duplicates = len(known.readings) + len(known.events) - len(new_readings) - len(new_events)
     return IngestResult(

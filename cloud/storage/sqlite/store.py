@@ -51,6 +51,7 @@ from cloud.storage.sqlite.database import (
 )
 from cloud.storage.sqlite.email_keys import fill_email_keys
 from cloud.storage.sqlite.migrations import apply_migrations
+from cloud.storage.sqlite.not_a_cry import SqliteNotACryStorage
 from cloud.storage.sqlite.push_store import SqlitePushStorage
 
 
@@ -65,7 +66,7 @@ def _user(row: sqlite3.Row) -> User:
     )
 
 
-class SqliteStorage(SqlitePushStorage):
+class SqliteStorage(SqlitePushStorage, SqliteNotACryStorage):
     def __init__(self, database: SqliteDatabase) -> None:
         self._db = database
         self._alerts: AlertHub[StoredAlert] = AlertHub()
