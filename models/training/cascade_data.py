@@ -8,8 +8,8 @@ own seeds and ambience recordings:
   synthesized household sounds, and noise beds alone (a white-noise machine is not a cry);
 - validation: the same recipe on validation clips, fewer rounds;
 - field test: test clips under a fixed sweep - every cry clean and at +20..-5 dB SNR in each
-  kind of bed, household sounds, animals and laughter in noise, beds alone - scored only for the
-  report, after the threshold is fixed.
+  kind of bed, household sounds, animals, laughter and the recorded sounds of `fetch-sounds` in
+  noise, beds alone - scored only for the report, after the threshold is fixed.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.training.dataset import Clip
+from models.training.debian_sounds import SOURCE_PREFIX as RECORDED_SOURCE_PREFIX
 from models.training.renditions import (
     NOISE_KINDS,
     ConditionParams,
@@ -115,6 +116,7 @@ def field_test_renditions(
         if (
             clip.is_cry
             or clip.source in ("esc50", "home_recordings")
+            or clip.source.startswith(RECORDED_SOURCE_PREFIX)
             or is_laughter(clip.path, clip.is_cry)
         ):
             sweep += [

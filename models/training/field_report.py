@@ -33,6 +33,16 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "household:footsteps",
     ),
     "noise beds alone (noise machines, fans, hum, ambience)": ("bed",),
+    # Real recordings from Debian's media (`nursery-model fetch-sounds`), kept apart so that
+    # the families above mean what they meant before that data existed.
+    "recorded animals (Debian media: cats, dogs, birds, farm animals)": (
+        "recorded_cat",
+        "recorded_animal",
+    ),
+    "recorded voices and things (Debian media: coughs, sneezes, screams, pain, appliances)": (
+        "recorded_voice",
+        "recorded_household",
+    ),
     "other ESC-50 (sirens, horns, bells, glass, snoring)": (
         "esc50:siren",
         "esc50:car_horn",

@@ -27,6 +27,11 @@ def rendition(
         (rendition("household:claps", "field:claps:0"), "household:claps"),
         (rendition("speech_commands (pitched up)", "not_cry/speech/1.flac"), "speech_commands"),
         (rendition("donateacry", "cry/donateacry/laughing_baby.flac", cry=True), "donateacry"),
+        (rendition("recorded_cat", "recorded_cat/scratch_animal_meow.flac"), "recorded_cat"),
+        (
+            rendition("recorded_voice", "recorded_voice/hedgewars-data_pirate_laugh.flac"),
+            "laughter",
+        ),
     ],
 )
 def test_category(item: Rendition, expected: str) -> None:
@@ -93,12 +98,32 @@ def test_false_positives_by_category_and_family() -> None:
     assert "donateacry" not in categories  # cries are not false positives
     families = report["false_positive_rate_by_family"]
     assert list(families) == list(FAMILIES)
-    household, animals, other, beds, esc50 = families.values()
+    household, animals, other, beds, recorded_animals, recorded_voices, esc50 = families.values()
     assert household == {"clips": 2, "false_positive_rate": 0.5}  # claps yes, knocks no
     assert animals == {"clips": 2, "false_positive_rate": 0.5}  # dog yes, cat no
     assert other == {"clips": 0, "false_positive_rate": None}
     assert beds == {"clips": 1, "false_positive_rate": 0.0}
     assert esc50 == {"clips": 0, "false_positive_rate": None}  # a rooster is in no family
+    assert recorded_animals == recorded_voices == {"clips": 0, "false_positive_rate": None}
+
+
+def test_the_recorded_sounds_have_families_of_their_own() -> None:
+    recorded = [
+        Scored(rendition("recorded_cat", "recorded_cat/a_meow.flac", "pink +5 dB"), 0.8),
+        Scored(rendition("recorded_animal", "recorded_animal/a_dog.flac", "clean"), 0.2),
+        Scored(rendition("recorded_household", "recorded_household/a_kettle.flac"), 0.1),
+        Scored(rendition("recorded_voice", "recorded_voice/p_ouch.flac", "white +0 dB"), 0.6),
+        Scored(rendition("recorded_voice", "recorded_voice/p_laugh.flac", "clean"), 0.7),
+    ]
+    families = field_report(recorded, 0.5)["false_positive_rate_by_family"]
+    animals = families["recorded animals (Debian media: cats, dogs, birds, farm animals)"]
+    assert animals == {"clips": 2, "false_positive_rate": 0.5}
+    voices = families[
+        "recorded voices and things (Debian media: coughs, sneezes, screams, pain, appliances)"
+    ]
+    assert voices == {"clips": 2, "false_positive_rate": 0.5}  # the laugh counts as laughter
+    household = families["household (claps, knocks, coughs, alarms, laughter)"]
+    assert household == {"clips": 1, "false_positive_rate": 1.0}
 
 
 def test_no_hits_at_all_gives_no_precision_instead_of_dividing_by_zero() -> None:
