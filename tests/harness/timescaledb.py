@@ -29,11 +29,19 @@ from tests.harness.external_material import SHARED_DIR_VARIABLE, material_path, 
 from tests.harness.postgres import PrivateCluster, database_on
 
 TIMESCALEDB_VERSION = "2.17.2"
-# What a server needs to run TimescaleDB (telemetry off: tests never phone home).
+# What a server needs to run TimescaleDB (telemetry off: tests never phone home). PostgreSQL's
+# default of 8 worker processes is shared by the launcher, one scheduler per database, the jobs
+# and parallel query workers; a test session keeps several databases on one server, and a job
+# that finds no free worker is recorded as failed ("failed to start job"), so the pool is sized
+# as timescaledb-tune would size it for TimescaleDB's 16 background workers.
 PRELOAD_SETTINGS = {
     "shared_preload_libraries": "timescaledb",
     "timescaledb.telemetry_level": "off",
+    "timescaledb.max_background_workers": "16",
+    "max_worker_processes": "27",
 }
+# What the scheduler records when it found no free worker for a run; it retries straight away.
+FAILED_TO_START = "failed to start job"
 JOB_WAIT_S = 60.0
 SERVER_URL_VARIABLE = "NURSERY_TEST_TIMESCALEDB_URL"
 INSTALL_SCRIPT = "timescaledb/install.sh"
@@ -123,10 +131,30 @@ def run_job_now(conn: psycopg.Connection[tuple[object, ...]], job_id: int) -> No
         ).fetchone()
         # No status yet: the run has started (and not got far enough to say it runs).
         if row is not None and row[0] is not None and row[1] != "Running":
-            assert row[0] == "Success", f"job {job_id}: {row}"
-            return
+            if row[0] == "Success":
+                return
+            errors = _job_errors(conn, job_id, asked[0])
+            # Not a run at all: no worker was free, and the scheduler tries again at once.
+            if not errors or any(
+                not str(message).startswith(FAILED_TO_START) for _, message in errors
+            ):
+                raise AssertionError(f"job {job_id}: {row}: {errors}")
         time.sleep(0.2)
-    raise AssertionError(f"the scheduler did not run job {job_id} within {JOB_WAIT_S} s")
+    raise AssertionError(
+        f"the scheduler did not run job {job_id} within {JOB_WAIT_S} s: "
+        f"{_job_errors(conn, job_id, asked[0])[-3:]}"
+    )
+
+
+def _job_errors(
+    conn: psycopg.Connection[tuple[object, ...]], job_id: int, since: object
+) -> list[tuple[object, ...]]:
+    """What the job's failed runs since `since` reported (SQLSTATE and message)."""
+    return conn.execute(
+        "SELECT sqlerrcode, err_message FROM timescaledb_information.job_errors"
+        " WHERE job_id = %s AND start_time >= %s ORDER BY start_time",
+        (job_id, since),
+    ).fetchall()
 
 
 def job_id(conn: psycopg.Connection[tuple[object, ...]], proc: str, table: str) -> int:
