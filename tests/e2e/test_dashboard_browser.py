@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -183,6 +184,23 @@ def screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")  # the sticky bar at the top, where it belongs
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _session_once_rotated(page: Page, old_refresh: str) -> dict[str, Any]:
+    """The page's stored sign-in once its refresh token is no longer `old_refresh`.
+
+    Polled from here rather than with wait_for_function: the page's clock is faked, and the
+    stored pair lands a moment after the /auth/refresh response the test waited for.
+    """
+    deadline = time.monotonic() + LIVE_TIMEOUT_MS / 1000
+    while True:
+        state: dict[str, Any] = page.evaluate(
+            "JSON.parse(sessionStorage.getItem('nursery.session'))"
+        )
+        if state["refresh"] != old_refresh:
+            return state
+        assert time.monotonic() < deadline, "the page did not store the rotated refresh token"
+        page.wait_for_timeout(100)
 
 
 # --- a device and the API, as the test sees them --------------------------------------------
@@ -551,8 +569,8 @@ def test_an_owner_tunes_and_shares_the_nursery_and_stays_signed_in(
     with phone.expect_response(lambda r: r.url.endswith("/auth/refresh")) as refreshed:
         phone.clock.fast_forward("29:30")
     assert refreshed.value.status == 200
-    latest = phone.evaluate("JSON.parse(sessionStorage.getItem('nursery.session'))")
-    assert latest["refresh"] != after["refresh"]
+    # The response is in; the page stores the new pair once it has read the body.
+    latest = _session_once_rotated(phone, after["refresh"])
     expect(card.locator("h3")).to_have_text("Nursery")
 
     # Signing out ends the sign-in on the server too.
