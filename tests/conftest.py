@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cloud.push.keys import VapidKeyPair, generate_vapid_keys
 from tests.harness import ServiceUnavailableError
 from tests.harness.collector import CollectorProcess
 from tests.harness.external_material import guard_item, under_ci
@@ -16,6 +17,7 @@ from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.network import free_port
 from tests.harness.postgres import database_on, fresh_database
 from tests.harness.processes import ManagedProcess, console_script
+from tests.harness.push_service import LocalPushService
 from tests.harness.reporting import (
     TIMESCALEDB_MARKER,
     RealServiceReport,
@@ -131,6 +133,19 @@ def timescaledb_url(timescaledb_server_url: str) -> Iterator[str]:
     """A fresh database on the session's TimescaleDB server."""
     with database_on(timescaledb_server_url) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def vapid_keys() -> VapidKeyPair:
+    """The API's VAPID key pair (its push identity), new for each test module."""
+    return generate_vapid_keys()
+
+
+@pytest.fixture
+def push_service(vapid_keys: VapidKeyPair) -> Iterator[LocalPushService]:
+    """A push service on 127.0.0.1 that accepts pushes signed with ``vapid_keys``."""
+    with LocalPushService(application_server_key=vapid_keys.public_key) as service:
+        yield service
 
 
 @pytest.fixture

@@ -112,6 +112,26 @@ class Streamed:
     seconds: float
 
 
+def probe_inputs(
+    description: str | None, argv: Sequence[str] | None
+) -> tuple[argparse.Namespace, dict[str, list[Streamed]]]:
+    """A probe's command line (``--episodes DIR`` of a run of this benchmark, ``--data``,
+    ``--renditions``) and the nights that run saved there, by role (tuning, test, limit)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--episodes", type=Path, required=True, help="bench_not_a_cry's DIR")
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--renditions", type=int, default=4)
+    args = parser.parse_args(argv)
+    roles: dict[str, list[Streamed]] = {"tuning": [], "test": [], "limit": []}
+    for path in sorted(args.episodes.glob("*.pickle")):
+        with path.open("rb") as file:
+            night: Streamed = pickle.load(file)  # this benchmark's own files
+        roles.setdefault(night.spec.role, []).append(night)
+    if not roles["tuning"] or not roles["test"]:
+        parser.error(f"{args.episodes} lacks tuning or test nights: run bench_not_a_cry first")
+    return args, roles
+
+
 def _halves(clips: Sequence[Clip]) -> tuple[list[Clip], list[Clip]]:
     ordered = sorted(clips, key=lambda clip: clip.path)
     return ordered[0::2], ordered[1::2]

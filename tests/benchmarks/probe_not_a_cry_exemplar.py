@@ -29,8 +29,6 @@ what was tried) quotes its 2026-12-07 output.
 
 from __future__ import annotations
 
-import argparse
-import pickle
 import sys
 import time
 from collections import defaultdict
@@ -44,7 +42,13 @@ import numpy.typing as npt
 from models.training.dataset import read_manifest, split_by_group
 from models.training.ignore_eval import HeardEpisode, MarkOutcome
 from models.training.ignore_eval import mark_outcome as outcome_of
-from tests.benchmarks.bench_not_a_cry import SPLIT_SEED, Streamed, must_alert_from, pooled
+from tests.benchmarks.bench_not_a_cry import (
+    SPLIT_SEED,
+    Streamed,
+    must_alert_from,
+    pooled,
+    probe_inputs,
+)
 from tests.benchmarks.probe_not_a_cry_projection import embed_renditions
 from tests.harness.external_material import material_path
 
@@ -233,18 +237,7 @@ def evaluate(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--episodes", type=Path, required=True, help="bench_not_a_cry's DIR")
-    parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--renditions", type=int, default=4)
-    args = parser.parse_args(argv)
-    nights: list[Streamed] = []
-    for path in sorted(args.episodes.glob("*.pickle")):
-        with path.open("rb") as file:
-            nights.append(pickle.load(file))  # bench_not_a_cry's own files
-    roles = {r: [s for s in nights if s.spec.role == r] for r in ("tuning", "test", "limit")}
-    if not roles["tuning"] or not roles["test"]:
-        parser.error(f"{args.episodes} lacks tuning or test nights: run bench_not_a_cry first")
+    args, roles = probe_inputs(__doc__, argv)
     m = load_material(args.episodes, args.data, args.renditions)
     must = must_alert_from(roles["tuning"])
     print(

@@ -18,7 +18,6 @@ docs/cry-detector.md ("Not a cry", what was tried) quotes its 2026-12-07 output.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from collections import defaultdict
@@ -38,7 +37,13 @@ from models.training.night import add_at_snr
 from models.training.recurring_night import ROOM
 from models.training.renditions import RATE, noise_bed
 from models.training.rooms import apply_room
-from tests.benchmarks.bench_not_a_cry import SPLIT_SEED, Streamed, must_alert_from, pooled
+from tests.benchmarks.bench_not_a_cry import (
+    SPLIT_SEED,
+    Streamed,
+    must_alert_from,
+    pooled,
+    probe_inputs,
+)
 from tests.harness.external_material import material_path
 
 FloatArray = npt.NDArray[np.float32]
@@ -234,21 +239,8 @@ def evaluate(label: str, tuning: Sequence[Streamed], test: Sequence[Streamed]) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--episodes", type=Path, required=True, help="bench_not_a_cry's DIR")
-    parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--renditions", type=int, default=4)
-    args = parser.parse_args(argv)
-    import pickle
-
-    nights: list[Streamed] = []
-    for path in sorted(args.episodes.glob("*.pickle")):
-        with path.open("rb") as file:
-            nights.append(pickle.load(file))  # bench_not_a_cry's own files
-    tuning = [s for s in nights if s.spec.role == "tuning"]
-    test = [s for s in nights if s.spec.role == "test"]
-    if not tuning or not test:
-        parser.error(f"{args.episodes} lacks tuning or test nights: run bench_not_a_cry first")
+    args, roles = probe_inputs(__doc__, argv)
+    tuning, test = roles["tuning"], roles["test"]
     cache = args.episodes / "train_renditions.npz"
     if cache.exists():
         with np.load(cache) as saved:

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cloud.push.keys import VapidKeyPair, generate_vapid_keys
+from cloud.push.keys import VapidKeyPair
 from models.contract import Event, MessageKind, topic_for
 from tests.e2e.test_alarm_escalation import Screen
 from tests.e2e.test_alerts_across_api_processes import minted_claim_code
@@ -210,17 +210,6 @@ async def webpush_row(
         raise AssertionError(
             f"no such delivery row of subscription {subscription_id}: {rows}"
         ) from None
-
-
-@pytest.fixture
-def vapid_keys() -> VapidKeyPair:
-    return generate_vapid_keys()
-
-
-@pytest.fixture
-def push_service(vapid_keys: VapidKeyPair) -> Iterator[LocalPushService]:
-    with LocalPushService(application_server_key=vapid_keys.public_key) as service:
-        yield service
 
 
 @contextmanager

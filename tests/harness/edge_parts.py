@@ -15,7 +15,7 @@ from edge.publish.mqtt_client import BrokerSettings
 from edge.publish.outbox import Outbox
 from edge.systemd import SystemdNotifier
 from edge.timesync import ClockMonitor
-from models.contract import DeviceSettings
+from models.contract import DeviceSettings, Event, MessageKind, decode_message, topic_for
 
 DEVICE = "unit-selfcheck"
 
@@ -44,3 +44,19 @@ def agent_parts(tmp_path: Path, **parts: Any) -> AgentParts:
         "notifier": SystemdNotifier(None, None),
     }
     return AgentParts(**{**defaults, **parts})
+
+
+def events_in(outbox_path: Path) -> list[Event]:
+    """The events the agent left in its outbox (nothing was sent), oldest first."""
+    outbox = Outbox(outbox_path)
+    try:
+        messages = outbox.pending(-1, 1000)
+    finally:
+        outbox.close()
+    events = [
+        decode_message(topic_for(DEVICE, m.kind), m.payload)
+        for m in messages
+        if m.kind == MessageKind.EVENT
+    ]
+    assert all(isinstance(event, Event) for event in events)
+    return [event for event in events if isinstance(event, Event)]

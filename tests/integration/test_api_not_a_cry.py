@@ -19,7 +19,7 @@ from cloud.api import create_app
 from cloud.claims import generate_claim_code, hash_claim_code
 from cloud.collector.decode import to_ingest_item
 from cloud.config import ApiSettings, MqttSettings
-from cloud.push.keys import VapidKeyPair, generate_vapid_keys
+from cloud.push.keys import VapidKeyPair
 from cloud.push.settings import PushSettings
 from cloud.storage.records import EventRow, IngestBatch, StatusRow, StoredAlert, UploadRow
 from models.contract import (
@@ -38,17 +38,6 @@ from tests.harness.mqtt import retained_messages
 from tests.harness.push_service import LocalPushService
 from tests.harness.services import BrokerAccount, create_account, create_instance_account
 from tests.integration.conftest import BACKENDS, backend_url, provisioning_settings
-
-
-@pytest.fixture(scope="module")
-def vapid_keys() -> VapidKeyPair:
-    return generate_vapid_keys()
-
-
-@pytest.fixture
-def push_service(vapid_keys: VapidKeyPair) -> Iterator[LocalPushService]:
-    with LocalPushService(vapid_keys.public_key) as service:
-        yield service
 
 
 @pytest.fixture(params=BACKENDS)

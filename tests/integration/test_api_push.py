@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from cloud.api import create_app
 from cloud.config import ApiSettings
 from cloud.push.ack_token import AckTokens
-from cloud.push.keys import VapidKeyPair, generate_vapid_keys
+from cloud.push.keys import VapidKeyPair
 from cloud.push.pipeline import PushPipeline
 from cloud.push.settings import PushSettings
 from cloud.storage.push_records import PushClaim
@@ -28,17 +28,6 @@ from tests.harness.push_service import Answer, BrowserSubscription, LocalPushSer
 from tests.integration.conftest import BACKENDS, backend_url
 
 SUBJECT = "mailto:ops@example.org"
-
-
-@pytest.fixture(scope="module")
-def vapid_keys() -> VapidKeyPair:
-    return generate_vapid_keys()
-
-
-@pytest.fixture
-def push_service(vapid_keys: VapidKeyPair) -> Iterator[LocalPushService]:
-    with LocalPushService(vapid_keys.public_key) as service:
-        yield service
 
 
 @pytest.fixture(params=BACKENDS)

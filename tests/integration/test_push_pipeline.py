@@ -14,7 +14,7 @@ import pytest
 
 from cloud.push.ack_token import AckTokens
 from cloud.push.channel import WebPushChannel, new_push_session
-from cloud.push.keys import VapidKeyPair, generate_vapid_keys
+from cloud.push.keys import VapidKeyPair
 from cloud.push.outcome import SendOutcome
 from cloud.push.payload import PushOptions
 from cloud.push.pipeline import LEASE_S, PushPipeline
@@ -26,11 +26,6 @@ from tests.harness.push_service import Answer, BrowserSubscription, LocalPushSer
 from tests.integration.test_storage_contract import cry, new_device
 
 SUBJECT = "mailto:ops@example.org"
-
-
-@pytest.fixture(scope="module")
-def vapid_keys() -> VapidKeyPair:
-    return generate_vapid_keys()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from edge.cli import main
 from edge.daemon import EdgeAgent
 from edge.detection import LiveDetector, SoundLevelMeter, TimedCryEvent
 from edge.local_status import write_status
-from edge.publish.outbox import Outbox
 from edge.sounds_to_ignore import SoundsToIgnore
 from models.contract import (
     DeviceSettings,
@@ -31,7 +30,7 @@ from models.contract import (
 )
 from models.cry import CryDetector
 from models.cry.ignore import IgnoreRule
-from tests.harness.edge_parts import DEVICE, agent_parts
+from tests.harness.edge_parts import DEVICE, agent_parts, events_in
 from tests.harness.sounds import ended, ignore_list, onset
 from tests.harness.sqlite import WriteLock
 
@@ -58,21 +57,6 @@ def agent(tmp_path: Path, detector: CryDetector) -> Iterator[EdgeAgent]:
     )
     yield built
     built._sounds.close()
-
-
-def events_in(outbox_path: Path) -> list[Event]:
-    outbox = Outbox(outbox_path)
-    try:
-        messages = outbox.pending(-1, 1000)
-    finally:
-        outbox.close()
-    events = [
-        decode_message(topic_for(DEVICE, m.kind), m.payload)
-        for m in messages
-        if m.kind == MessageKind.EVENT
-    ]
-    assert all(isinstance(event, Event) for event in events)
-    return [event for event in events if isinstance(event, Event)]
 
 
 def marking(revision: int, *episode_ids: int) -> IgnoreList:
