@@ -250,7 +250,7 @@ class CryDetector:
     def _describe(
         self, start_s: float, end_s: float
     ) -> tuple[tuple[HeardLabel, ...], FloatArray | None]:
-        runs = self._runs_between(start_s, end_s)
+        runs = self.runs_between(start_s, end_s)
         heard = top_labels(runs, self.class_names, self.explain_top_labels)
         return tuple(HeardLabel(label, score) for label, score in heard), episode_fingerprint(runs)
 
@@ -315,10 +315,13 @@ class CryDetector:
     def heard(self, start_s: float, end_s: float) -> list[tuple[str, float]]:
         """What stage two heard between two stream times: the top AudioSet labels by mean score."""
         return top_labels(
-            self._runs_between(start_s, end_s), self.class_names, self.explain_top_labels
+            self.runs_between(start_s, end_s), self.class_names, self.explain_top_labels
         )
 
-    def _runs_between(self, start_s: float, end_s: float) -> list[BackboneRun]:
+    def runs_between(self, start_s: float, end_s: float) -> list[BackboneRun]:
+        """Stage two's runs whose window centre lies between two stream times (inclusive), of
+        the last EXPLAIN_HISTORY kept to explain episodes: each with its cry score, class
+        scores and embedding. Empty without stage two."""
         return [run for run in self._runs if start_s <= run.centre_s <= end_s]
 
     def analyze(self, samples: npt.ArrayLike, sample_rate: int) -> Analysis:

@@ -45,7 +45,7 @@ import pickle
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,7 +174,7 @@ def stream_night(job: tuple[NightSpec, Path, Path | None]) -> Streamed:
         if loaded is not None and loaded.spec == spec:
             print(f"  {spec.name}: episodes from {kept}", file=sys.stderr, flush=True)
             return loaded
-    streamed = _stream(spec, data)
+    streamed = stream_spec(spec, data)
     if kept is not None:
         kept.parent.mkdir(parents=True, exist_ok=True)
         with kept.open("wb") as file:
@@ -182,7 +182,11 @@ def stream_night(job: tuple[NightSpec, Path, Path | None]) -> Streamed:
     return streamed
 
 
-def _stream(spec: NightSpec, data: Path) -> Streamed:
+def stream_spec(
+    spec: NightSpec, data: Path, observe: Callable[[CryDetector, float], None] | None = None
+) -> Streamed:
+    """Stream one night through the shipped detector; ``observe`` (for probes) sees the
+    detector after every chunk, with the stream time."""
     everything = read_manifest(data / "manifest.csv")
     splits = split_by_group(everything, SPLIT_SEED)
     cries, recurring, others = night_material(spec, splits, everything)
@@ -200,6 +204,8 @@ def _stream(spec: NightSpec, data: Path) -> Streamed:
         peak = detector.take_peak()
         if peak is not None:
             chunk_peaks.append((stream_time_s, peak.score))
+        if observe is not None:
+            observe(detector, stream_time_s)
 
     started = time.perf_counter()
     events = stream_events(
