@@ -26,9 +26,9 @@ from models.cry.detector import default_model_manifest_path
 from models.cry.episodes import EpisodeTracker, WindowScore
 from models.cry.ignore import IgnoreRule
 from models.cry.manifest import load_manifest
-from tests.harness.edge_parts import agent_parts
+from tests.harness.edge_parts import agent_parts, events_in
 from tests.harness.sounds import MODEL
-from tests.unit.test_edge_not_a_cry import AUDIO, T0, cry, events_in, marking, replay
+from tests.unit.test_edge_not_a_cry import AUDIO, T0, cry, marking, replay
 
 BOUND = IgnoreRule().must_alert_confidence
 RATE = 16_000
