@@ -93,12 +93,28 @@ class IgnoreListSync:
                 logger.exception("sending unpublished ignore lists failed; trying again")
 
     async def sync(self) -> int:
-        """Send every list changed since it was last handed to the broker; how many were."""
+        """Send every list changed since it was last handed to the broker; how many were.
+
+        A list that cannot be sent (one the contract refuses, a storage error on its note) is
+        logged and skipped, so the lists after it in device order still go out; it is tried
+        again next round, and this round ends after its batch rather than read it again."""
         sent = 0
         while True:
             states = await self._storage.unpublished_ignore_lists(SYNC_BATCH)
+            failed = False
             for state in states:
-                if not await publish_and_note(self._storage, self._publisher, state):
+                try:
+                    handed_over = await publish_and_note(self._storage, self._publisher, state)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception(
+                        "sending %s its ignore list revision %s failed; the others go on",
+                        state.device_id, state.revision,
+                    )  # fmt: skip
+                    failed = True
+                    continue
+                if not handed_over:
                     # The broker went away meanwhile: the rest waits for the next round.
                     return sent
                 sent += 1
@@ -107,5 +123,5 @@ class IgnoreListSync:
                     state.device_id,
                     state.revision,
                 )
-            if len(states) < SYNC_BATCH:
+            if failed or len(states) < SYNC_BATCH:
                 return sent

@@ -25,6 +25,7 @@ from cloud.storage.records import (
     StatusRow,
 )
 from models.contract import MAX_IGNORE_MARKS
+from models.contract.payloads import MAX_SEQ
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,11 @@ def status_details_to_store(
     return {**status.details, **kept} if kept else status.details
 
 
+# The highest list revision a device may report and be overtaken (``revision_held_by_device``):
+# room for 2**32 more changes below the contract's 64-bit bound.
+MAX_OVERTAKEN_REVISION = MAX_SEQ - 2**32
+
+
 def revision_held_by_device(status: StatusRow) -> int | None:
     """The list revision an online status says the device holds; None for an offline status
     (the last will's fields are as old as its connection) or one that reports none.
@@ -90,7 +96,17 @@ def revision_held_by_device(status: StatusRow) -> int | None:
         return None
     revision = status.details.get("ignore_list_revision")
     # The contract validated the status: an int when present (bool is an int to Python too).
-    return revision if isinstance(revision, int) and not isinstance(revision, bool) else None
+    if not isinstance(revision, int) or isinstance(revision, bool):
+        return None
+    if revision > MAX_OVERTAKEN_REVISION:
+        # No server ever sent that many changes: a broken or forged status. Overtaking it would
+        # leave the server's revision no room to count on (or overflow its column).
+        logger.warning(
+            "device %s reports 'not a cry' list revision %d, beyond any list this server"
+            " sent; not taken into account", status.device_id, revision,
+        )  # fmt: skip
+        return None
+    return revision
 
 
 def log_device_overtaken(device_id: str, held: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -182,3 +183,31 @@ async def test_a_list_changed_while_an_older_one_was_sent_is_sent_again(
         assert (retained.seq, retained.marks) == (newer.revision, sent.marks)
     finally:
         await publisher.stop()
+
+
+def test_a_list_that_cannot_be_sent_does_not_hold_back_the_lists_after_it(
+    mosquitto: MosquittoBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One device's stored list the contract refuses (here a revision beyond 64 bits, as a
+    SQLite database could hold one) is logged and skipped each round; the device after it in
+    device order still gets its list."""
+    database = f"sqlite:///{tmp_path / 'api.db'}"
+    with running_api(database, mosquitto, tmp_path) as api:
+        _anna, anna, _ = api.signup("Anna")
+        broken, healthy = sorted(api.claimed_device(anna) for _ in range(2))
+        device = create_account(mosquitto, healthy)
+        with sqlite3.connect(tmp_path / "api.db") as conn:
+            conn.execute(
+                "UPDATE devices SET ignore_list_revision = 9.3e18 WHERE device_id = ?", (broken,)
+            )
+            conn.execute(
+                "UPDATE devices SET ignore_list_revision = ignore_list_revision + 1"
+                " WHERE device_id = ?",
+                (healthy,),
+            )
+        revision = api.run(api.storage.ignore_list_for_device, healthy).revision
+        with listening_as(mosquitto, device) as online:
+            assert wait_for_revision(online, revision, WITHIN_S).seq == revision
+        assert f"sending {broken} its ignore list revision" in caplog.text
+        unsent = api.run(api.storage.unpublished_ignore_lists, 100_000)
+        assert [state.device_id for state in unsent] == [broken]

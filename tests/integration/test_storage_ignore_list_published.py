@@ -12,6 +12,7 @@ import pytest
 
 from cloud.storage import Storage
 from cloud.storage.records import IgnoreListState, IngestBatch, StatusRow
+from models.contract.payloads import MAX_SEQ
 from tests.integration.test_storage_contract import unique
 from tests.integration.test_storage_not_a_cry import NOW, SECOND, cries, family, marked
 
@@ -121,7 +122,12 @@ async def test_a_device_holding_a_newer_list_than_the_server_is_overtaken(
     assert (await storage.ignore_list_for_device(device_id)).revision == 1
 
     with caplog.at_level(logging.WARNING, logger="cloud.storage.not_a_cry_plan"):
-        await storage.ingest(IngestBatch(statuses=[status(True, NOW + 2 * SECOND, 6)]))
+        # A revision no server sent (a forged or broken status, the contract's top): ignored,
+        # rather than leaving the server's revision no room to count on.
+        await storage.ingest(IngestBatch(statuses=[status(True, NOW + 2 * SECOND, MAX_SEQ)]))
+        assert (await storage.ignore_list_for_device(device_id)).revision == 1
+        assert f"device {device_id} reports 'not a cry' list revision {MAX_SEQ}" in caplog.text
+        await storage.ingest(IngestBatch(statuses=[status(True, NOW + 2.5 * SECOND, 6)]))
     assert f"device {device_id} holds 'not a cry' list revision 6" in caplog.text
     [state] = await unpublished(storage, device_id)
     assert (state.revision, marked(state), state.device_revision) == (7, [1], 6)
