@@ -74,6 +74,21 @@ async def send_ignore_list(
     return "sent" if await publish_and_note(storage, publisher, state) else "queued"
 
 
+async def send_ignore_list_after_commit(
+    storage: Storage, publisher: DesiredConfigPublisher | None, device_id: str
+) -> None:
+    """``send_ignore_list`` after a change that is already committed (a claim, an unclaim): a
+    failure to send is logged, not raised, so the request that made the change does not fail
+    after it took effect (a claim code is used up and could not be tried again); the sync sends
+    the list within seconds."""
+    try:
+        await send_ignore_list(storage, publisher, device_id)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("sending %s its ignore list failed; the sync sends it", device_id)
+
+
 class IgnoreListSync:
     def __init__(self, storage: Storage, publisher: DesiredConfigPublisher) -> None:
         self._storage = storage

@@ -27,7 +27,7 @@ from cloud.api.device_schemas import (
     GapRead,
     InviteAccepted,
 )
-from cloud.api.ignore_list_sync import send_ignore_list
+from cloud.api.ignore_list_sync import send_ignore_list_after_commit
 from cloud.api.ratelimit import RateLimitedError
 from cloud.api.schemas import QueryTime
 from cloud.claims import ClaimCodeError, hash_claim_code
@@ -83,7 +83,9 @@ async def claim(body: DeviceClaim, user: CurrentUser, services: ServicesDep) -> 
     services.broadcaster.forget_device(device.device_id)
     # The claim emptied the device's "not a cry" list (a new family starts with nothing
     # marked): the device is told, even if it kept the previous family's retained list.
-    await send_ignore_list(services.storage, services.config_publisher, device.device_id)
+    await send_ignore_list_after_commit(
+        services.storage, services.config_publisher, device.device_id
+    )
     return device
 
 
@@ -168,7 +170,7 @@ async def unclaim(device_id: DeviceId, user: CurrentUser, services: ServicesDep)
         raise OWNER_ONLY from None
     services.broadcaster.forget_device(device_id)
     # The family's "not a cry" marks leave with them: the device stops ignoring their sounds.
-    await send_ignore_list(services.storage, services.config_publisher, device_id)
+    await send_ignore_list_after_commit(services.storage, services.config_publisher, device_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
