@@ -53,6 +53,7 @@ from edge.sounds_to_ignore import SoundsToIgnore, ignored_because, log_not_alert
 from edge.systemd import SystemdNotifier
 from edge.timesync import ClockMonitor
 from models.contract import DeviceSettings, Event, IgnoredBecause, ReportedConfig, Telemetry
+from models.cry.ignore import IgnoreRule
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class EdgeAgent:
             parts.live.fingerprint_model if parts.live is not None else None,
             on_changed=self._publish_status,
         )
-        self._watch = IgnoredEpisodeWatch(parts.live, self._sounds.rule.must_alert_confidence)
+        self._watch = IgnoredEpisodeWatch(parts.live, self._sounds.rule)
         if parts.live is not None:
             parts.live.update_settings(self._settings)
         if parts.loud is not None:
@@ -460,6 +461,11 @@ class EdgeAgent:
         self._heartbeats.pop("audio", None)
         audio.close()
 
+    def _ignore_rule(self) -> IgnoreRule:
+        """The "not a cry" rule at the cry sensitivity in use (LiveDetector.ignore_rule)."""
+        live = self._parts.live
+        return self._sounds.rule if live is None else live.ignore_rule(self._sounds.rule)
+
     def _note_alive_in_episode(self) -> None:
         now = time.monotonic()
         if self._episode_id is None or now - self._episode_alive_noted < EPISODE_ALIVE_EVERY_S:
@@ -473,7 +479,7 @@ class EdgeAgent:
                 loud = self._outbox.append(partial(self._loud_event, timed))
                 self._last_event = {"kind": "loud_sound", "time": loud.ts.isoformat()}
             elif timed.event.kind == "cry_started":
-                ignored = ignored_because(self._sounds.check(timed.event))
+                ignored = ignored_because(self._sounds.check(timed.event, self._ignore_rule()))
                 started = self._outbox.append(
                     partial(self._event, timed, None, ignored=ignored), episode="open"
                 )

@@ -23,6 +23,7 @@ from dataclasses import replace
 
 from edge.detection import LiveDetector, TimedCryEvent
 from models.cry import CryEvent
+from models.cry.ignore import IgnoreRule
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +32,13 @@ BECAME_A_CRY = "became_a_cry"
 
 
 class IgnoredEpisodeWatch:
-    def __init__(self, live: LiveDetector | None, must_alert_confidence: float) -> None:
-        """``must_alert_confidence``: the same bound the onset was checked against
-        (models/cry/ignore.py IgnoreRule)."""
+    def __init__(self, live: LiveDetector | None, rule: IgnoreRule) -> None:
+        """``rule``: the rule onsets are checked with (models/cry/ignore.py); an ignored
+        episode is watched with its must-alert bound at the sensitivity in use when it began,
+        the bound its onset was checked against (LiveDetector.ignore_rule)."""
         self._live = live
-        self._bound = must_alert_confidence
+        self._rule = rule
+        self._bound = rule.must_alert_confidence
         self._ignored: TimedCryEvent | None = None  # the open ignored episode's start
         self._highest = 0.0  # the highest score it reached (below the bound)
         self._promoted: TimedCryEvent | None = None  # the start that replaced it
@@ -44,6 +47,8 @@ class IgnoredEpisodeWatch:
         """A ``cry_started`` was published (``ignored``: it carried ``ignored``)."""
         self._ignored = timed if ignored else None
         self._highest = timed.event.confidence
+        rule = self._rule if self._live is None else self._live.ignore_rule(self._rule)
+        self._bound = rule.must_alert_confidence
         if timed is not self._promoted:
             self._promoted = None
 

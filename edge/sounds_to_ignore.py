@@ -177,11 +177,13 @@ class SoundsToIgnore:
 
     # ---- the audio thread ----
 
-    def check(self, event: CryEvent) -> IgnoreMatch | None:
-        """The marked sound this onset is like, if it must not alert (models/cry/ignore.py)."""
+    def check(self, event: CryEvent, rule: IgnoreRule | None = None) -> IgnoreMatch | None:
+        """The marked sound this onset is like, if it must not alert (models/cry/ignore.py);
+        ``rule``: this list's rule as it applies now (default: as measured), e.g. at the cry
+        sensitivity in use (LiveDetector.ignore_rule)."""
         sounds = self._snapshot.sounds  # one read: the MQTT thread may swap it meanwhile
         try:
-            return match_ignored(event.fingerprint, event.confidence, sounds, self._rule)
+            return match_ignored(event.fingerprint, event.confidence, sounds, rule or self._rule)
         except (ValueError, FloatingPointError) as exc:
             logger.error("cannot compare the onset with the sounds to ignore: %s", exc)
             return None

@@ -20,6 +20,7 @@ from edge.detection.level import SoundLevelMeter
 from edge.detection.sensitivity import hysteresis_for
 from models.contract import DeviceSettings
 from models.cry import CryDetector, CryEvent, HysteresisParams, WindowScore
+from models.cry.ignore import IgnoreRule
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,11 @@ class LiveDetector:
     @property
     def hysteresis(self) -> HysteresisParams:
         return self._detector.hysteresis
+
+    def ignore_rule(self, rule: IgnoreRule) -> IgnoreRule:
+        """``rule`` at the onset threshold in use (IgnoreRule.at_onset_threshold): its
+        must-alert bound follows a lowered cry sensitivity."""
+        return rule.at_onset_threshold(self._calibrated.on_threshold, self.hysteresis.on_threshold)
 
     def update_settings(self, settings: DeviceSettings) -> None:
         """Called from any thread; takes effect before the next chunk."""

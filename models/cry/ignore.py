@@ -13,13 +13,14 @@ Pure and shared: the edge agent uses it on the device and the benchmark on its n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 
 from models.cry.fingerprint import best_match
+from models.cry.head import logit, sigmoid
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -46,7 +47,8 @@ class IgnoreRule:
     # rounded up to 0.05), while 28 % of the test nights' cries start at or above it. When a
     # family marks a sound like crying it keeps some of the cries the mark would silence
     # (docs/cry-detector.md, the limit case). It is the model's score: re-measure it whenever
-    # the model changes; at or under the model's on_threshold nothing would ever be ignored.
+    # the model changes; at or under the onset threshold nothing could ever be ignored, so a
+    # lowered cry sensitivity moves it up with the threshold (``at_onset_threshold``).
     must_alert_confidence: float = 0.60
 
     def __post_init__(self) -> None:
@@ -54,6 +56,21 @@ class IgnoreRule:
             raise ValueError("ignore.similarity must be within (0, 1]")
         if not 0.0 < self.must_alert_confidence <= 1.0:
             raise ValueError("ignore.must_alert_confidence must be within (0, 1]")
+
+    def at_onset_threshold(self, calibrated: float, in_use: float) -> IgnoreRule:
+        """This rule where the onset threshold in use is not the ``calibrated`` one (the
+        parents moved the cry sensitivity; edge/detection/sensitivity.py moves the threshold in
+        logit space). A raised threshold raises ``must_alert_confidence`` by the same number of
+        logits, so the bound stays as far above the threshold in evidence as it was measured:
+        at a low sensitivity whose threshold reaches 0.60 every onset would otherwise count as
+        "sure" and no mark could silence anything. A lowered threshold leaves the measured
+        bound as it is: the extra, less sure alerts of a high sensitivity are what a mark
+        should be able to silence."""
+        shift = max(0.0, float(logit(in_use)) - float(logit(calibrated)))
+        if shift == 0.0 or self.must_alert_confidence >= 1.0:
+            return self
+        moved = float(sigmoid(float(logit(self.must_alert_confidence)) + shift))
+        return replace(self, must_alert_confidence=min(1.0, moved))
 
 
 @dataclass(frozen=True)

@@ -66,3 +66,30 @@ def test_no_fingerprint_or_an_empty_list_alerts() -> None:
 def test_a_rule_outside_its_range_is_refused(similarity: float, must_alert: float) -> None:
     with pytest.raises(ValueError, match="ignore"):
         IgnoreRule(similarity=similarity, must_alert_confidence=must_alert)
+
+
+def test_a_raised_onset_threshold_raises_the_must_alert_bound_by_as_many_logits() -> None:
+    rule = IgnoreRule()
+    calibrated = 0.369
+
+    def logit(p: float) -> float:
+        return float(np.log(p / (1.0 - p)))
+
+    # At the calibrated threshold, or a lower one (a raised sensitivity), the bound is as
+    # measured: the extra, less sure alerts are what a mark should silence.
+    assert rule.at_onset_threshold(calibrated, calibrated) == rule
+    assert rule.at_onset_threshold(calibrated, 0.05) == rule
+    # A lowered sensitivity whose threshold passes the measured bound: the bound moves with it,
+    # so an onset just over the threshold can still be ignored.
+    moved = rule.at_onset_threshold(calibrated, 0.70)
+    shift = logit(0.70) - logit(calibrated)
+    assert logit(moved.must_alert_confidence) == pytest.approx(logit(0.60) + shift, abs=1e-3)
+    assert moved.must_alert_confidence > 0.70
+    assert moved.similarity == rule.similarity
+    onset = match_ignored(alike(0.99), 0.72, [CAT], moved)
+    assert onset is not None
+    assert onset.sound == CAT
+    assert match_ignored(alike(0.99), 0.72, [CAT], rule) is None
+    # "Never ignore" stays never.
+    never = IgnoreRule(must_alert_confidence=1.0)
+    assert never.at_onset_threshold(calibrated, 0.9) == never

@@ -11,6 +11,7 @@ import pytest
 from edge.detection import LiveDetector, SoundLevelMeter, hysteresis_for
 from models.contract import DeviceSettings
 from models.cry import CryDetector, HysteresisParams, load_audio
+from models.cry.ignore import IgnoreRule
 
 CALIBRATED = HysteresisParams(on_threshold=0.9, off_threshold=0.45)
 CRY_CLIP = Path(__file__).resolve().parents[1] / "data" / "audio" / "cry_donateacry.flac"
@@ -102,3 +103,18 @@ def test_a_sensitivity_change_reaches_the_detector_before_the_next_chunk() -> No
     assert live.hysteresis.on_threshold == before  # not yet: the audio thread applies it
     live.process(np.zeros(160, dtype=np.float32))
     assert live.hysteresis.on_threshold < before
+
+
+def test_the_ignore_rule_follows_a_lowered_sensitivity() -> None:
+    """At a low cry sensitivity the onset threshold passes the rule's measured must-alert bound
+    (0.60): the bound the agent applies moves above it, or no "not a cry" mark could ever
+    silence an onset; at the calibrated sensitivity and above it is as measured."""
+    detector = CryDetector.from_manifest()
+    rule = IgnoreRule()
+    live = LiveDetector(detector, DeviceSettings(cry_sensitivity=0.2), SoundLevelMeter(16000))
+    assert live.hysteresis.on_threshold > rule.must_alert_confidence
+    assert live.ignore_rule(rule).must_alert_confidence > live.hysteresis.on_threshold
+    for sensitivity in (0.5, 0.9):
+        live.update_settings(DeviceSettings(cry_sensitivity=sensitivity))
+        live.process(np.zeros(1600, dtype=np.float32))
+        assert live.ignore_rule(rule) == rule
