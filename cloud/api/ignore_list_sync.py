@@ -9,7 +9,9 @@ The stored list is the truth; the broker's retained copy follows it. Two ways:
   sends them. That covers every change the fast path misses: one made while the broker was away
   and this process restarted before it came back (its queue was in memory), one made without
   the API (the operator's ``nursery-cloud device register --owner`` empties a list and publishes
-  nothing), and one whose process stopped between its commit and its publish.
+  nothing), one whose process stopped between its commit and its publish, and one the broker
+  lost after it was handed over (the device's online status names an older revision, and the
+  collector marks the list unsent again: not_a_cry_plan.log_device_behind).
 
 Either way a list is noted as published (``Storage.note_ignore_list_published``) once handed
 over. Several API processes each run the sync, so a list may be sent more than once: harmless,
@@ -47,8 +49,9 @@ async def publish_and_note(
         # gmqtt's publish does not wait for the broker's PUBACK: it writes the message to the
         # connection and keeps it to resend (QoS 1) when this process reconnects. So the note
         # says "handed over": a message the broker never read - this process died in that
-        # instant, or the broker did and this process stopped before reconnecting - is not
-        # sent again until the list next changes.
+        # instant, or the broker did and this process stopped before reconnecting - is sent
+        # again once the device's next online status names the older revision it holds (the
+        # collector then marks the list unsent).
         await storage.note_ignore_list_published(state.device_id, state.revision)
         # Another process may have changed the list after it was read here and sent the newer
         # one before this older one reached the broker, which would then keep this one under

@@ -285,7 +285,8 @@ class Storage(Protocol):
 
     async def note_ignore_list_published(self, device_id: str, revision: int) -> None:
         """Revision ``revision`` of the device's list was handed to the broker. Only raises
-        what is noted, never lowers it; a device that is gone is no error."""
+        what is noted, never lowers it (only the device's own status does, when it holds an
+        older revision: the broker lost it); a device that is gone is no error."""
         ...
 
     # --- alerts as each user sees them ---

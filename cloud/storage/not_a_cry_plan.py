@@ -118,6 +118,16 @@ def log_device_overtaken(device_id: str, held: int) -> None:
     )  # fmt: skip
 
 
+def log_device_behind(device_id: str, held: int) -> None:
+    """Say that a device holds an older list than the one noted as handed to the broker, which
+    is sent again: the broker lost it (a crash before its autosave, a replaced volume), or the
+    status crossed the list on its way (then the device gets it twice and applies it once)."""
+    logger.info(
+        "device %s holds 'not a cry' list revision %d, older than the one handed to the"
+        " broker: sending the list again", device_id, held,
+    )  # fmt: skip
+
+
 def ignored_json(ignored: IgnoredEpisodeRow | None) -> dict[str, object] | None:
     """The stored document of ``events.ignored``; None (NULL) for an event the device alerted
     on (or any other event)."""

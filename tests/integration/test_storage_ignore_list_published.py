@@ -139,3 +139,39 @@ async def test_a_device_holding_a_newer_list_than_the_server_is_overtaken(
     # The next undo is newer than anything the device holds.
     undone = await storage.unmark_not_a_cry(anna, device_id, 1)
     assert undone.revision == 8
+
+
+async def test_a_device_behind_the_list_handed_to_the_broker_is_sent_it_again(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The broker lost the retained list it was handed (a crash before its autosave, a replaced
+    volume): the device's online status says it holds an older revision, and the list is
+    unpublished again, so the sync sends it. In step, or offline, nothing changes."""
+    anna, _ben, device_id = await family(storage)
+    await cries(storage, device_id, 2)
+    first = await storage.mark_not_a_cry(anna, device_id, 1, NOW)
+    second = await storage.mark_not_a_cry(anna, device_id, 2, NOW)
+    await storage.note_ignore_list_published(device_id, second.revision)
+
+    def status(online: bool, at: datetime, revision: int) -> StatusRow:
+        report: dict[str, object] = {"uptime_s": 5.0, "ignore_list_revision": revision}
+        return StatusRow(device_id, 0, at, at, online, "0.1.0", "cry-1", report)
+
+    await storage.ingest(IngestBatch(statuses=[status(True, NOW, second.revision)]))
+    assert await unpublished(storage, device_id) == []
+    # The last will repeats what the device held when it connected: not evidence of a loss.
+    await storage.ingest(IngestBatch(statuses=[status(False, NOW + SECOND, first.revision)]))
+    assert await unpublished(storage, device_id) == []
+
+    with caplog.at_level(logging.INFO, logger="cloud.storage.not_a_cry_plan"):
+        await storage.ingest(IngestBatch(statuses=[status(True, NOW + 2 * SECOND, first.revision)]))
+    assert f"device {device_id} holds 'not a cry' list revision {first.revision}, older" in (
+        caplog.text
+    )
+    [state] = await unpublished(storage, device_id)
+    assert (state.revision, marked(state)) == (second.revision, [2, 1])
+    # Sent again and taken: in step.
+    await storage.note_ignore_list_published(device_id, state.revision)
+    await storage.ingest(IngestBatch(statuses=[status(True, NOW + 3 * SECOND, second.revision)]))
+    assert await unpublished(storage, device_id) == []
+    assert (await storage.ignore_list_for_device(device_id)).revision == second.revision

@@ -42,6 +42,7 @@ from cloud.storage.live_readings import READING_CHANNEL, latest_per_device, read
 from cloud.storage.not_a_cry_plan import (
     devices_citing_marks,
     ignored_json,
+    log_device_behind,
     log_device_overtaken,
     revision_held_by_device,
     status_details_to_store,
@@ -259,6 +260,13 @@ OVERTAKE_DEVICE_REVISION = (
     "UPDATE devices SET ignore_list_revision = %s + 1"
     " WHERE device_id = %s AND ignore_list_revision < %s"
 )
+# A device that holds an older list than the one noted as handed to the broker (not_a_cry_plan's
+# log_device_behind): the note comes down to what the device holds, so the API's sync sends
+# the list again.
+RESEND_TO_DEVICE_BEHIND = (
+    "UPDATE devices SET ignore_list_published_revision = %s"
+    " WHERE device_id = %s AND ignore_list_published_revision > %s"
+)
 
 
 async def _apply_statuses(
@@ -286,6 +294,9 @@ async def _apply_statuses(
             overtaken = await conn.execute(OVERTAKE_DEVICE_REVISION, (held, device_id, held))
             if overtaken.rowcount:
                 log_device_overtaken(device_id, held)
+            behind = await conn.execute(RESEND_TO_DEVICE_BEHIND, (held, device_id, held))
+            if behind.rowcount:
+                log_device_behind(device_id, held)
         applied += 1
         applied_rows.append(status)
         if status.online != device["online"]:

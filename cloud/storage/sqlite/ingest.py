@@ -32,6 +32,7 @@ from cloud.storage.live_readings import latest_per_device
 from cloud.storage.not_a_cry_plan import (
     devices_citing_marks,
     ignored_text,
+    log_device_behind,
     log_device_overtaken,
     revision_held_by_device,
     status_details_to_store,
@@ -97,6 +98,13 @@ OVERTAKE_DEVICE_REVISION = (
     "UPDATE devices SET ignore_list_revision = ? + 1"
     " WHERE device_id = ? AND ignore_list_revision < ?"
 )
+# A device that holds an older list than the one noted as handed to the broker (not_a_cry_plan's
+# log_device_behind): the note comes down to what the device holds, so the API's sync sends
+# the list again.
+RESEND_TO_DEVICE_BEHIND = (
+    "UPDATE devices SET ignore_list_published_revision = ?"
+    " WHERE device_id = ? AND ignore_list_published_revision > ?"
+)
 
 
 def _apply_statuses(
@@ -124,6 +132,8 @@ def _apply_statuses(
         overtake = (held, device_id, held)
         if held is not None and conn.execute(OVERTAKE_DEVICE_REVISION, overtake).rowcount:
             log_device_overtaken(device_id, held)
+        if held is not None and conn.execute(RESEND_TO_DEVICE_BEHIND, overtake).rowcount:
+            log_device_behind(device_id, held)
         applied += 1
         applied_rows.append(status)
         if status.online != bool(device["online"]):
