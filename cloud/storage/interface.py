@@ -265,7 +265,10 @@ class Storage(Protocol):
         ...
 
     async def clear_ignore_list(self, user_id: int, device_id: str) -> IgnoreListState:
-        """Empty the list (a new revision unless it was empty already)."""
+        """Empty the list, always under a new revision - also when it was empty here: a
+        monitor can hold other marks under the same revision (a database restored from a
+        backup older than a list it took), and only a newer revision replaces them, so a
+        parent's Clear always reaches it."""
         ...
 
     async def get_ignore_list(self, user_id: int, device_id: str) -> IgnoreListState:

@@ -95,11 +95,9 @@ async def clear_ignore_list(
 ) -> IgnoreListState:
     async with conn.transaction():
         await _authorize(conn, user_id, device_id)
-        cursor = await conn.execute(
-            "DELETE FROM not_a_cry_marks WHERE device_id = %s", (device_id,)
-        )
-        if cursor.rowcount:
-            await bump_revision(conn, device_id)
+        await conn.execute("DELETE FROM not_a_cry_marks WHERE device_id = %s", (device_id,))
+        # Always a new revision, also for a list empty here (Storage.clear_ignore_list: why).
+        await bump_revision(conn, device_id)
         return await _state(conn, device_id)
 
 

@@ -85,8 +85,9 @@ def unmark_not_a_cry(
 def clear_ignore_list(conn: sqlite3.Connection, user_id: int, device_id: str) -> IgnoreListState:
     with Transaction(conn):
         require_member(member_role(conn, user_id, device_id))
-        if conn.execute("DELETE FROM not_a_cry_marks WHERE device_id = ?", (device_id,)).rowcount:
-            bump_revision(conn, device_id)
+        conn.execute("DELETE FROM not_a_cry_marks WHERE device_id = ?", (device_id,))
+        # Always a new revision, also for a list empty here (Storage.clear_ignore_list: why).
+        bump_revision(conn, device_id)
         return _state(conn, device_id)
 
 
