@@ -259,9 +259,12 @@ class Storage(Protocol):
         ...
 
     async def unmark_not_a_cry(
-        self, user_id: int, device_id: str, episode_id: int
+        self, user_id: int, device_id: str, episode_id: int, one_episode: bool = False
     ) -> IgnoreListState:
-        """Take ``episode_id`` off the list (undo); nothing changes when it is not on it."""
+        """Take ``episode_id`` off the list (undo); nothing changes when it is not on it.
+        ``one_episode``: the undo comes from one alert's episode, refused with
+        ``AmbiguousEpisodeError`` like a mark when the device used the id for several episodes
+        of the period (the mark is the first one's)."""
         ...
 
     async def clear_ignore_list(self, user_id: int, device_id: str) -> IgnoreListState:

@@ -49,6 +49,13 @@ def require_one_episode(episodes: int, episode_id: int) -> None:
     postgres/devices.py, shows a mark on the first episode of the period with its id)."""
     if episodes == 0:
         raise NotFoundError("device", "no such cry episode of this device")
+    refuse_ambiguous_episode(episodes, episode_id)
+
+
+def refuse_ambiguous_episode(episodes: int, episode_id: int) -> None:
+    """Undoing the mark *of one alert*: refused like marking when several episodes of the
+    period have its id - the mark is on the first of them, and an undo from a later alert that
+    reuses the number must not take it off (undo it from the list of sounds to ignore)."""
     if episodes > 1:
         raise AmbiguousEpisodeError(
             f"The monitor used episode number {episode_id} for {episodes} different cries (its"

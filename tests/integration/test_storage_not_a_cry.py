@@ -209,6 +209,13 @@ async def test_an_episode_id_the_device_used_twice_cannot_be_marked(storage: Sto
         (2, T0 + 20 * SECOND, True),
         (1, T0 + 10 * SECOND, False),
     ]
+    # Undone from the later cry's alert: refused like a mark (the mark is the first one's);
+    # from the list by its id, it goes.
+    with pytest.raises(AmbiguousEpisodeError, match="episode number 2 for 2 different cries"):
+        await storage.unmark_not_a_cry(anna, device_id, 2, one_episode=True)
+    assert [m.episode_id for m in (await storage.get_ignore_list(anna, device_id)).marks] == [2]
+    undone = await storage.unmark_not_a_cry(anna, device_id, 2)
+    assert undone.marks == []
 
 
 async def test_any_member_marks_and_nobody_else(storage: Storage) -> None:

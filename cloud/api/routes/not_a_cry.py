@@ -127,9 +127,13 @@ async def unmark(alert_id: AlertId, user: CurrentUser, services: ServicesDep) ->
     """Undo this alert's mark (nothing changes if it is not marked)."""
     device_id, episode_id = await _alert_episode(services, user.id, alert_id)
     try:
-        state = await services.storage.unmark_not_a_cry(user.id, device_id, episode_id)
+        state = await services.storage.unmark_not_a_cry(
+            user.id, device_id, episode_id, one_episode=True
+        )
     except NotFoundError:
         raise ALERT_NOT_FOUND from None
+    except AmbiguousEpisodeError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     return await _changed(services, state)
 
 

@@ -14,7 +14,12 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
 from cloud.storage.interface import NotFoundError
-from cloud.storage.not_a_cry_plan import MARK_ORDER, MARKS_KEPT, require_one_episode
+from cloud.storage.not_a_cry_plan import (
+    MARK_ORDER,
+    MARKS_KEPT,
+    refuse_ambiguous_episode,
+    require_one_episode,
+)
 from cloud.storage.postgres.devices import member_role
 from cloud.storage.postgres.ignore_lists import (
     bump_revision,
@@ -77,10 +82,14 @@ async def mark_not_a_cry(
 
 
 async def unmark_not_a_cry(
-    conn: AsyncConnection[Any], user_id: int, device_id: str, episode_id: int
+    conn: AsyncConnection[Any], user_id: int, device_id: str, episode_id: int, one_episode: bool
 ) -> IgnoreListState:
     async with conn.transaction():
         await _authorize(conn, user_id, device_id)
+        if one_episode:
+            cursor = await conn.execute(_EPISODES, (episode_id, device_id))
+            row = await cursor.fetchone()
+            refuse_ambiguous_episode(0 if row is None else row["episodes"], episode_id)
         cursor = await conn.execute(
             "DELETE FROM not_a_cry_marks WHERE device_id = %s AND episode_id = %s",
             (device_id, episode_id),
@@ -121,10 +130,10 @@ class PostgresNotACryStorage:
             return await mark_not_a_cry(conn, user_id, device_id, episode_id, now)
 
     async def unmark_not_a_cry(
-        self, user_id: int, device_id: str, episode_id: int
+        self, user_id: int, device_id: str, episode_id: int, one_episode: bool = False
     ) -> IgnoreListState:
         async with self._connection() as conn:
-            return await unmark_not_a_cry(conn, user_id, device_id, episode_id)
+            return await unmark_not_a_cry(conn, user_id, device_id, episode_id, one_episode)
 
     async def clear_ignore_list(self, user_id: int, device_id: str) -> IgnoreListState:
         async with self._connection() as conn:

@@ -10,7 +10,12 @@ from datetime import datetime
 from typing import TypeVar
 
 from cloud.storage.interface import NotFoundError
-from cloud.storage.not_a_cry_plan import MARK_ORDER, MARKS_KEPT, require_one_episode
+from cloud.storage.not_a_cry_plan import (
+    MARK_ORDER,
+    MARKS_KEPT,
+    refuse_ambiguous_episode,
+    require_one_episode,
+)
 from cloud.storage.records import IgnoreListState
 from cloud.storage.sharing_plan import require_member
 from cloud.storage.sqlite.database import SqliteDatabase, Transaction, to_db_time
@@ -69,10 +74,13 @@ def mark_not_a_cry(
 
 
 def unmark_not_a_cry(
-    conn: sqlite3.Connection, user_id: int, device_id: str, episode_id: int
+    conn: sqlite3.Connection, user_id: int, device_id: str, episode_id: int, one_episode: bool
 ) -> IgnoreListState:
     with Transaction(conn):
         require_member(member_role(conn, user_id, device_id))
+        if one_episode:
+            episodes = conn.execute(_EPISODES, (episode_id, device_id)).fetchone()["episodes"]
+            refuse_ambiguous_episode(episodes, episode_id)
         deleted = conn.execute(
             "DELETE FROM not_a_cry_marks WHERE device_id = ? AND episode_id = ?",
             (device_id, episode_id),
@@ -116,9 +124,11 @@ class SqliteNotACryStorage:
         return await self._run(lambda c: mark_not_a_cry(c, user_id, device_id, episode_id, now))
 
     async def unmark_not_a_cry(
-        self, user_id: int, device_id: str, episode_id: int
+        self, user_id: int, device_id: str, episode_id: int, one_episode: bool = False
     ) -> IgnoreListState:
-        return await self._run(lambda c: unmark_not_a_cry(c, user_id, device_id, episode_id))
+        return await self._run(
+            lambda c: unmark_not_a_cry(c, user_id, device_id, episode_id, one_episode)
+        )
 
     async def clear_ignore_list(self, user_id: int, device_id: str) -> IgnoreListState:
         return await self._run(lambda c: clear_ignore_list(c, user_id, device_id))
