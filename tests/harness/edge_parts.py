@@ -46,15 +46,16 @@ def agent_parts(tmp_path: Path, **parts: Any) -> AgentParts:
     return AgentParts(**{**defaults, **parts})
 
 
-def events_in(outbox_path: Path) -> list[Event]:
-    """The events the agent left in its outbox (nothing was sent), oldest first."""
+def events_in(outbox_path: Path, device_id: str = DEVICE) -> list[Event]:
+    """The events the agent of ``device_id`` left in its outbox (nothing was sent), oldest
+    first."""
     outbox = Outbox(outbox_path)
     try:
         messages = outbox.pending(-1, 1000)
     finally:
         outbox.close()
     events = [
-        decode_message(topic_for(DEVICE, m.kind), m.payload)
+        decode_message(topic_for(device_id, m.kind), m.payload)
         for m in messages
         if m.kind == MessageKind.EVENT
     ]

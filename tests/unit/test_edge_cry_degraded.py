@@ -23,9 +23,9 @@ from edge.checks.result import Outcome
 from edge.cli import status as status_cli
 from edge.config import AgentConfig, parse_config
 from edge.local_status import write_status
-from edge.publish.outbox import Outbox
-from models.contract import Event, MessageKind, Status, decode_message, topic_for
+from models.contract import MessageKind, Status, decode_message, topic_for
 from models.cry import CryDetector
+from tests.harness.edge_parts import events_in
 from tests.harness.network import free_port
 from tests.unit.test_cry_cascade import artifacts_copy
 
@@ -104,17 +104,8 @@ def test_a_damaged_backbone_leaves_a_degraded_agent_that_still_raises_cry_events
     assert len(agent_warnings) == 1
     assert agent_warnings[0].levelname == "WARNING"
 
-    outbox = Outbox(tmp_path / "state" / "outbox.sqlite3")
-    try:
-        messages = outbox.pending(-1, 1000)
-    finally:
-        outbox.close()
-    events = [
-        decode_message(topic_for(DEVICE, m.kind), m.payload)
-        for m in messages
-        if m.kind == MessageKind.EVENT
-    ]
-    kinds = [event.kind for event in events if isinstance(event, Event)]
+    events = events_in(tmp_path / "state" / "outbox.sqlite3", DEVICE)
+    kinds = [event.kind for event in events]
     assert kinds == ["cry_started", "cry_ended"]
 
 

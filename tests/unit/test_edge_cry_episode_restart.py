@@ -24,9 +24,9 @@ from edge.detection import LiveDetector, SoundLevelMeter
 from edge.publish.outbox import Outbox
 from edge.sensors import ClimateSampler, SimulatedClimateSensor
 from edge.sensors.simulated import SimulatedClimate
-from models.contract import DeviceSettings, Event, MessageKind, decode_message, topic_for
+from models.contract import DeviceSettings, Event, MessageKind, topic_for
 from models.cry import CryDetector
-from tests.harness.edge_parts import DEVICE, agent_parts
+from tests.harness.edge_parts import DEVICE, agent_parts, events_in
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
 T0 = datetime(2026, 11, 23, 2, 10, 3, 250_000, tzinfo=UTC)
@@ -37,20 +37,6 @@ def cry_started(seq: int) -> Event:
         device_id=DEVICE, seq=seq, ts=T0, kind="cry_started", episode_id=seq,
         confidence=0.97, sound_dbfs=-28.5,
     )  # fmt: skip
-
-
-def events_in(path: Path) -> list[Event]:
-    outbox = Outbox(path)
-    try:
-        messages = outbox.pending(-1, 1000)
-    finally:
-        outbox.close()
-    decoded = [
-        decode_message(topic_for(DEVICE, m.kind), m.payload)
-        for m in messages
-        if m.kind == MessageKind.EVENT
-    ]
-    return [event for event in decoded if isinstance(event, Event)]
 
 
 def run_briefly(agent: EdgeAgent, seconds: float = 0.5) -> None:
