@@ -118,10 +118,10 @@ async def _run_collector(settings: CollectorSettings) -> int:
 
 
 # How long the API keeps an idle HTTP connection open. Longer than the idle expiry of what
-# stands in front of it (httpx 5 s, a reverse proxy's upstream pool 60 s): a server that closes
-# an idle connection first races a client reusing it at that moment, which then gets "Server
-# disconnected without sending a response" and no answer (uvicorn's default of 5 s did that to
-# an end-to-end test). An idle connection costs a socket and a few kilobytes.
+# stands in front of it (httpx 5 s; the reverse proxy of docs/operations.md 60 s): a server
+# that closes an idle connection first races a client reusing it at that moment, which then
+# gets "Server disconnected without sending a response" and no answer (uvicorn's default of
+# 5 s did that to an end-to-end test). An idle connection costs a socket and a few kilobytes.
 API_KEEP_ALIVE_S = 75
 
 
