@@ -32,6 +32,19 @@ export function alertFromMessage(message) {
   };
 }
 
+// The list after GET /alerts answered: the server's alerts (with their read state), plus any
+// alert that arrived over the WebSocket after the server's answer was taken - its id is above
+// every id in the answer (ids only grow). Without those, an alert that came in while the
+// request was in flight vanished from the list while it rang and counted as unread.
+export function mergeServerAlerts(current, answer) {
+  const newestAnswered = answer.reduce((most, alert) => Math.max(most, alert.id), 0);
+  const merged = new Map(answer.map((alert) => [alert.id, alert]));
+  for (const alert of current) {
+    if (alert.id > newestAnswered && !merged.has(alert.id)) merged.set(alert.id, alert);
+  }
+  return merged;
+}
+
 // The alert a tapped notification is about: "/?alert=42" (the push payload's url) -> 42; null
 // for anything else.
 export function alertFromUrl(url) {
@@ -65,9 +78,17 @@ export class AlertList {
     return true;
   }
 
-  // The server's newest alerts replace what is shown (they include anything missed offline).
+  // The server's newest alerts replace what is shown (they include anything missed offline),
+  // keeping live ones newer than its answer (mergeServerAlerts).
   replace(alerts) {
-    this.alerts = new Map(alerts.map((alert) => [alert.id, alert]));
+    this.alerts = mergeServerAlerts(this.alerts.values(), alerts);
+    this.render();
+  }
+
+  // Signed out: nothing of the last account stays on the page.
+  clear() {
+    this.focused = null;
+    this.alerts = new Map();
     this.render();
   }
 

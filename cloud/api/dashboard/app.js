@@ -118,8 +118,7 @@ function leave(reason) {
   $("alarm").hidden = true;
   cards.clear();
   $("devices").replaceChildren();
-  alerts.focused = null;
-  alerts.replace([]);
+  alerts.clear();
   showAuth(reason);
 }
 

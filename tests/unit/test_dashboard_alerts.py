@@ -1,0 +1,51 @@
+"""The dashboard's alert list after GET /alerts (cloud/api/dashboard/alerts.js), run in Node as
+the browser runs the module: an alert the WebSocket brought while the request was in flight is
+kept, everything else follows the server's answer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.harness.external_material import node_executable
+
+MODULE = Path(__file__).resolve().parents[2] / "cloud" / "api" / "dashboard" / "alerts.js"
+
+
+def alert(alert_id: int, read: bool = False) -> dict[str, Any]:
+    return {"id": alert_id, "kind": "CRY_DETECTED", "read": read}
+
+
+def merged(current: list[dict[str, Any]], answer: list[dict[str, Any]]) -> list[Any]:
+    script = (
+        f"import {{ mergeServerAlerts }} from {json.dumps(MODULE.as_uri())};\n"
+        f"const out = mergeServerAlerts({json.dumps(current)}, {json.dumps(answer)});\n"
+        "console.log(JSON.stringify([...out.values()].sort((a, b) => a.id - b.id)));\n"
+    )
+    done = subprocess.run(
+        [node_executable(), "--input-type=module", "-e", script],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_an_alert_that_arrived_live_during_the_request_is_kept() -> None:
+    # The page asked for /alerts before alert 8 was stored; the WebSocket then brought it.
+    assert merged([alert(8)], [alert(5), alert(7)]) == [alert(5), alert(7), alert(8)]
+
+
+def test_the_first_alert_of_an_account_survives_an_empty_answer() -> None:
+    assert merged([alert(1)], []) == [alert(1)]
+
+
+def test_the_server_answer_wins_for_the_alerts_it_holds() -> None:
+    # Read on another phone of this caregiver: the server's state replaces the page's.
+    assert merged([alert(7, read=False)], [alert(7, read=True)]) == [alert(7, read=True)]
+
+
+def test_an_older_alert_the_server_no_longer_lists_is_dropped() -> None:
+    # Not in the newest hundred any more (or gone with an unclaimed device): not kept.
+    assert merged([alert(3), alert(9)], [alert(9), alert(10)]) == [alert(9), alert(10)]
