@@ -22,12 +22,17 @@ import pytest
 import websockets
 
 from models.contract import MessageKind, ReportedConfig, decode_message, topic_for
+from tests.harness.api_process import (
+    broker_settings,
+    start_api,
+    stop_all_cleanly,
+    wait_until_serving,
+)
 from tests.harness.collector import CollectorProcess
 from tests.harness.edge_agent import EdgeAgentRunner
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.mqtt import ProbeClient
-from tests.harness.network import free_port
-from tests.harness.processes import ManagedProcess, console_script
+from tests.harness.processes import console_script
 from tests.harness.services import BrokerAccount, create_account, create_instance_account
 from tests.harness.waiting import wait_until_async
 
@@ -38,34 +43,19 @@ PASSWORD = "testPassword123"
 
 @pytest.fixture
 def two_apis(database_url: str, mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[list[str]]:
-    processes, urls = [], []
+    apis = []
     for index in range(2):
         # The broker allows one connection per account: an API process per instance account.
         account = create_instance_account(mosquitto, "api", f"{index}-{uuid.uuid4().hex[:8]}")
-        port = free_port()
-        processes.append(
-            ManagedProcess(
-                [console_script("nursery-cloud"), "api", "--port", str(port)],
-                {
-                    "DATABASE_URL": database_url,
-                    "JWT_SECRET": SECRET,
-                    "NURSERY_UPLOAD_DIR": str(tmp_path / "uploads"),
-                    "MQTT_HOST": mosquitto.host,
-                    "MQTT_PORT": str(mosquitto.port),
-                    "MQTT_USERNAME": account.username,
-                    "MQTT_PASSWORD": account.password,
-                },
-                tmp_path / f"api-{index}.log",
-            )
+        settings = broker_settings(mosquitto, account)
+        apis.append(
+            start_api(database_url, SECRET, tmp_path, env=settings, log_name=f"api-{index}.log")
         )
-        urls.append(f"http://127.0.0.1:{port}")
     try:
-        for process, url in zip(processes, urls, strict=True):
-            process.wait_for_port(int(url.rsplit(":", 1)[1]))
-        yield urls
+        wait_until_serving(apis)
+        yield [api.url for api in apis]
     finally:
-        for process in processes:
-            assert process.stop_cleanly(), process.output()
+        stop_all_cleanly(apis)
 
 
 async def signup(http: httpx.AsyncClient, api: str, name: str) -> tuple[int, str]:

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Route, expect, sync_playwright
 
-from tests.harness.network import free_port
-from tests.harness.processes import ManagedProcess, console_script
+from tests.harness.api_process import running_api
 
 CHROMIUM = Path("/usr/bin/chromium")
 RENDER_TIMEOUT_MS = 20_000
@@ -22,21 +21,10 @@ RENDER_TIMEOUT_MS = 20_000
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("api-docs")
-    port = free_port()
-    process = ManagedProcess(
-        [console_script("nursery-cloud"), "api", "--port", str(port)],
-        {
-            "DATABASE_URL": f"sqlite:///{workdir / 'nursery.db'}",
-            "JWT_SECRET": "api-docs-browser-test-secret-0123456789-abcdef",
-            "NURSERY_UPLOAD_DIR": str(workdir / "uploads"),
-        },
-        workdir / "api.log",
-    )
-    process.wait_for_port(port, timeout_s=60)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert process.stop_cleanly(), process.output()
+    database_url = f"sqlite:///{workdir / 'nursery.db'}"
+    secret = "api-docs-browser-test-secret-0123456789-abcdef"
+    with running_api(database_url, secret, workdir, timeout_s=60) as url:
+        yield url
 
 
 @pytest.fixture

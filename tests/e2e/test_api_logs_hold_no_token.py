@@ -18,8 +18,7 @@ import pytest
 import websockets
 
 from cloud.api.security import TokenIssuer
-from tests.harness.network import free_port
-from tests.harness.processes import ManagedProcess, console_script
+from tests.harness.api_process import start_api, stop_all_cleanly, wait_until_serving
 
 SECRET = "api-logs-hold-no-token-secret-0123456789-abcdefgh"
 PASSWORD = "testPassword123"
@@ -52,19 +51,13 @@ async def exercise(api: str) -> list[str]:
 async def test_the_api_logs_hold_no_token(
     database_url: str, tmp_path: Path, log_format: str
 ) -> None:
-    port = free_port()
-    process = ManagedProcess(
-        [console_script("nursery-cloud"), "--log-format", log_format, "api", "--port", str(port)],
-        {"DATABASE_URL": database_url, "JWT_SECRET": SECRET,
-         "NURSERY_UPLOAD_DIR": str(tmp_path / "uploads")},
-        tmp_path / "api.log",
-    )  # fmt: skip
+    api = start_api(database_url, SECRET, tmp_path, global_options=["--log-format", log_format])
     try:
-        process.wait_for_port(port)
-        tokens = await exercise(f"http://127.0.0.1:{port}")
+        wait_until_serving([api])
+        tokens = await exercise(api.url)
     finally:
-        assert process.stop_cleanly(), process.output()
-    logs = process.output()
+        stop_all_cleanly([api])
+    logs = api.process.output()
     assert "/ws/" in logs, logs  # the connections were logged: the check below means something
     for token in tokens:
         assert token not in logs, logs

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.network import free_port
-from tests.harness.processes import ManagedProcess, console_script
+from tests.harness.api_process import running_api
 
 APP_API = Path(__file__).resolve().parents[2] / "docs" / "app-api.md"
 SECRET = "documented-workflow-secret-0123456789-abcdefgh"
@@ -32,21 +31,8 @@ def documented_workflow() -> str:
 
 @pytest.fixture
 def api_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    api = ManagedProcess(
-        [console_script("nursery-cloud"), "api", "--port", str(port)],
-        {
-            "DATABASE_URL": database_url,
-            "JWT_SECRET": SECRET,
-            "NURSERY_UPLOAD_DIR": str(tmp_path / "uploads"),
-        },
-        tmp_path / "api.log",
-    )
-    try:
-        api.wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert api.stop_cleanly(), api.output()
+    with running_api(database_url, SECRET, tmp_path) as url:
+        yield url
 
 
 def test_the_documented_full_workflow_passes_unmodified(api_url: str, tmp_path: Path) -> None:

@@ -24,11 +24,10 @@ import httpx
 import pytest
 
 from tests.e2e.test_alerts_across_api_processes import minted_claim_code, signup
+from tests.harness.api_process import broker_settings, running_api
 from tests.harness.collector import CollectorProcess
 from tests.harness.edge_agent import EdgeAgentRunner
 from tests.harness.mosquitto import MosquittoBroker
-from tests.harness.network import free_port
-from tests.harness.processes import ManagedProcess, console_script
 from tests.harness.services import create_account, create_instance_account
 from tests.harness.waiting import eventually
 
@@ -44,25 +43,10 @@ GAP_S = 15.0
 def api_with_broker(database_url: str, mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[str]:
     """One `nursery-cloud api` process that publishes to devices with its own broker account."""
     account = create_instance_account(mosquitto, "api", f"nac-{uuid.uuid4().hex[:8]}")
-    port = free_port()
-    process = ManagedProcess(
-        [console_script("nursery-cloud"), "api", "--port", str(port)],
-        {
-            "DATABASE_URL": database_url,
-            "JWT_SECRET": SECRET,
-            "NURSERY_UPLOAD_DIR": str(tmp_path / "uploads"),
-            "MQTT_HOST": mosquitto.host,
-            "MQTT_PORT": str(mosquitto.port),
-            "MQTT_USERNAME": account.username,
-            "MQTT_PASSWORD": account.password,
-        },
-        tmp_path / "api.log",
-    )
-    try:
-        process.wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert process.stop_cleanly(), process.output()
+    with running_api(
+        database_url, SECRET, tmp_path, env=broker_settings(mosquitto, account)
+    ) as url:
+        yield url
 
 
 async def alerts_of(http: httpx.AsyncClient, headers: dict[str, str], kind: str) -> list[Any]:

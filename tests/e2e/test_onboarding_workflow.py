@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.harness.api_process import running_api
 from tests.harness.collector import CollectorProcess
 from tests.harness.mosquitto import MosquittoBroker
-from tests.harness.network import free_port
 from tests.harness.processes import ManagedProcess, console_script
 from tests.harness.waiting import wait_until
 
@@ -33,25 +33,14 @@ PASSWORD = "installerPassword123"
 def provisioning_api(
     database_url: str, mosquitto: MosquittoBroker, tmp_path: Path
 ) -> Iterator[str]:
-    port = free_port()
-    process = ManagedProcess(
-        [console_script("nursery-cloud"), "api", "--port", str(port)],
-        {
-            "DATABASE_URL": database_url,
-            "JWT_SECRET": SECRET,
-            "NURSERY_UPLOAD_DIR": str(tmp_path / "uploads"),
-            "MOSQUITTO_PASSWORD_FILE": str(mosquitto.password_file),
-            "MOSQUITTO_PID_FILE": str(mosquitto.pid_file),
-            "NURSERY_DEVICE_MQTT_HOST": mosquitto.host,
-            "NURSERY_DEVICE_MQTT_PORT": str(mosquitto.port),
-        },
-        tmp_path / "api.log",
-    )
-    try:
-        process.wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert process.stop_cleanly(), process.output()
+    provisioning = {
+        "MOSQUITTO_PASSWORD_FILE": str(mosquitto.password_file),
+        "MOSQUITTO_PID_FILE": str(mosquitto.pid_file),
+        "NURSERY_DEVICE_MQTT_HOST": mosquitto.host,
+        "NURSERY_DEVICE_MQTT_PORT": str(mosquitto.port),
+    }
+    with running_api(database_url, SECRET, tmp_path, env=provisioning) as url:
+        yield url
 
 
 def _cli(

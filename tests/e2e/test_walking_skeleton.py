@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.harness.api_process import running_api
 from tests.harness.mosquitto import MosquittoBroker
 from tests.harness.network import free_port
 from tests.harness.processes import ManagedProcess, console_script
@@ -25,17 +26,8 @@ READINGS = 3
 
 @pytest.fixture
 def api_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    api = ManagedProcess(
-        [console_script("nursery-cloud"), "api", "--port", str(port)],
-        {"DATABASE_URL": database_url, "JWT_SECRET": JWT_SECRET},
-        tmp_path / "api.log",
-    )
-    try:
-        api.wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert api.stop_cleanly(), api.output()
+    with running_api(database_url, JWT_SECRET, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

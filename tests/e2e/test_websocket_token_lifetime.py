@@ -25,8 +25,7 @@ from websockets.asyncio.client import ClientConnection
 from cloud.api.security import TokenIssuer
 from cloud.storage import open_storage
 from cloud.storage.records import UploadRow
-from tests.harness.network import free_port
-from tests.harness.processes import ManagedProcess, console_script
+from tests.harness.api_process import start_api, stop_all_cleanly, wait_until_serving
 
 SECRET = "websocket-token-lifetime-secret-0123456789-abcdef"
 PASSWORD = "testPassword123"
@@ -36,24 +35,14 @@ CLOSE_WITHIN_S = 15.0
 
 @pytest.fixture
 def two_apis(database_url: str, tmp_path: Path) -> Iterator[list[str]]:
-    env = {
-        "DATABASE_URL": database_url,
-        "JWT_SECRET": SECRET,
-        "NURSERY_UPLOAD_DIR": str(tmp_path / "uploads"),
-    }
-    processes, urls = [], []
-    for index in range(2):
-        port = free_port()
-        argv = [console_script("nursery-cloud"), "api", "--port", str(port)]
-        processes.append(ManagedProcess(argv, env, tmp_path / f"api-{index}.log"))
-        urls.append(f"http://127.0.0.1:{port}")
+    apis = [
+        start_api(database_url, SECRET, tmp_path, log_name=f"api-{index}.log") for index in range(2)
+    ]
     try:
-        for process, url in zip(processes, urls, strict=True):
-            process.wait_for_port(int(url.rsplit(":", 1)[1]))
-        yield urls
+        wait_until_serving(apis)
+        yield [api.url for api in apis]
     finally:
-        for process in processes:
-            assert process.stop_cleanly(), process.output()
+        stop_all_cleanly(apis)
 
 
 async def signup(http: httpx.AsyncClient, api: str) -> tuple[int, str, dict[str, Any]]:

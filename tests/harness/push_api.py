@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cloud.push.keys import VapidKeyPair
-from tests.harness.network import free_port
-from tests.harness.processes import ManagedProcess, console_script
+from tests.harness.api_process import start_api
 
 VAPID_SUBJECT = "mailto:test@example.org"
 
@@ -37,19 +36,14 @@ class PushApiProcess:
         log_path: Path,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = ManagedProcess(
-            [console_script("nursery-cloud"), "api", "--port", str(self.port)],
-            {
-                "DATABASE_URL": database_url,
-                "JWT_SECRET": jwt_secret,
-                "NURSERY_UPLOAD_DIR": str(log_path.parent / "uploads"),
-                **push_env(keys),
-                **(extra_env or {}),
-            },
-            log_path,
+        api = start_api(
+            database_url,
+            jwt_secret,
+            log_path.parent,
+            env={**push_env(keys), **(extra_env or {})},
+            log_name=log_path.name,
         )
+        self.port, self.url, self.process = api.port, api.url, api.process
 
     def wait_ready(self) -> PushApiProcess:
         self.process.wait_for_port(self.port)
