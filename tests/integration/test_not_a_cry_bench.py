@@ -16,8 +16,13 @@ from models.training.dataset import read_manifest, split_by_group
 from models.training.ignore_eval import replay_mark
 from tests.benchmarks import bench_not_a_cry
 from tests.harness.external_material import TRAINING_CORPUS, material_path
+from tests.harness.timeouts import MODEL_GUARD_TIMEOUT_S
 
-pytestmark = [pytest.mark.needs_material(TRAINING_CORPUS, "the training corpus"), pytest.mark.slow]
+pytestmark = [
+    pytest.mark.needs_material(TRAINING_CORPUS, "the training corpus"),
+    pytest.mark.slow,
+    pytest.mark.timeout(MODEL_GUARD_TIMEOUT_S),  # streams nights through the cascade
+]
 HOURS = 0.05  # three minutes of audio per night
 
 
