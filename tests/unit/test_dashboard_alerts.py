@@ -5,13 +5,9 @@ kept, everything else follows the server's answer."""
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 from typing import Any
 
-from tests.harness.external_material import node_executable
-
-MODULE = Path(__file__).resolve().parents[2] / "cloud" / "api" / "dashboard" / "alerts.js"
+from tests.harness.dashboard_modules import evaluate
 
 
 def alert(alert_id: int, read: bool = False) -> dict[str, Any]:
@@ -19,17 +15,11 @@ def alert(alert_id: int, read: bool = False) -> dict[str, Any]:
 
 
 def merged(current: list[dict[str, Any]], answer: list[dict[str, Any]]) -> list[Any]:
-    script = (
-        f"import {{ mergeServerAlerts }} from {json.dumps(MODULE.as_uri())};\n"
-        f"const out = mergeServerAlerts({json.dumps(current)}, {json.dumps(answer)});\n"
-        "console.log(JSON.stringify([...out.values()].sort((a, b) => a.id - b.id)));\n"
+    expression = (
+        f"[...alerts.mergeServerAlerts({json.dumps(current)}, {json.dumps(answer)}).values()]"
+        ".sort((a, b) => a.id - b.id)"
     )
-    done = subprocess.run(
-        [node_executable(), "--input-type=module", "-e", script],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return list(json.loads(done.stdout))
+    return list(evaluate("alerts.js", "alerts", expression))
 
 
 def test_an_alert_that_arrived_live_during_the_request_is_kept() -> None:

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.harness.dashboard_modules import evaluate
 from tests.harness.external_material import node_executable
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "cloud" / "api" / "dashboard"
@@ -257,17 +258,7 @@ def test_a_click_never_leaves_the_site() -> None:
 
 def run_page(expression: str, module: str = "push.js") -> Any:
     """Evaluate ``expression`` with the page's ``module`` imported as ``push``."""
-    script = (
-        f"import * as push from {json.dumps((DASHBOARD / module).as_uri())};\n"
-        f"const result = {expression};\n"
-        "console.log(JSON.stringify(result));\n"
-    )
-    done = subprocess.run(
-        [node_executable(), "--input-type=module", "-e", script],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return evaluate(module, "push", expression)
 
 
 def test_the_panel_state_follows_browser_server_and_permission() -> None:
