@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -80,6 +81,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(f"REAL-SERVICE GUARD FAILED: {'; '.join(problems)}", red=True)
     elif reporter is not None:
         reporter.write_line(f"real-service guard: {_report.outcomes} (written to {path})")
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """Each test leaves the root logger as it found it. A CLI's main() calls
+    logging.basicConfig, whose handler writes to the sys.stderr of that moment - under capsys a
+    capture that is closed after the test - so a later test's log line would hit a closed file
+    ("--- Logging error ---" on its stderr), depending on which tests ran before it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
