@@ -2,7 +2,9 @@
 replaying audio, the real broker, the collector process, the API process. Parents' alerts are
 read through the API, as the app reads them.
 
-- a loud fan hiding a faint cry (the cry model misses it) -> a ``LOUD_SOUND`` alarm;
+- a loud fan with a faint cry 18 dB below it -> a ``LOUD_SOUND`` alarm, which comes from the
+  level alone, whatever the model makes of the cry (the shipped cascade hears this one, so a
+  ``CRY_DETECTED`` alert comes too; the small model alone missed it);
 - an all-zero input -> a ``DEVICE_FAULT`` alert saying to check the microphone;
 - a quiet room -> no microphone alert.
 """
@@ -82,13 +84,16 @@ async def test_fan_noise_alarms_dead_microphone_alerts_quiet_room_does_not(
             listed = await alerts_of(http, owner, devices["dead"])
             return [a for a in listed if a["kind"] == "DEVICE_FAULT"]
 
+        async def cry() -> list[Any]:
+            listed = await alerts_of(http, owner, devices["fan"])
+            return [a for a in listed if a["kind"] == "CRY_DETECTED"]
+
         (alarm,) = await eventually(loud, 40)
         assert alarm["needs_ack"] is True
         assert "Loud sound" in alarm["message"]
-        fan_alerts = await alerts_of(http, owner, devices["fan"])
-        assert not [a for a in fan_alerts if a["kind"] == "CRY_DETECTED"], (
-            "the model misses this cry: the fallback is what wakes someone"
-        )
+        # Not "no cry alert": that held only for the small model, and only until the cry's
+        # episode (from 6.5 s into the clip) reached the API - a race the test once won.
+        assert await eventually(cry, 40), "the cascade hears this cry (nursery-edge detect does)"
         (fault,) = await eventually(dead, 30)
         assert fault["details"]["fault"] == "microphone_dead"
         assert "microphone" in fault["message"]
