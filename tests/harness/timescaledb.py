@@ -14,6 +14,7 @@ a skip, or a failure under CI.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -68,9 +69,15 @@ def timescaledb_bin_dir() -> Path:
             f"TimescaleDB at {shown_path(INSTALL_SCRIPT)} (development material, not in the "
             f"repository; {SHARED_DIR_VARIABLE} points elsewhere)"
         )
-    result = subprocess.run(
-        [str(script), str(_cache_prefix())], capture_output=True, text=True, check=False
-    )
+    prefix = _cache_prefix()
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    # Test workers (pytest-xdist) start their clusters at the same time: one installs the copy
+    # while the others wait, instead of deleting and copying over each other's half-made copy.
+    with open(prefix.with_name(prefix.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(
+            [str(script), str(prefix)], capture_output=True, text=True, check=False
+        )
     if result.returncode != 0:
         raise ServiceUnavailableError(f"TimescaleDB: {script} failed: {result.stderr.strip()}")
     return Path(result.stdout.strip().splitlines()[-1])
